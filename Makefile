@@ -1,0 +1,73 @@
+# flov7: one entry point.
+#   make            build flov7.so (PGXS) and frontd
+#   make install    install the extension into PostgreSQL 15
+#   make run        packages + build + install + private cluster under .run/ + frontd on 127.0.0.1:8000
+#   make stop       stop what `make run` started
+#   make test       everything, in a throwaway cluster; non-zero exit on any failure
+#   make bench      frontd against pgbench, side by side (bench/RESULTS.md)
+
+EXTENSION  = flov7
+EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" flov7.control)
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+
+MODULE_big = flov7
+OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard extension/*.c)))
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA       = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
+PG_CFLAGS  = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+SHLIB_LINK = -lcrypto
+EXTRA_CLEAN = $(DATA_built)
+
+# The install script is assembled from sql/parts/ in name order.
+SQL_PARTS = $(sort $(wildcard sql/parts/*.sql))
+
+.PHONY: all deps frontd run stop test bench unit
+
+# `deps` must run before PGXS is read when pg_config is missing, so it is a separate make invocation.
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(wildcard $(PGXS)),)
+include $(PGXS)
+else
+all install:
+	@bash test/deps.sh
+	@$(MAKE) $@
+endif
+
+all: frontd
+
+$(DATA_built): $(SQL_PARTS) flov7.control
+	@echo "-- flov7 $(EXTVERSION): generated from sql/parts/ by make; edit the parts" > $@.tmp
+	@echo '\echo Use "CREATE EXTENSION flov7" to load this file. \quit' >> $@.tmp
+	@for f in $(SQL_PARTS); do printf '\n-- ---- %s ----\n' "$$f" >> $@.tmp; cat "$$f" >> $@.tmp; done
+	@mv $@.tmp $@
+
+frontd:
+	$(MAKE) -C frontd
+
+deps:
+	@bash test/deps.sh
+
+run: deps
+	$(MAKE) all
+	$(MAKE) install
+	@bash test/pgcluster.sh run
+
+stop:
+	@bash test/pgcluster.sh stop
+
+test: deps
+	$(MAKE) all
+	$(MAKE) install
+	@bash test/run.sh
+
+unit:
+	$(MAKE) -C frontd unit
+
+bench: deps
+	$(MAKE) all
+	$(MAKE) install
+	@bash bench/run.sh
+
+clean: clean-frontd
+clean-frontd:
+	$(MAKE) -C frontd clean

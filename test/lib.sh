@@ -1,0 +1,100 @@
+# Shell helpers shared by `make run` (test/pgcluster.sh), `make test` (test/run.sh) and `make bench`:
+# a private PostgreSQL 15 cluster owned by the postgres OS user (initdb refuses root), reached only
+# through a Unix socket in its own directory, never Debian's `main` cluster.
+
+PGBIN=${PGBIN:-$(/usr/lib/postgresql/15/bin/pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
+
+# as_pg runs a command as the cluster's owner: postgres when we are root, ourselves otherwise.
+as_pg() {
+	if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# pg_owned_dir makes DIR (created if needed) owned by the cluster's owner.
+pg_owned_dir() {
+	mkdir -p "$1"
+	if [[ $(id -u) -eq 0 ]]; then chown postgres: "$1"; fi
+	chmod 700 "$1"
+}
+
+# pg_reachable tells whether the cluster owner can enter DIR (a clone under /root is not reachable).
+pg_reachable() {
+	as_pg test -x "$1" -a -w "$1" 2>/dev/null
+}
+
+# pg_init DIR PORT: a new cluster in DIR/data with its socket in DIR, superuser `postgres` by trust on
+# the socket only, every other role by SCRAM password; flov7 preloaded for its background worker.
+pg_init() {
+	local dir=$1 port=$2
+	pg_owned_dir "$dir"
+	as_pg "$PGBIN/initdb" -D "$dir/data" -U postgres -A scram-sha-256 --auth-local=scram-sha-256 \
+		-E UTF8 --locale=C.UTF-8 --no-sync >"$dir/initdb.log" 2>&1 ||
+		{ cat "$dir/initdb.log" >&2; return 1; }
+	as_pg tee "$dir/data/pg_hba.conf" >/dev/null <<HBA
+# flov7 private cluster: the socket directory is mode 0700; only the superuser gets trust.
+local all postgres trust
+local all all scram-sha-256
+HBA
+	as_pg tee -a "$dir/data/postgresql.conf" >/dev/null <<CONF
+# flov7 private cluster
+port = $port
+listen_addresses = ''
+unix_socket_directories = '$dir'
+max_connections = 200
+shared_buffers = 256MB
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+shared_preload_libraries = 'flov7'
+log_min_messages = warning
+log_min_error_statement = panic
+CONF
+}
+
+# pg_start DIR PORT: start the cluster in DIR and wait until it accepts connections.
+pg_start() {
+	local dir=$1 port=$2
+	if as_pg "$PGBIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then return 0; fi
+	as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start >/dev/null ||
+		{ tail -20 "$dir/postgres.log" >&2; return 1; }
+}
+
+# pg_stop DIR: fast shutdown, quiet when not running.
+pg_stop() {
+	local dir=$1
+	[[ -d "$dir/data" ]] || return 0
+	as_pg "$PGBIN/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
+}
+
+# pg_psql DIR PORT DB [psql args...]: psql as superuser, stop at the first error.
+pg_psql() {
+	local dir=$1 port=$2 db=$3
+	shift 3
+	"$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U postgres -d "$db" "$@"
+}
+
+# flov7_setup_db DIR PORT DB AUTH_PASSWORD JWT_SECRET: create DB with the extension, let the
+# authenticator log in with AUTH_PASSWORD, and share the JWT secret with the extension.
+flov7_setup_db() {
+	local dir=$1 port=$2 db=$3 pw=$4 secret=$5
+	pg_psql "$dir" "$port" postgres -c "CREATE DATABASE $db" 2>/dev/null || true
+	pg_psql "$dir" "$port" "$db" <<SQL
+CREATE EXTENSION IF NOT EXISTS flov7 CASCADE;
+ALTER ROLE flov7_authenticator LOGIN PASSWORD '$pw';
+SELECT flov7.set_jwt_secret('$secret');
+SQL
+}
+
+# random_token N: N random bytes as hex.
+random_token() {
+	od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'
+}
+
+# wait_http URL [SECONDS]: wait until URL answers 200.
+wait_http() {
+	local url=$1 t=${2:-30} i
+	for ((i = 0; i < t * 10; i++)); do
+		if curl -fsS -o /dev/null "$url" 2>/dev/null; then return 0; fi
+		sleep 0.1
+	done
+	return 1
+}

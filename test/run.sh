@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# `make test`: every suite against a throwaway cluster and frontd; exits non-zero on any failure.
+#   1. C unit tests of frontd's pure logic
+#   2. pgTAP suites (pg_prove) against the extension
+#   3. black-box HTTP tests against frontd, three times: plain, under ASan+UBSan, under valgrind
+# Everything it starts is stopped on exit, also on failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+. test/lib.sh
+
+PY=/usr/bin/python3
+WORK=$(mktemp -d /tmp/flov7-test.XXXXXX)
+chmod 755 "$WORK"
+PGDIR=$WORK/pg
+PGPORT=${FLOV7_TEST_PGPORT:-$((20000 + RANDOM % 20000))}
+HTTPPORT=${FLOV7_TEST_HTTPPORT:-$((40000 + RANDOM % 20000))}
+DB=flov7_test
+AUTH_PW=$(random_token 16)
+SECRET=$(random_token 32)
+FRONTD_PID=
+FAILED=()
+
+cleanup() {
+	stop_frontd
+	pg_stop "$PGDIR"
+	if [[ ${#FAILED[@]} -eq 0 ]]; then rm -rf "$WORK"; else echo "test: logs kept in $WORK" >&2; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+step() { printf '\n=== %s\n' "$*"; }
+fail() { FAILED+=("$1"); echo "FAILED: $1" >&2; }
+
+export FLOV7_URL=http://127.0.0.1:$HTTPPORT FLOV7_HOST=127.0.0.1 FLOV7_PORT=$HTTPPORT
+export FLOV7_PGURI="host=$PGDIR port=$PGPORT dbname=$DB user=postgres"
+export FLOV7_JWT_SECRET=$SECRET
+export FLOV7_ADMIN_EMAIL=admin@flov7.test FLOV7_ADMIN_PASSWORD=$(random_token 12)
+export FLOV7_MAX_HEADER_BYTES=8192 FLOV7_MAX_BODY_BYTES=1048576 FLOV7_HEADER_TIMEOUT=2
+
+# start_frontd LABEL CMD...: run frontd (wrapped by CMD, e.g. valgrind) on HTTPPORT and wait for /health.
+start_frontd() {
+	local label=$1
+	shift
+	FLOV7_DB_URI="host=$PGDIR port=$PGPORT dbname=$DB user=flov7_authenticator password=$AUTH_PW" \
+		FLOV7_LISTEN=127.0.0.1:$HTTPPORT FLOV7_CORS_ORIGINS=http://allowed.example \
+		FLOV7_POOL_SIZE=4 \
+		"$@" >"$WORK/frontd-$label.log" 2>&1 &
+	FRONTD_PID=$!
+	if ! wait_http "$FLOV7_URL/health" 120; then
+		echo "frontd ($label) did not start:" >&2
+		tail -30 "$WORK/frontd-$label.log" >&2
+		return 1
+	fi
+}
+
+# stop_frontd: SIGTERM (graceful drain) and wait; returns frontd's exit status.
+stop_frontd() {
+	local rc=0
+	if [[ -n "$FRONTD_PID" ]]; then
+		kill -TERM "$FRONTD_PID" 2>/dev/null
+		wait "$FRONTD_PID" || rc=$?
+		FRONTD_PID=
+	fi
+	return $rc
+}
+
+# http_suite LABEL CMD...: the black-box suite against frontd started under CMD.
+http_suite() {
+	local label=$1
+	shift
+	step "HTTP suite ($label)"
+	if ! start_frontd "$label" "$@"; then fail "frontd start ($label)"; return; fi
+	"$PY" -m pytest -q -p no:cacheprovider test/http || fail "http ($label)"
+	stop_frontd || fail "frontd exit status ($label)"
+}
+
+step "C unit tests"
+make -s -C frontd unit || fail unit
+
+step "cluster"
+pg_init "$PGDIR" "$PGPORT" && pg_start "$PGDIR" "$PGPORT" &&
+	pg_psql "$PGDIR" "$PGPORT" postgres -c "CREATE DATABASE $DB" &&
+	pg_psql "$PGDIR" "$PGPORT" "$DB" -c "CREATE EXTENSION pgtap; CREATE EXTENSION flov7 CASCADE;" ||
+	{ fail cluster; exit 1; }
+
+step "pgTAP"
+PGHOST=$PGDIR PGPORT=$PGPORT PGUSER=postgres PGDATABASE=$DB \
+	pg_prove --ext .sql -r test/sql || fail pgtap
+
+step "frontd database setup"
+flov7_setup_db "$PGDIR" "$PGPORT" "$DB" "$AUTH_PW" "$SECRET" &&
+	pg_psql "$PGDIR" "$PGPORT" "$DB" -c \
+		"SELECT flov7.create_admin('$FLOV7_ADMIN_EMAIL', '$FLOV7_ADMIN_PASSWORD', 'Test Admin')" >/dev/null ||
+	{ fail "db setup"; exit 1; }
+
+http_suite plain frontd/frontd
+
+step "build frontd with AddressSanitizer + UBSan"
+if make -s -C frontd asan; then
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		http_suite asan frontd/frontd-asan
+	if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$WORK/frontd-asan.log"; then
+		grep -E -A20 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$WORK/frontd-asan.log" | head -60 >&2
+		fail "sanitizer report"
+	fi
+else
+	fail "asan build"
+fi
+
+if [[ "${FLOV7_SKIP_VALGRIND:-}" != 1 ]]; then
+	http_suite valgrind valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
+		--errors-for-leak-kinds=definite,indirect --error-exitcode=33 frontd/frontd
+fi
+
+echo
+if [[ ${#FAILED[@]} -gt 0 ]]; then
+	echo "test: FAILED: ${FAILED[*]}"
+	exit 1
+fi
+echo "test: all suites passed"
