@@ -1,0 +1,197 @@
+"""JWT verification by frontd (HS256 pinned, integer exp required, exp/nbf/iat with 30 s leeway,
+role claim limited to flov7_user/flov7_admin) and by the extension (unknown user, revoked jti).
+
+Each attack starts from the claims of a real, working token, so that only the attacked part
+differs; the control tests show that the same claims re-signed correctly are accepted."""
+
+import json
+import time
+import uuid
+
+import pytest
+
+from flov7_client import (
+    API, b64url, b64url_decode, claims_for, expect, expect_401, jwt_parts, jwt_sign,
+)
+
+ME = API + "/auth/me"
+
+
+def claims_of(user, **over):
+    c = dict(jwt_parts(user.access)[1])
+    for k, v in over.items():
+        if v is DROP:
+            c.pop(k, None)
+        else:
+            c[k] = v
+    return c
+
+
+DROP = object()
+
+
+def frontd_401(r):
+    """A 401 decided by frontd's verifier: Bearer challenge with error="invalid_token"."""
+    expect_401(r)
+    www = r.headers["WWW-Authenticate"]
+    assert 'error="invalid_token"' in www, www
+
+
+# --------------------------------------------------------------------------- controls
+
+def test_control_resigned_real_claims_accepted(client, user, secret):
+    tok = jwt_sign(claims_of(user, exp=int(time.time()) + 300), secret)
+    me = expect(client.get(ME, token=tok), 200)
+    assert me["id"] == user.id
+
+
+def test_control_within_leeway_accepted(client, user, secret):
+    now = int(time.time())
+    tok = jwt_sign(claims_of(user, exp=now - 5), secret)
+    expect(client.get(ME, token=tok), 200)
+    tok = jwt_sign(claims_of(user, nbf=now + 10, iat=now + 10), secret)
+    expect(client.get(ME, token=tok), 200)
+
+
+# --------------------------------------------------------------------------- signature / alg
+
+@pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
+def test_alg_none_unsigned(client, user, alg):
+    c = claims_of(user)
+    tok = jwt_sign(c, None, alg=alg, header={"alg": alg, "typ": "JWT"})
+    frontd_401(client.get(ME, token=tok))
+    frontd_401(client.get(ME, token=tok.rstrip(".")))
+
+
+def test_wrong_key(client, user):
+    tok = jwt_sign(claims_of(user), "x" * 32 + "-definitely-not-the-secret")
+    frontd_401(client.get(ME, token=tok))
+
+
+@pytest.mark.parametrize("alg", ["HS384", "HS512"])
+def test_other_hmac_algorithms_with_right_secret(client, user, secret, alg):
+    tok = jwt_sign(claims_of(user), secret, alg=alg)
+    frontd_401(client.get(ME, token=tok))
+
+
+def test_header_says_hs256_but_signed_hs512(client, user, secret):
+    good = jwt_sign(claims_of(user), secret, alg="HS512")
+    h, p, s = good.split(".")
+    h256 = b64url(b'{"alg":"HS256","typ":"JWT"}')
+    frontd_401(client.get(ME, token=h256 + "." + p + "." + s))
+
+
+def test_tampered_payload_keeps_signature(client, make_user):
+    a, b = make_user(), make_user()
+    h, p, s = a.access.split(".")
+    c = claims_of(a, sub=b.id, email=b.email)
+    p2 = b64url(json.dumps(c, separators=(",", ":")).encode())
+    frontd_401(client.get(ME, token=h + "." + p2 + "." + s))
+    # flipping one bit of the signature is refused as well
+    sig = bytearray(b64url_decode(s))
+    sig[0] ^= 1
+    frontd_401(client.get(ME, token=h + "." + p + "." + b64url(bytes(sig))))
+
+
+def test_truncated_signature(client, user):
+    frontd_401(client.get(ME, token=user.access[:-4]))
+    h, p, _ = user.access.split(".")
+    frontd_401(client.get(ME, token=h + "." + p + "."))
+
+
+# --------------------------------------------------------------------------- time claims
+
+def test_expired_beyond_leeway(client, user, secret):
+    now = int(time.time())
+    frontd_401(client.get(ME, token=jwt_sign(claims_of(user, exp=now - 120, iat=now - 900,
+                                                       nbf=now - 900), secret)))
+
+
+def test_nbf_in_future(client, user, secret):
+    now = int(time.time())
+    frontd_401(client.get(ME, token=jwt_sign(claims_of(user, nbf=now + 600), secret)))
+
+
+def test_iat_in_future(client, user, secret):
+    now = int(time.time())
+    frontd_401(client.get(ME, token=jwt_sign(claims_of(user, iat=now + 600), secret)))
+
+
+def test_missing_exp(client, user, secret):
+    frontd_401(client.get(ME, token=jwt_sign(claims_of(user, exp=DROP), secret)))
+
+
+@pytest.mark.parametrize("bad_exp", ["STR", "FLOAT", None, True, [1], {"t": 1}])
+def test_non_integer_exp(client, user, secret, bad_exp):
+    now = int(time.time())
+    if bad_exp == "STR":
+        exp = str(now + 600)
+    elif bad_exp == "FLOAT":
+        exp = now + 600.5
+    else:
+        exp = bad_exp
+    frontd_401(client.get(ME, token=jwt_sign(claims_of(user, exp=exp), secret)))
+
+
+# --------------------------------------------------------------------------- role claim
+
+@pytest.mark.parametrize("role", ["postgres", "flov7_authenticator", "flov7_anon", "",
+                                  "FLOV7_USER", "flov7_user ", None, 1, DROP])
+def test_role_claim_not_allowed(client, user, secret, role):
+    frontd_401(client.get(ME, token=jwt_sign(claims_of(user, role=role), secret)))
+
+
+def test_forged_admin_role_for_normal_user_refused(client, user, secret):
+    """The secret-holder case: a flov7_admin token for a user whose table role is 'user'. The
+    authorizer re-checks the role from the table: 42501 -> 403."""
+    tok = jwt_sign(claims_of(user, role="flov7_admin", app_role="admin"), secret)
+    r = client.get(API + "/users/admin/stats", token=tok)
+    assert r.status_code == 403, r.text
+
+
+# --------------------------------------------------------------------------- garbage
+
+@pytest.mark.parametrize("auth", [
+    "Bearer garbage",
+    "Bearer a.b.c",
+    "Bearer ...",
+    "Bearer eyJhbGciOiJIUzI1NiJ9",
+    "Bearer " + "A" * 2000,
+    "Bearer ",
+    "Bearer",
+    "Basic dXNlcjpwYXNz",
+    "Digest username=x",
+    "Token abc",
+    "garbage",
+])
+def test_garbage_authorization(client, auth):
+    r = client.get(ME, headers={"Authorization": auth})
+    expect_401(r)
+
+
+def test_non_json_payload(client, secret):
+    tok = jwt_sign(None, secret, raw_payload=b"not json at all")
+    frontd_401(client.get(ME, token=tok))
+    tok = jwt_sign(None, secret, raw_payload=b"[1,2,3]")
+    frontd_401(client.get(ME, token=tok))
+
+
+# --------------------------------------------------------------------------- extension side
+
+def test_valid_token_for_unknown_user(client, secret):
+    tok = jwt_sign(claims_for(uuid.uuid4(), email="ghost-%s@example.com" % uuid.uuid4().hex[:8]),
+                   secret)
+    expect_401(client.get(ME, token=tok))
+
+
+def test_valid_token_with_non_uuid_sub(client, secret):
+    tok = jwt_sign(claims_for("not-a-uuid"), secret)
+    expect_401(client.get(ME, token=tok))
+
+
+def test_revoked_after_logout(client, user, secret):
+    expect(client.post(API + "/auth/logout", token=user.access, json_body={}), 200)
+    expect_401(client.get(ME, token=user.access))
+    # the same jti re-signed with a fresh exp is still revoked
+    tok = jwt_sign(claims_of(user, exp=int(time.time()) + 300), secret)
+    expect_401(client.get(ME, token=tok))
