@@ -163,3 +163,16 @@ def test_admin_api_key_is_a_user_role_on_admin_routes(client, admin):
     k = create_key(client, admin)
     expect_error(client.get(API + "/users/admin/stats", api_key=k["key"]), 403)
     expect(client.delete(API + "/auth/api-keys/" + k["id"], token=admin.access), 204)
+
+
+def test_api_key_quota_403(client, user, q1):
+    """Plan quotas (flov7.plan_quotas) are enforced with 53400 -> 403."""
+    limit = q1("SELECT max_api_keys FROM flov7.plan_quotas p JOIN flov7.users u "
+               "ON u.subscription_plan = p.plan WHERE u.id = %s", (user.id,))
+    if limit is None or limit > 20:
+        pytest.skip("the user's plan has no small API key quota")
+    for _ in range(limit):
+        create_key(client, user)
+    r = client.post(API + "/auth/api-keys", token=user.access, json_body={"name": "one-too-many"})
+    expect_error(r, 403, "53400")
+    assert q1("SELECT count(*) FROM flov7.api_keys WHERE user_id = %s AND is_active", (user.id,)) == limit

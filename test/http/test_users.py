@@ -205,6 +205,31 @@ def test_integration_update_bad_input_400(client, user, q):
     assert integ_row(q, i["id"]) == before
 
 
+def test_integration_duplicate_service_name_409(client, user, q1):
+    i, _ = create_integration(client, user)
+    before = q1("SELECT count(*) FROM flov7.user_integrations WHERE user_id = %s", (user.id,))
+    r = client.post(API + "/users/integrations", token=user.access,
+                    json_body={"service_name": i["service_name"], "service_type": "oauth",
+                               "credentials": {"token": "t"}})
+    expect_error(r, 409, "23505")
+    assert q1("SELECT count(*) FROM flov7.user_integrations WHERE user_id = %s", (user.id,)) == before
+
+
+def test_integration_quota_403(client, user, q1):
+    """Plan quotas (flov7.plan_quotas) are enforced with 53400 -> 403."""
+    limit = q1("SELECT max_integrations FROM flov7.plan_quotas p JOIN flov7.users u "
+               "ON u.subscription_plan = p.plan WHERE u.id = %s", (user.id,))
+    if limit is None or limit > 20:
+        pytest.skip("the user's plan has no small integration quota")
+    for _ in range(limit):
+        create_integration(client, user)
+    r = client.post(API + "/users/integrations", token=user.access,
+                    json_body={"service_name": "one-too-many", "service_type": "api_key",
+                               "credentials": {"k": "v"}})
+    expect_error(r, 403, "53400")
+    assert q1("SELECT count(*) FROM flov7.user_integrations WHERE user_id = %s", (user.id,)) == limit
+
+
 def test_integration_unknown_and_bad_uuid(client, user):
     nid = str(uuid.uuid4())
     expect_error(client.get(API + "/users/integrations/" + nid, token=user.access), 404)
@@ -244,9 +269,9 @@ def insert_notifications(q, uid, specs):
     """specs: list of (type, is_read); returns the ids, oldest first."""
     ids = []
     for n, (typ, is_read) in enumerate(specs):
-        rows = q("INSERT INTO flov7.notifications (user_id, type, title, message, data, is_read) "
-                 "VALUES (%s, %s, %s, %s, %s::jsonb, %s) RETURNING id::text",
-                 (uid, typ, "title %d" % n, "message %d" % n, json.dumps({"n": n}), is_read))
+        rows = q("INSERT INTO flov7.notifications (user_id, type, title, message, data, is_read, read_at) "
+                 "VALUES (%s, %s, %s, %s, %s::jsonb, %s, CASE WHEN %s THEN now() END) RETURNING id::text",
+                 (uid, typ, "title %d" % n, "message %d" % n, json.dumps({"n": n}), is_read, is_read))
         ids.append(rows[0][0])
     return ids
 
