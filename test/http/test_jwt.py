@@ -10,15 +10,22 @@ import uuid
 
 import pytest
 
+from conftest import register
 from flov7_client import (
-    API, b64url, b64url_decode, claims_for, expect, expect_401, jwt_parts, jwt_sign,
+    API, Client, b64url, b64url_decode, claims_for, expect, expect_401, jwt_parts, jwt_sign,
 )
 
 ME = API + "/auth/me"
 
 
-def claims_of(user, **over):
-    c = dict(jwt_parts(user.access)[1])
+@pytest.fixture(scope="module")
+def victim(base_url):
+    """One registered user whose real token the attacks start from (not logged out here)."""
+    return register(Client(base_url))
+
+
+def claims_of(victim, **over):
+    c = dict(jwt_parts(victim.access)[1])
     for k, v in over.items():
         if v is DROP:
             c.pop(k, None)
@@ -39,43 +46,43 @@ def frontd_401(r):
 
 # --------------------------------------------------------------------------- controls
 
-def test_control_resigned_real_claims_accepted(client, user, secret):
-    tok = jwt_sign(claims_of(user, exp=int(time.time()) + 300), secret)
+def test_control_resigned_real_claims_accepted(client, victim, secret):
+    tok = jwt_sign(claims_of(victim, exp=int(time.time()) + 300), secret)
     me = expect(client.get(ME, token=tok), 200)
-    assert me["id"] == user.id
+    assert me["id"] == victim.id
 
 
-def test_control_within_leeway_accepted(client, user, secret):
+def test_control_within_leeway_accepted(client, victim, secret):
     now = int(time.time())
-    tok = jwt_sign(claims_of(user, exp=now - 5), secret)
+    tok = jwt_sign(claims_of(victim, exp=now - 5), secret)
     expect(client.get(ME, token=tok), 200)
-    tok = jwt_sign(claims_of(user, nbf=now + 10, iat=now + 10), secret)
+    tok = jwt_sign(claims_of(victim, nbf=now + 10, iat=now + 10), secret)
     expect(client.get(ME, token=tok), 200)
 
 
 # --------------------------------------------------------------------------- signature / alg
 
 @pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
-def test_alg_none_unsigned(client, user, alg):
-    c = claims_of(user)
+def test_alg_none_unsigned(client, victim, alg):
+    c = claims_of(victim)
     tok = jwt_sign(c, None, alg=alg, header={"alg": alg, "typ": "JWT"})
     frontd_401(client.get(ME, token=tok))
     frontd_401(client.get(ME, token=tok.rstrip(".")))
 
 
-def test_wrong_key(client, user):
-    tok = jwt_sign(claims_of(user), "x" * 32 + "-definitely-not-the-secret")
+def test_wrong_key(client, victim):
+    tok = jwt_sign(claims_of(victim), "x" * 32 + "-definitely-not-the-secret")
     frontd_401(client.get(ME, token=tok))
 
 
 @pytest.mark.parametrize("alg", ["HS384", "HS512"])
-def test_other_hmac_algorithms_with_right_secret(client, user, secret, alg):
-    tok = jwt_sign(claims_of(user), secret, alg=alg)
+def test_other_hmac_algorithms_with_right_secret(client, victim, secret, alg):
+    tok = jwt_sign(claims_of(victim), secret, alg=alg)
     frontd_401(client.get(ME, token=tok))
 
 
-def test_header_says_hs256_but_signed_hs512(client, user, secret):
-    good = jwt_sign(claims_of(user), secret, alg="HS512")
+def test_header_says_hs256_but_signed_hs512(client, victim, secret):
+    good = jwt_sign(claims_of(victim), secret, alg="HS512")
     h, p, s = good.split(".")
     h256 = b64url(b'{"alg":"HS256","typ":"JWT"}')
     frontd_401(client.get(ME, token=h256 + "." + p + "." + s))
@@ -93,36 +100,36 @@ def test_tampered_payload_keeps_signature(client, make_user):
     frontd_401(client.get(ME, token=h + "." + p + "." + b64url(bytes(sig))))
 
 
-def test_truncated_signature(client, user):
-    frontd_401(client.get(ME, token=user.access[:-4]))
-    h, p, _ = user.access.split(".")
+def test_truncated_signature(client, victim):
+    frontd_401(client.get(ME, token=victim.access[:-4]))
+    h, p, _ = victim.access.split(".")
     frontd_401(client.get(ME, token=h + "." + p + "."))
 
 
 # --------------------------------------------------------------------------- time claims
 
-def test_expired_beyond_leeway(client, user, secret):
+def test_expired_beyond_leeway(client, victim, secret):
     now = int(time.time())
-    frontd_401(client.get(ME, token=jwt_sign(claims_of(user, exp=now - 120, iat=now - 900,
+    frontd_401(client.get(ME, token=jwt_sign(claims_of(victim, exp=now - 120, iat=now - 900,
                                                        nbf=now - 900), secret)))
 
 
-def test_nbf_in_future(client, user, secret):
+def test_nbf_in_future(client, victim, secret):
     now = int(time.time())
-    frontd_401(client.get(ME, token=jwt_sign(claims_of(user, nbf=now + 600), secret)))
+    frontd_401(client.get(ME, token=jwt_sign(claims_of(victim, nbf=now + 600), secret)))
 
 
-def test_iat_in_future(client, user, secret):
+def test_iat_in_future(client, victim, secret):
     now = int(time.time())
-    frontd_401(client.get(ME, token=jwt_sign(claims_of(user, iat=now + 600), secret)))
+    frontd_401(client.get(ME, token=jwt_sign(claims_of(victim, iat=now + 600), secret)))
 
 
-def test_missing_exp(client, user, secret):
-    frontd_401(client.get(ME, token=jwt_sign(claims_of(user, exp=DROP), secret)))
+def test_missing_exp(client, victim, secret):
+    frontd_401(client.get(ME, token=jwt_sign(claims_of(victim, exp=DROP), secret)))
 
 
 @pytest.mark.parametrize("bad_exp", ["STR", "FLOAT", None, True, [1], {"t": 1}])
-def test_non_integer_exp(client, user, secret, bad_exp):
+def test_non_integer_exp(client, victim, secret, bad_exp):
     now = int(time.time())
     if bad_exp == "STR":
         exp = str(now + 600)
@@ -130,21 +137,21 @@ def test_non_integer_exp(client, user, secret, bad_exp):
         exp = now + 600.5
     else:
         exp = bad_exp
-    frontd_401(client.get(ME, token=jwt_sign(claims_of(user, exp=exp), secret)))
+    frontd_401(client.get(ME, token=jwt_sign(claims_of(victim, exp=exp), secret)))
 
 
 # --------------------------------------------------------------------------- role claim
 
 @pytest.mark.parametrize("role", ["postgres", "flov7_authenticator", "flov7_anon", "",
                                   "FLOV7_USER", "flov7_user ", None, 1, DROP])
-def test_role_claim_not_allowed(client, user, secret, role):
-    frontd_401(client.get(ME, token=jwt_sign(claims_of(user, role=role), secret)))
+def test_role_claim_not_allowed(client, victim, secret, role):
+    frontd_401(client.get(ME, token=jwt_sign(claims_of(victim, role=role), secret)))
 
 
-def test_forged_admin_role_for_normal_user_refused(client, user, secret):
+def test_forged_admin_role_for_normal_user_refused(client, victim, secret):
     """The secret-holder case: a flov7_admin token for a user whose table role is 'user'. The
     authorizer re-checks the role from the table: 42501 -> 403."""
-    tok = jwt_sign(claims_of(user, role="flov7_admin", app_role="admin"), secret)
+    tok = jwt_sign(claims_of(victim, role="flov7_admin", app_role="admin"), secret)
     r = client.get(API + "/users/admin/stats", token=tok)
     assert r.status_code == 403, r.text
 
