@@ -1,0 +1,22 @@
+/*-------------------------------------------------------------------------
+ *
+ * flov7.h
+ *	  Declarations shared by the C sources of the flov7 extension.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FLOV7_H
+#define FLOV7_H
+
+#include "postgres.h"
+
+/* Length of a SHA-256 digest written as lower-case hex, without the NUL. */
+#define FLOV7_SHA256_HEX_LEN 64
+
+/* crypto.c */
+extern void flov7_sha256_hex(const char *data, size_t len, char *out);
+
+/* authz.c */
+extern void flov7_authz_init(void);
+
+#endif							/* FLOV7_H */

@@ -1,0 +1,211 @@
+-- 35_triggers.sql: updated_at, guarded user columns, quotas, audit, cache invalidation.
+
+CREATE TRIGGER users_touch BEFORE UPDATE ON flov7.users
+	FOR EACH ROW EXECUTE FUNCTION flov7.touch_updated_at();
+CREATE TRIGGER user_passwords_touch BEFORE UPDATE ON flov7.user_passwords
+	FOR EACH ROW EXECUTE FUNCTION flov7.touch_updated_at();
+CREATE TRIGGER workflows_touch BEFORE UPDATE ON flov7.workflows
+	FOR EACH ROW EXECUTE FUNCTION flov7.touch_updated_at();
+CREATE TRIGGER user_integrations_touch BEFORE UPDATE ON flov7.user_integrations
+	FOR EACH ROW EXECUTE FUNCTION flov7.touch_updated_at();
+CREATE TRIGGER workflow_templates_touch BEFORE UPDATE ON flov7.workflow_templates
+	FOR EACH ROW EXECUTE FUNCTION flov7.touch_updated_at();
+CREATE TRIGGER deployments_touch BEFORE UPDATE ON flov7.deployments
+	FOR EACH ROW EXECUTE FUNCTION flov7.touch_updated_at();
+CREATE TRIGGER plan_quotas_touch BEFORE UPDATE ON flov7.plan_quotas
+	FOR EACH ROW EXECUTE FUNCTION flov7.touch_updated_at();
+
+-- Only an admin (or a superuser, e.g. SECURITY DEFINER code) changes who a user is.
+CREATE FUNCTION flov7.users_guard() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF (NEW.id, NEW.email, NEW.role, NEW.is_active, NEW.is_verified, NEW.subscription_plan,
+		NEW.subscription_expires_at, NEW.created_at, NEW.last_login)
+	   IS DISTINCT FROM
+	   (OLD.id, OLD.email, OLD.role, OLD.is_active, OLD.is_verified, OLD.subscription_plan,
+		OLD.subscription_expires_at, OLD.created_at, OLD.last_login)
+	   AND NOT flov7.caller_is_admin()
+	   AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+		RAISE EXCEPTION 'only an admin may change a user''s email, role, status or plan'
+			USING ERRCODE = '42501';
+	END IF;
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER users_guard BEFORE UPDATE ON flov7.users
+	FOR EACH ROW EXECUTE FUNCTION flov7.users_guard();
+
+-- Refuse an insert that would take the owner past their plan's quota (53400).
+CREATE FUNCTION flov7.enforce_quota() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, flov7 AS $$
+DECLARE
+	owner_plan text;
+	q flov7.plan_quotas;
+	lim int;
+	used bigint;
+	what text;
+BEGIN
+	-- Lock the owner so that concurrent inserts count one after the other.
+	SELECT u.subscription_plan INTO owner_plan FROM flov7.users u WHERE u.id = NEW.user_id
+	   FOR NO KEY UPDATE;
+	IF NOT FOUND THEN
+		RETURN NEW;				-- the foreign key reports it
+	END IF;
+	SELECT * INTO q FROM flov7.plan_quotas p WHERE p.plan = owner_plan;
+
+	CASE TG_TABLE_NAME
+		WHEN 'workflows' THEN
+			lim := q.max_workflows;
+			what := 'workflows';
+			IF lim IS NOT NULL THEN
+				SELECT count(*) INTO used FROM flov7.workflows w WHERE w.user_id = NEW.user_id;
+			END IF;
+		WHEN 'api_keys' THEN
+			lim := q.max_api_keys;
+			what := 'active api keys';
+			IF lim IS NOT NULL THEN
+				SELECT count(*) INTO used FROM flov7.api_keys k WHERE k.user_id = NEW.user_id AND k.is_active;
+			END IF;
+		WHEN 'user_integrations' THEN
+			lim := q.max_integrations;
+			what := 'integrations';
+			IF lim IS NOT NULL THEN
+				SELECT count(*) INTO used FROM flov7.user_integrations i WHERE i.user_id = NEW.user_id;
+			END IF;
+		WHEN 'workflow_executions' THEN
+			lim := q.max_executions_per_day;
+			what := 'executions today';
+			IF lim IS NOT NULL THEN
+				SELECT count(*) INTO used FROM flov7.workflow_executions e
+				 WHERE e.user_id = NEW.user_id AND e.created_at >= date_trunc('day', now());
+			END IF;
+	END CASE;
+
+	IF lim IS NOT NULL AND used >= lim THEN
+		RAISE EXCEPTION 'plan quota exceeded: at most % % on plan "%"', lim, what, owner_plan
+			USING ERRCODE = '53400',
+				  DETAIL = format('The account already has %s %s.', used, what),
+				  HINT = 'Remove some, or move to a larger subscription plan.';
+	END IF;
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER workflows_quota BEFORE INSERT ON flov7.workflows
+	FOR EACH ROW EXECUTE FUNCTION flov7.enforce_quota();
+CREATE TRIGGER api_keys_quota BEFORE INSERT ON flov7.api_keys
+	FOR EACH ROW EXECUTE FUNCTION flov7.enforce_quota();
+CREATE TRIGGER user_integrations_quota BEFORE INSERT ON flov7.user_integrations
+	FOR EACH ROW EXECUTE FUNCTION flov7.enforce_quota();
+CREATE TRIGGER workflow_executions_quota BEFORE INSERT ON flov7.workflow_executions
+	FOR EACH ROW EXECUTE FUNCTION flov7.enforce_quota();
+
+-- The caller for an audit row: NULL rather than an error when credentials went bad mid-request.
+CREATE FUNCTION flov7.audit_actor() RETURNS uuid
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	RETURN flov7.caller_id();
+EXCEPTION WHEN invalid_authorization_specification THEN
+	RETURN NULL;
+END
+$$;
+
+-- Write an audit_logs row for a change, without secrets, with caller, IP, user agent, request id.
+CREATE FUNCTION flov7.audit() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, flov7 AS $$
+DECLARE
+	hidden CONSTANT text[] := ARRAY['credentials_encrypted', 'key_hash'];
+	usage CONSTANT text[] := ARRAY['last_used_at', 'usage_count'];
+	old_data jsonb;
+	new_data jsonb;
+	rec jsonb;
+	act text;
+BEGIN
+	IF TG_OP <> 'INSERT' THEN
+		old_data := to_jsonb(OLD) - hidden;
+	END IF;
+	IF TG_OP <> 'DELETE' THEN
+		new_data := to_jsonb(NEW) - hidden;
+	END IF;
+	rec := coalesce(new_data, old_data);
+	act := CASE TG_OP WHEN 'INSERT' THEN 'create' WHEN 'DELETE' THEN 'delete' ELSE 'update' END;
+
+	IF TG_TABLE_NAME = 'users' THEN
+		-- Of users, only role and status changes are audited.
+		IF old_data -> 'role' IS DISTINCT FROM new_data -> 'role' THEN
+			act := 'role_change';
+		ELSIF old_data -> 'is_active' IS DISTINCT FROM new_data -> 'is_active' THEN
+			act := 'status_change';
+		ELSE
+			RETURN NULL;
+		END IF;
+		old_data := jsonb_build_object('role', old_data -> 'role', 'is_active', old_data -> 'is_active');
+		new_data := jsonb_build_object('role', new_data -> 'role', 'is_active', new_data -> 'is_active');
+	ELSIF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'user_integrations' THEN
+		-- Credentials are never logged, but that they changed is.
+		IF OLD.credentials_encrypted IS DISTINCT FROM NEW.credentials_encrypted THEN
+			new_data := new_data || '{"credentials_changed": true}';
+		ELSIF (old_data - usage) = (new_data - usage) THEN
+			RETURN NULL;
+		END IF;
+	ELSIF TG_OP = 'UPDATE' AND (old_data - usage) = (new_data - usage) THEN
+		RETURN NULL;			-- only usage counters moved
+	END IF;
+
+	INSERT INTO flov7.audit_logs (user_id, owner_id, action, table_name, record_id,
+								  old_data, new_data, ip_address, user_agent, request_id)
+	VALUES (flov7.audit_actor(),
+			(CASE WHEN TG_TABLE_NAME = 'users' THEN rec ->> 'id' ELSE rec ->> 'user_id' END)::uuid,
+			act, TG_TABLE_NAME, (rec ->> 'id')::uuid, old_data, new_data,
+			flov7.request_ip(), flov7.request_header('user-agent'),
+			nullif(current_setting('request.id', true), ''));
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER workflows_audit AFTER INSERT OR UPDATE OR DELETE ON flov7.workflows
+	FOR EACH ROW EXECUTE FUNCTION flov7.audit();
+CREATE TRIGGER user_integrations_audit AFTER INSERT OR UPDATE OR DELETE ON flov7.user_integrations
+	FOR EACH ROW EXECUTE FUNCTION flov7.audit();
+CREATE TRIGGER api_keys_audit AFTER INSERT OR UPDATE OR DELETE ON flov7.api_keys
+	FOR EACH ROW EXECUTE FUNCTION flov7.audit();
+CREATE TRIGGER users_audit AFTER UPDATE OF role, is_active ON flov7.users
+	FOR EACH ROW WHEN (OLD.role IS DISTINCT FROM NEW.role OR OLD.is_active IS DISTINCT FROM NEW.is_active)
+	EXECUTE FUNCTION flov7.audit();
+
+-- Whatever the authorizer reads changed: drop its per-transaction cache.
+CREATE TRIGGER users_authz AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON flov7.users
+	FOR EACH STATEMENT EXECUTE FUNCTION flov7.authz_invalidate();
+CREATE TRIGGER api_keys_authz AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON flov7.api_keys
+	FOR EACH STATEMENT EXECUTE FUNCTION flov7.authz_invalidate();
+CREATE TRIGGER revoked_tokens_authz AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON flov7.revoked_tokens
+	FOR EACH STATEMENT EXECUTE FUNCTION flov7.authz_invalidate();
+CREATE TRIGGER refresh_tokens_authz AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON flov7.refresh_tokens
+	FOR EACH STATEMENT EXECUTE FUNCTION flov7.authz_invalidate();
+CREATE TRIGGER role_permissions_authz AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON flov7.role_permissions
+	FOR EACH STATEMENT EXECUTE FUNCTION flov7.authz_invalidate();
+
+-- A route must name an existing function (jsonb) RETURNS jsonb.
+CREATE FUNCTION flov7.routes_check() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+	fn regprocedure := to_regprocedure(NEW.function || '(jsonb)');
+BEGIN
+	IF fn IS NULL OR (SELECT p.prorettype FROM pg_catalog.pg_proc p WHERE p.oid = fn) <> 'jsonb'::regtype THEN
+		RAISE EXCEPTION 'route % % names no function %(jsonb) RETURNS jsonb', NEW.method, NEW.path, NEW.function
+			USING ERRCODE = '42883';
+	END IF;
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER routes_check BEFORE INSERT OR UPDATE ON flov7.routes
+	FOR EACH ROW EXECUTE FUNCTION flov7.routes_check();
+
+-- Tell frontd to reload its routes.
+CREATE FUNCTION flov7.routes_notify() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_notify('flov7_routes', '');
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER routes_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON flov7.routes
+	FOR EACH STATEMENT EXECUTE FUNCTION flov7.routes_notify();
