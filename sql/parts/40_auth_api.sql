@@ -1,0 +1,279 @@
+-- 40_auth_api.sql: tokens, sessions, and the auth endpoints (register, login,
+-- refresh, logout, me, verify, API keys).
+
+-- Sign an access token and store a new refresh token in a session (refresh family).
+CREATE FUNCTION flov7.issue_tokens(p_user_id uuid, p_family_id uuid DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7 AS $$
+DECLARE
+	v_user flov7.users;
+	v_ttl int := flov7.setting('access_token_ttl')::int;
+	v_now bigint := floor(extract(epoch FROM clock_timestamp()))::bigint;
+	v_family uuid := coalesce(p_family_id, gen_random_uuid());
+	v_refresh text := flov7.random_token('flv7r_', 32);
+	v_access text;
+BEGIN
+	SELECT * INTO STRICT v_user FROM flov7.users u WHERE u.id = p_user_id;
+	v_access := flov7.jwt_sign(jsonb_build_object(
+		'sub', v_user.id,
+		'role', CASE v_user.role WHEN 'admin' THEN 'flov7_admin' ELSE 'flov7_user' END,
+		'app_role', v_user.role, 'email', v_user.email,
+		'jti', gen_random_uuid(), 'sid', v_family,
+		'iat', v_now, 'nbf', v_now, 'exp', v_now + v_ttl, 'iss', 'flov7'),
+		flov7.setting('jwt_secret'));
+	INSERT INTO flov7.refresh_tokens (user_id, family_id, token_hash, expires_at)
+	VALUES (v_user.id, v_family, flov7.sha256_hex(v_refresh),
+			now() + make_interval(secs => flov7.setting('refresh_token_ttl')::int));
+	RETURN jsonb_build_object('access_token', v_access, 'token_type', 'bearer', 'expires_in', v_ttl,
+							  'refresh_token', v_refresh, 'user', flov7.user_json(v_user));
+END
+$$;
+
+-- POST /auth/register: create a user (role user, plan free) and log them in.
+CREATE FUNCTION flov7_api.auth_register(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7 AS $$
+DECLARE
+	v_email text := flov7.normalize_email(flov7.arg_text(args, 'email', true, 254));
+	v_password text := flov7.arg_text(args, 'password', true, 1000);
+	v_full_name text := nullif(btrim(flov7.arg_text(args, 'full_name', false, 200)), '');
+	v_hash text;
+	v_id uuid;
+BEGIN
+	PERFORM flov7.check_password(v_password);
+	INSERT INTO flov7.users (email, full_name) VALUES (v_email, v_full_name)
+	ON CONFLICT (email) DO NOTHING
+	RETURNING id INTO v_id;
+	IF v_id IS NULL THEN
+		RAISE EXCEPTION 'email already registered' USING ERRCODE = '23505',
+			HINT = 'Log in, or register with another address.';
+	END IF;
+	v_hash := flov7.password_hash(v_password);
+	INSERT INTO flov7.user_passwords (user_id, password_hash) VALUES (v_id, v_hash);
+	RETURN flov7.issue_tokens(v_id);
+END
+$$;
+
+-- POST /auth/login: check the password (same answer and time for unknown emails).
+CREATE FUNCTION flov7_api.auth_login(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7 AS $$
+DECLARE
+	v_email text := lower(btrim(flov7.arg_text(args, 'email', true, 320)));
+	v_password text := flov7.arg_text(args, 'password', true, 1000);
+	v_user flov7.users;
+	v_hash text;
+BEGIN
+	SELECT * INTO v_user FROM flov7.users u WHERE u.email = v_email;
+	SELECT p.password_hash INTO v_hash FROM flov7.user_passwords p WHERE p.user_id = v_user.id;
+	IF NOT flov7.password_matches(v_password, v_hash) THEN
+		RAISE EXCEPTION 'invalid email or password' USING ERRCODE = '28P01';
+	END IF;
+	IF NOT v_user.is_active THEN
+		RAISE EXCEPTION 'account is inactive' USING ERRCODE = '42501',
+			DETAIL = 'The account has been deactivated by an administrator.';
+	END IF;
+	UPDATE flov7.users SET last_login = now() WHERE id = v_user.id;
+	RETURN flov7.issue_tokens(v_user.id);
+END
+$$;
+
+-- POST /auth/refresh: rotate a refresh token; a reused one revokes its whole session.
+--
+-- Reuse cannot be reported by raising an error: that would roll back the
+-- revocation.  So the function revokes the family, commits, and answers
+-- with HTTP status 401 and the error body {"code": "28000", ...}.
+CREATE FUNCTION flov7_api.auth_refresh(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7 AS $$
+DECLARE
+	v_token flov7.refresh_tokens;
+	v_active boolean;
+BEGIN
+	SELECT * INTO v_token FROM flov7.refresh_tokens t
+	 WHERE t.token_hash = flov7.sha256_hex(flov7.arg_text(args, 'refresh_token', true, 200))
+	   FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'invalid refresh token' USING ERRCODE = '28000';
+	END IF;
+	IF v_token.revoked_at IS NOT NULL THEN
+		RAISE EXCEPTION 'refresh token has been revoked' USING ERRCODE = '28000',
+			HINT = 'Log in again.';
+	END IF;
+	IF v_token.used_at IS NOT NULL THEN
+		UPDATE flov7.refresh_tokens SET revoked_at = now()
+		 WHERE family_id = v_token.family_id AND revoked_at IS NULL;
+		PERFORM set_config('response.status', '401', true);
+		RETURN jsonb_build_object('code', '28000', 'message', 'refresh token reuse detected',
+			'details', 'The refresh token had already been used; every token of its session is now revoked.',
+			'hint', 'Log in again.');
+	END IF;
+	IF v_token.expires_at <= now() THEN
+		RAISE EXCEPTION 'refresh token has expired' USING ERRCODE = '28000', HINT = 'Log in again.';
+	END IF;
+	SELECT u.is_active INTO v_active FROM flov7.users u WHERE u.id = v_token.user_id;
+	IF NOT v_active THEN
+		RAISE EXCEPTION 'account is inactive' USING ERRCODE = '42501',
+			DETAIL = 'The account has been deactivated by an administrator.';
+	END IF;
+	UPDATE flov7.refresh_tokens SET used_at = now() WHERE id = v_token.id;
+	RETURN flov7.issue_tokens(v_token.user_id, v_token.family_id);
+END
+$$;
+
+-- POST /auth/logout: revoke this access token (jti), its session (sid) and an optional refresh token's session.
+CREATE FUNCTION flov7_api.auth_logout(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7 AS $$
+DECLARE
+	v_uid uuid := flov7.authorize(NULL);
+	v_refresh text := flov7.arg_text(args, 'refresh_token', false, 200);
+	v_claims jsonb;
+	v_sid text;
+BEGIN
+	IF coalesce(current_setting('request.api_key', true), '') = '' THEN
+		-- The authorizer has validated these claims: jti is a uuid, exp a number.
+		v_claims := current_setting('request.jwt.claims', true)::jsonb;
+		INSERT INTO flov7.revoked_tokens (jti, user_id, expires_at)
+		VALUES ((v_claims ->> 'jti')::uuid, v_uid, to_timestamp((v_claims ->> 'exp')::double precision))
+		ON CONFLICT (jti) DO NOTHING;
+		v_sid := v_claims ->> 'sid';
+		IF v_sid ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+			UPDATE flov7.refresh_tokens SET revoked_at = now()
+			 WHERE family_id = v_sid::uuid AND user_id = v_uid AND revoked_at IS NULL;
+		END IF;
+	END IF;
+	IF v_refresh IS NOT NULL THEN
+		UPDATE flov7.refresh_tokens SET revoked_at = now()
+		 WHERE family_id IN (SELECT t.family_id FROM flov7.refresh_tokens t
+							  WHERE t.token_hash = flov7.sha256_hex(v_refresh) AND t.user_id = v_uid)
+		   AND revoked_at IS NULL;
+	END IF;
+	-- Revocations outlive their token by a minute (frontd's leeway is 30 s).
+	DELETE FROM flov7.revoked_tokens WHERE expires_at < now() - interval '1 minute';
+	RETURN jsonb_build_object('message', 'logged out');
+END
+$$;
+
+-- GET /auth/me: the caller's user record.
+CREATE FUNCTION flov7_api.auth_me(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('profile:read');
+	v_result jsonb;
+BEGIN
+	SELECT flov7.user_json(u) INTO v_result FROM flov7.users u WHERE u.id = v_uid;
+	IF v_result IS NULL THEN
+		RAISE EXCEPTION 'user not found' USING ERRCODE = 'P0002';
+	END IF;
+	RETURN v_result;
+END
+$$;
+
+-- GET /auth/verify: are these credentials valid, and whose are they?
+CREATE FUNCTION flov7_api.auth_verify(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+DECLARE
+	v_uid uuid := flov7.authorize(NULL);
+	v_expires timestamptz;
+	v_result jsonb;
+BEGIN
+	IF coalesce(current_setting('request.api_key', true), '') = '' THEN
+		v_expires := to_timestamp((current_setting('request.jwt.claims', true)::jsonb ->> 'exp')::double precision);
+	END IF;
+	SELECT jsonb_build_object('valid', true, 'user_id', u.id, 'email', u.email, 'role', u.role,
+							  'expires_at', v_expires)
+	  INTO v_result FROM flov7.users u WHERE u.id = v_uid;
+	IF v_result IS NULL THEN
+		RAISE EXCEPTION 'user not found' USING ERRCODE = 'P0002';
+	END IF;
+	RETURN v_result;
+END
+$$;
+
+-- The public JSON shape of an API key (never its hash).
+CREATE FUNCTION flov7.api_key_json(p_id uuid) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+	SELECT jsonb_build_object('id', k.id, 'name', k.name, 'key_prefix', k.key_prefix,
+		'permissions', to_jsonb(k.permissions), 'is_active', k.is_active, 'expires_at', k.expires_at,
+		'last_used_at', k.last_used_at, 'usage_count', k.usage_count, 'created_at', k.created_at)
+	  FROM flov7.api_keys k WHERE k.id = p_id
+$$;
+
+-- POST /auth/api-keys: create a key with a subset of the caller's permissions; the key is shown once.
+CREATE FUNCTION flov7_api.api_key_create(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('api_keys:write');
+	v_name text := btrim(flov7.arg_text(args, 'name', true, 100));
+	v_perms text[] := flov7.arg_text_array(args, 'permissions');
+	v_expires timestamptz := flov7.arg_timestamptz(args, 'expires_at');
+	v_allowed text[] := flov7.caller_permissions();
+	v_bad text;
+	v_key text;
+	v_id uuid;
+BEGIN
+	IF v_perms IS NULL THEN
+		v_perms := ARRAY(SELECT p FROM unnest(v_allowed) p WHERE p NOT LIKE 'admin:%' ORDER BY p);
+	ELSE
+		v_perms := ARRAY(SELECT DISTINCT p FROM unnest(v_perms) p ORDER BY p);
+		IF cardinality(v_perms) = 0 THEN
+			RAISE EXCEPTION 'field "permissions" must not be empty' USING ERRCODE = '22023';
+		END IF;
+		SELECT p INTO v_bad FROM unnest(v_perms) p
+		 WHERE NOT EXISTS (SELECT 1 FROM flov7.permissions k WHERE k.name = p) LIMIT 1;
+		IF v_bad IS NOT NULL THEN
+			RAISE EXCEPTION 'unknown permission "%"', v_bad USING ERRCODE = '22023',
+				DETAIL = 'Known permissions: ' || (SELECT string_agg(name, ', ' ORDER BY name) FROM flov7.permissions);
+		END IF;
+		SELECT p INTO v_bad FROM unnest(v_perms) p WHERE NOT p = ANY (v_allowed) LIMIT 1;
+		IF v_bad IS NOT NULL THEN
+			RAISE EXCEPTION 'permission "%" exceeds your own permissions', v_bad USING ERRCODE = '22023',
+				DETAIL = 'An API key may carry only permissions its creator has: ' || array_to_string(v_allowed, ', ');
+		END IF;
+	END IF;
+	IF v_expires IS NOT NULL AND v_expires <= now() THEN
+		RAISE EXCEPTION 'field "expires_at" must be in the future' USING ERRCODE = '22023';
+	END IF;
+	v_key := flov7.random_token('flv7_', 32);
+	INSERT INTO flov7.api_keys (user_id, name, key_prefix, key_hash, permissions, expires_at)
+	VALUES (v_uid, v_name, left(v_key, 12), flov7.sha256_hex(v_key), v_perms, v_expires)
+	RETURNING id INTO v_id;
+	RETURN flov7.api_key_json(v_id) || jsonb_build_object('key', v_key);
+END
+$$;
+
+-- GET /auth/api-keys: the caller's API keys, newest first.
+CREATE FUNCTION flov7_api.api_key_list(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('api_keys:read');
+	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
+	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
+	v_active boolean := flov7.arg_bool(args, 'is_active');
+	v_items jsonb;
+	v_total bigint;
+BEGIN
+	SELECT count(*) INTO v_total FROM flov7.api_keys k
+	 WHERE k.user_id = v_uid AND (v_active IS NULL OR k.is_active = v_active);
+	SELECT coalesce(jsonb_agg(flov7.api_key_json(x.id) ORDER BY x.created_at DESC, x.id), '[]')
+	  INTO v_items
+	  FROM (SELECT k.id, k.created_at FROM flov7.api_keys k
+			 WHERE k.user_id = v_uid AND (v_active IS NULL OR k.is_active = v_active)
+			 ORDER BY k.created_at DESC, k.id LIMIT v_limit OFFSET v_offset) x;
+	RETURN jsonb_build_object('items', v_items, 'total', v_total, 'limit', v_limit, 'offset', v_offset);
+END
+$$;
+
+-- DELETE /auth/api-keys/{key_id}: revoke one of the caller's keys (kept, inactive, for the audit trail).
+CREATE FUNCTION flov7_api.api_key_revoke(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('api_keys:write');
+	v_id uuid := flov7.arg_uuid(args, 'key_id');
+BEGIN
+	UPDATE flov7.api_keys SET is_active = false, revoked_at = now()
+	 WHERE id = v_id AND user_id = v_uid AND is_active;
+	IF NOT FOUND THEN
+		IF NOT EXISTS (SELECT 1 FROM flov7.api_keys k WHERE k.id = v_id AND k.user_id = v_uid) THEN
+			RAISE EXCEPTION 'api key not found' USING ERRCODE = 'P0002';
+		END IF;
+	END IF;
+	RETURN NULL;
+END
+$$;

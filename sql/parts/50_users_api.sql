@@ -1,0 +1,293 @@
+-- 50_users_api.sql: the /users endpoints: profile, statistics, integrations, notifications.
+--
+-- These run with the caller's rights (SECURITY INVOKER): the grants and the
+-- row level security policies decide what they can touch, and every query
+-- is also scoped to the caller explicitly, so that an admin's "my
+-- integrations" stay theirs.
+
+-- Change the caller's password after checking the current one; other sessions are revoked.
+CREATE FUNCTION flov7.change_password(current_password text, new_password text) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7 AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('profile:write');
+	v_hash text;
+	v_sid text;
+BEGIN
+	IF current_password IS NULL THEN
+		RAISE EXCEPTION 'missing required field "current_password"' USING ERRCODE = '22023',
+			HINT = 'Changing the password needs the current one.';
+	END IF;
+	PERFORM flov7.check_password(new_password, 'new_password');
+	SELECT p.password_hash INTO v_hash FROM flov7.user_passwords p WHERE p.user_id = v_uid FOR UPDATE;
+	IF NOT flov7.password_matches(current_password, v_hash) THEN
+		RAISE EXCEPTION 'current password is incorrect' USING ERRCODE = '28P01';
+	END IF;
+	UPDATE flov7.user_passwords SET password_hash = flov7.password_hash(new_password) WHERE user_id = v_uid;
+	v_sid := nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sid';
+	UPDATE flov7.refresh_tokens SET revoked_at = now()
+	 WHERE user_id = v_uid AND revoked_at IS NULL AND family_id::text IS DISTINCT FROM v_sid;
+END
+$$;
+
+-- GET /users/profile: the caller's profile.
+CREATE FUNCTION flov7_api.users_profile_get(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('profile:read');
+	v_result jsonb;
+BEGIN
+	SELECT flov7.user_json(u) INTO v_result FROM flov7.users u WHERE u.id = v_uid;
+	IF v_result IS NULL THEN
+		RAISE EXCEPTION 'user not found' USING ERRCODE = 'P0002';
+	END IF;
+	RETURN v_result;
+END
+$$;
+
+-- PUT /users/profile: change full_name and avatar_url; the password with current_password + new_password.
+CREATE FUNCTION flov7_api.users_profile_update(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('profile:write');
+	v_full_name text := flov7.arg_text(args, 'full_name', false, 200);
+	v_avatar text := flov7.arg_text(args, 'avatar_url', false, 2048);
+	v_new_password text := flov7.arg_text(args, 'new_password', false, 1000);
+	v_result jsonb;
+BEGIN
+	IF v_avatar IS NOT NULL AND v_avatar <> '' AND v_avatar !~ '^https?://[^[:space:]]+$' THEN
+		RAISE EXCEPTION 'field "avatar_url" must be an http(s) URL' USING ERRCODE = '22023';
+	END IF;
+	IF args ? 'full_name' OR args ? 'avatar_url' THEN
+		UPDATE flov7.users u
+		   SET full_name = CASE WHEN args ? 'full_name' THEN nullif(btrim(v_full_name), '') ELSE u.full_name END,
+			   avatar_url = CASE WHEN args ? 'avatar_url' THEN nullif(v_avatar, '') ELSE u.avatar_url END
+		 WHERE u.id = v_uid;
+	END IF;
+	IF v_new_password IS NOT NULL THEN
+		PERFORM flov7.change_password(flov7.arg_text(args, 'current_password', false, 1000), v_new_password);
+	END IF;
+	SELECT flov7.user_json(u) INTO v_result FROM flov7.users u WHERE u.id = v_uid;
+	IF v_result IS NULL THEN
+		RAISE EXCEPTION 'user not found' USING ERRCODE = 'P0002';
+	END IF;
+	RETURN v_result;
+END
+$$;
+
+-- GET /users/stats: counts of the caller's workflows, executions, integrations, keys, notifications.
+CREATE FUNCTION flov7_api.users_stats(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('profile:read');
+BEGIN
+	RETURN jsonb_build_object(
+		'workflows', (SELECT jsonb_build_object(
+				'total', count(*),
+				'by_status', jsonb_build_object(
+					'draft', count(*) FILTER (WHERE w.status = 'draft'),
+					'active', count(*) FILTER (WHERE w.status = 'active'),
+					'inactive', count(*) FILTER (WHERE w.status = 'inactive'),
+					'archived', count(*) FILTER (WHERE w.status = 'archived')))
+			FROM flov7.workflows w WHERE w.user_id = v_uid),
+		'executions', (SELECT jsonb_build_object(
+				'total', count(*),
+				'by_status', jsonb_build_object(
+					'pending', count(*) FILTER (WHERE e.status = 'pending'),
+					'running', count(*) FILTER (WHERE e.status = 'running'),
+					'waiting', count(*) FILTER (WHERE e.status = 'waiting'),
+					'completed', count(*) FILTER (WHERE e.status = 'completed'),
+					'failed', count(*) FILTER (WHERE e.status = 'failed'),
+					'cancelled', count(*) FILTER (WHERE e.status = 'cancelled')),
+				'total_cost_usd', coalesce(sum(e.cost_usd), 0))
+			FROM flov7.workflow_executions e WHERE e.user_id = v_uid),
+		'integrations', (SELECT jsonb_build_object('total', count(*), 'active', count(*) FILTER (WHERE i.is_active))
+			FROM flov7.user_integrations i WHERE i.user_id = v_uid),
+		'api_keys', (SELECT jsonb_build_object('total', count(*), 'active', count(*) FILTER (WHERE k.is_active))
+			FROM flov7.api_keys k WHERE k.user_id = v_uid),
+		'notifications', (SELECT jsonb_build_object('total', count(*), 'unread', count(*) FILTER (WHERE NOT n.is_read))
+			FROM flov7.notifications n WHERE n.user_id = v_uid));
+END
+$$;
+
+-- The public JSON shape of an integration (never its credentials).
+CREATE FUNCTION flov7.integration_json(p_id uuid) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+	SELECT jsonb_build_object('id', i.id, 'service_name', i.service_name, 'service_type', i.service_type,
+		'is_active', i.is_active, 'last_used_at', i.last_used_at, 'usage_count', i.usage_count,
+		'created_at', i.created_at, 'updated_at', i.updated_at)
+	  FROM flov7.user_integrations i WHERE i.id = p_id
+$$;
+
+-- POST /users/integrations: store an integration, credentials encrypted.
+CREATE FUNCTION flov7_api.integration_create(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('integrations:write');
+	v_name text := btrim(flov7.arg_text(args, 'service_name', true, 100));
+	v_type text := flov7.arg_enum(args, 'service_type', ARRAY['api_key', 'oauth', 'webhook', 'database']);
+	v_credentials jsonb := flov7.arg_object(args, 'credentials', true);
+	v_id uuid;
+BEGIN
+	INSERT INTO flov7.user_integrations (user_id, service_name, service_type, credentials_encrypted)
+	VALUES (v_uid, v_name, v_type, flov7.credentials_encrypt(v_credentials))
+	ON CONFLICT (user_id, service_name) DO NOTHING
+	RETURNING id INTO v_id;
+	IF v_id IS NULL THEN
+		RAISE EXCEPTION 'integration "%" already exists', v_name USING ERRCODE = '23505',
+			HINT = 'Update the existing integration or choose another service_name.';
+	END IF;
+	RETURN flov7.integration_json(v_id);
+END
+$$;
+
+-- GET /users/integrations: the caller's integrations, filtered by service_type / is_active.
+CREATE FUNCTION flov7_api.integration_list(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('integrations:read');
+	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
+	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
+	v_type text := flov7.arg_enum(args, 'service_type', ARRAY['api_key', 'oauth', 'webhook', 'database'], false);
+	v_active boolean := flov7.arg_bool(args, 'is_active');
+	v_items jsonb;
+	v_total bigint;
+BEGIN
+	SELECT count(*) INTO v_total FROM flov7.user_integrations i
+	 WHERE i.user_id = v_uid AND (v_type IS NULL OR i.service_type = v_type)
+	   AND (v_active IS NULL OR i.is_active = v_active);
+	SELECT coalesce(jsonb_agg(flov7.integration_json(x.id) ORDER BY x.created_at DESC, x.id), '[]')
+	  INTO v_items
+	  FROM (SELECT i.id, i.created_at FROM flov7.user_integrations i
+			 WHERE i.user_id = v_uid AND (v_type IS NULL OR i.service_type = v_type)
+			   AND (v_active IS NULL OR i.is_active = v_active)
+			 ORDER BY i.created_at DESC, i.id LIMIT v_limit OFFSET v_offset) x;
+	RETURN jsonb_build_object('items', v_items, 'total', v_total, 'limit', v_limit, 'offset', v_offset);
+END
+$$;
+
+-- GET /users/integrations/{id}: one of the caller's integrations.
+CREATE FUNCTION flov7_api.integration_get(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('integrations:read');
+	v_id uuid := flov7.arg_uuid(args, 'id');
+	v_result jsonb;
+BEGIN
+	SELECT flov7.integration_json(i.id) INTO v_result
+	  FROM flov7.user_integrations i WHERE i.id = v_id AND i.user_id = v_uid;
+	IF v_result IS NULL THEN
+		RAISE EXCEPTION 'integration not found' USING ERRCODE = 'P0002';
+	END IF;
+	RETURN v_result;
+END
+$$;
+
+-- PUT /users/integrations/{id}: change service_name, is_active and/or credentials.
+CREATE FUNCTION flov7_api.integration_update(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('integrations:write');
+	v_id uuid := flov7.arg_uuid(args, 'id');
+	v_name text := btrim(flov7.arg_text(args, 'service_name', false, 100));
+	v_active boolean := flov7.arg_bool(args, 'is_active');
+	v_credentials jsonb := flov7.arg_object(args, 'credentials');
+BEGIN
+	IF v_name = '' THEN
+		RAISE EXCEPTION 'field "service_name" must not be empty' USING ERRCODE = '22023';
+	END IF;
+	IF v_name IS NOT NULL AND EXISTS (SELECT 1 FROM flov7.user_integrations i
+									   WHERE i.user_id = v_uid AND i.service_name = v_name AND i.id <> v_id) THEN
+		RAISE EXCEPTION 'integration "%" already exists', v_name USING ERRCODE = '23505';
+	END IF;
+	UPDATE flov7.user_integrations i
+	   SET service_name = coalesce(v_name, i.service_name),
+		   is_active = coalesce(v_active, i.is_active),
+		   credentials_encrypted = CASE WHEN v_credentials IS NULL THEN i.credentials_encrypted
+										ELSE flov7.credentials_encrypt(v_credentials) END
+	 WHERE i.id = v_id AND i.user_id = v_uid;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'integration not found' USING ERRCODE = 'P0002';
+	END IF;
+	RETURN flov7.integration_json(v_id);
+END
+$$;
+
+-- DELETE /users/integrations/{id}: delete one of the caller's integrations.
+CREATE FUNCTION flov7_api.integration_delete(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('integrations:write');
+	v_id uuid := flov7.arg_uuid(args, 'id');
+BEGIN
+	DELETE FROM flov7.user_integrations i WHERE i.id = v_id AND i.user_id = v_uid;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'integration not found' USING ERRCODE = 'P0002';
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+-- The public JSON shape of a notification.
+CREATE FUNCTION flov7.notification_json(n flov7.notifications) RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+	SELECT jsonb_build_object('id', n.id, 'type', n.type, 'title', n.title, 'message', n.message,
+		'data', n.data, 'is_read', n.is_read, 'read_at', n.read_at, 'created_at', n.created_at)
+$$;
+
+-- GET /users/notifications: the caller's notifications, newest first, filtered by is_read / type.
+CREATE FUNCTION flov7_api.notification_list(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('notifications:read');
+	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
+	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
+	v_read boolean := flov7.arg_bool(args, 'is_read');
+	v_type text := flov7.arg_text(args, 'type', false, 50);
+	v_items jsonb;
+	v_total bigint;
+BEGIN
+	SELECT count(*) INTO v_total FROM flov7.notifications n
+	 WHERE n.user_id = v_uid AND (v_read IS NULL OR n.is_read = v_read)
+	   AND (v_type IS NULL OR n.type = v_type);
+	SELECT coalesce(jsonb_agg(flov7.notification_json(x) ORDER BY x.created_at DESC, x.id), '[]')
+	  INTO v_items
+	  FROM (SELECT * FROM flov7.notifications n
+			 WHERE n.user_id = v_uid AND (v_read IS NULL OR n.is_read = v_read)
+			   AND (v_type IS NULL OR n.type = v_type)
+			 ORDER BY n.created_at DESC, n.id LIMIT v_limit OFFSET v_offset) x;
+	RETURN jsonb_build_object('items', v_items, 'total', v_total, 'limit', v_limit, 'offset', v_offset);
+END
+$$;
+
+-- PUT /users/notifications/{id}/read: mark one of the caller's notifications read.
+CREATE FUNCTION flov7_api.notification_read(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('notifications:write');
+	v_id uuid := flov7.arg_uuid(args, 'id');
+	v_row flov7.notifications;
+BEGIN
+	UPDATE flov7.notifications n
+	   SET is_read = true, read_at = coalesce(n.read_at, now())
+	 WHERE n.id = v_id AND n.user_id = v_uid
+	RETURNING * INTO v_row;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'notification not found' USING ERRCODE = 'P0002';
+	END IF;
+	RETURN flov7.notification_json(v_row);
+END
+$$;
+
+-- PUT /users/notifications/read-all: mark all the caller's notifications read.
+CREATE FUNCTION flov7_api.notification_read_all(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('notifications:write');
+	v_count bigint;
+BEGIN
+	UPDATE flov7.notifications n SET is_read = true, read_at = now()
+	 WHERE n.user_id = v_uid AND NOT n.is_read;
+	GET DIAGNOSTICS v_count = ROW_COUNT;
+	RETURN jsonb_build_object('message', 'all notifications marked as read', 'updated', v_count);
+END
+$$;
