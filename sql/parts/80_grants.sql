@@ -33,6 +33,10 @@ GRANT EXECUTE ON FUNCTION
 	flov7_api.admin_user_set_status(jsonb), flov7_api.admin_stats(jsonb)
 	TO flov7_admin;
 
+-- The authorizer answers anyone (anonymous callers get 28000, not a grant error).
+GRANT EXECUTE ON FUNCTION flov7.caller_id(), flov7.caller_is_admin(), flov7.authorize(text)
+	TO flov7_anon;
+
 -- Helpers the invoker-rights endpoints and the RLS policies call.
 GRANT EXECUTE ON FUNCTION
 	flov7.args(jsonb, jsonb, text), flov7.openapi(text),

@@ -70,17 +70,17 @@ SELECT ok(NOT has_function_privilege('flov7_user', 'flov7.credentials_decrypt(by
 		  'nobody but the owner decrypts credentials');
 
 -- Constraints.
-SELECT pg_temp.mkuser('alice@example.com') AS alice \gset
-SELECT pg_temp.mkuser('bob@example.com') AS bob \gset
+SELECT pg_temp.mkuser('alice@pgtap.test') AS alice \gset
+SELECT pg_temp.mkuser('bob@pgtap.test') AS bob \gset
 INSERT INTO flov7.workflows (id, user_id, name) VALUES ('00000000-0000-0000-0000-0000000000a1', :'alice', 'wf');
 
-SELECT throws_ok($$INSERT INTO flov7.users (email) VALUES ('Carol@Example.com')$$, '23514', NULL,
+SELECT throws_ok($$INSERT INTO flov7.users (email) VALUES ('Carol@pgtap.test')$$, '23514', NULL,
 				 'emails must be stored lower-cased');
 SELECT throws_ok($$INSERT INTO flov7.users (email) VALUES ('not-an-email')$$, '23514', NULL, 'emails are validated');
-SELECT throws_ok($$INSERT INTO flov7.users (email) VALUES ('alice@example.com')$$, '23505', NULL, 'emails are unique');
-SELECT throws_ok($$INSERT INTO flov7.users (email, role) VALUES ('c@example.com', 'root')$$, '23514', NULL,
+SELECT throws_ok($$INSERT INTO flov7.users (email) VALUES ('alice@pgtap.test')$$, '23505', NULL, 'emails are unique');
+SELECT throws_ok($$INSERT INTO flov7.users (email, role) VALUES ('c@pgtap.test', 'root')$$, '23514', NULL,
 				 'role is admin|premium|user');
-SELECT throws_ok($$INSERT INTO flov7.users (email, subscription_plan) VALUES ('c@example.com', 'gold')$$, '23514', NULL,
+SELECT throws_ok($$INSERT INTO flov7.users (email, subscription_plan) VALUES ('c@pgtap.test', 'gold')$$, '23514', NULL,
 				 'plan is free|pro|enterprise');
 SELECT throws_ok($$INSERT INTO flov7.user_passwords VALUES ('$$ || :'bob' || $$', 'plaintext')$$, '23514', NULL,
 				 'only bcrypt hashes are stored as passwords');
