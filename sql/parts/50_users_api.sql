@@ -199,12 +199,17 @@ BEGIN
 									   WHERE i.user_id = v_uid AND i.service_name = v_name AND i.id <> v_id) THEN
 		RAISE EXCEPTION 'integration "%" already exists', v_name USING ERRCODE = '23505';
 	END IF;
-	UPDATE flov7.user_integrations i
-	   SET service_name = coalesce(v_name, i.service_name),
-		   is_active = coalesce(v_active, i.is_active),
-		   credentials_encrypted = CASE WHEN v_credentials IS NULL THEN i.credentials_encrypted
-										ELSE flov7.credentials_encrypt(v_credentials) END
-	 WHERE i.id = v_id AND i.user_id = v_uid;
+	-- Two statements, because reading credentials_encrypted is not granted.
+	IF v_credentials IS NULL THEN
+		UPDATE flov7.user_integrations i
+		   SET service_name = coalesce(v_name, i.service_name), is_active = coalesce(v_active, i.is_active)
+		 WHERE i.id = v_id AND i.user_id = v_uid;
+	ELSE
+		UPDATE flov7.user_integrations i
+		   SET service_name = coalesce(v_name, i.service_name), is_active = coalesce(v_active, i.is_active),
+			   credentials_encrypted = flov7.credentials_encrypt(v_credentials)
+		 WHERE i.id = v_id AND i.user_id = v_uid;
+	END IF;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'integration not found' USING ERRCODE = 'P0002';
 	END IF;
