@@ -10,7 +10,7 @@ REVOKE ALL ON ALL TABLES IN SCHEMA flov7 FROM PUBLIC;
 REVOKE ALL ON SCHEMA flov7, flov7_api FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA flov7 TO flov7_authenticator, flov7_anon, flov7_user, flov7_admin;
-GRANT USAGE ON SCHEMA flov7_api TO flov7_anon, flov7_user, flov7_admin;
+GRANT USAGE ON SCHEMA flov7_api TO flov7_authenticator, flov7_anon, flov7_user, flov7_admin;
 
 -- frontd itself (NOINHERIT, so only these direct grants count).
 GRANT SELECT ON flov7.routes TO flov7_authenticator;
