@@ -1,0 +1,48 @@
+/*
+ * auth.h — who is calling: anonymous, an API key (passed through, the extension resolves it)
+ * or a JWT verified here (HS256 pinned, exp required, exp/nbf/iat with leeway, role claim
+ * flov7_user|flov7_admin).  Verified tokens are cached (LRU, keyed by the whole token, kept
+ * until exp) so a client reusing its token costs a hash lookup, not an HMAC + JSON parse.
+ * Uses libjwt, json-c and libcrypto; no libevent/libpq.
+ */
+#ifndef FRONTD_AUTH_H
+#define FRONTD_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#define ROLE_ANON "flov7_anon"
+#define ROLE_USER "flov7_user"
+#define ROLE_ADMIN "flov7_admin"
+
+struct auth_result {
+    int status;         /* 0 = go on; 400 or 401 = answer now */
+    const char *error;  /* static description (error_description / message) */
+    bool token_given;   /* a credential was presented: error="invalid_token" in the challenge */
+    bool has_credentials; /* JWT or API key present (42501 → 403 rather than 401) */
+    const char *role;   /* static role name */
+    const char *apikey; /* points into the request's header, or "" */
+    size_t apikey_len;
+    int64_t exp;        /* JWT exp, 0 for others */
+};
+
+/* (Re)configure: copies the secret (>= 32 bytes, checked by config), flushes the cache. */
+void auth_init(const char *secret, int leeway, int cache_size);
+void auth_shutdown(void);
+
+/* Decide from the Authorization and X-API-Key values (NULL when absent; n_* = how many such
+ * headers).  For a JWT, claims receives the verified payload as JSON text. */
+void auth_request(const char *authz, size_t alen, int n_authz, const char *xkey, size_t klen,
+                  int n_xkey, int64_t now, struct auth_result *r, struct sbuf *claims);
+
+/* The claim rules alone (unit-tested): returns NULL if acceptable, else the reason. */
+const char *auth_check_claims(const char *json, size_t len, int64_t now, int leeway,
+                              const char **role, int64_t *exp);
+
+/* Cache statistics, for /metrics. */
+void auth_cache_stats(uint64_t *hits, uint64_t *misses, int *entries);
+
+#endif

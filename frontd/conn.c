@@ -1,0 +1,796 @@
+/*
+ * conn.c — client connections: read, frame, answer, close.
+ *
+ * Reading: bytes land in the connection's own linear buffer (read(2) directly, no FIONREAD
+ * round trip).  A header block is scanned raw (http.c) for its end and for forbidden bytes,
+ * copied to hbuf, checked strictly, then parsed by http_parser; the body is fed to
+ * http_parser too (chunked decoding) and collected in req.body.  The parser is paused at the
+ * end of each message, so pipelined requests are taken one at a time and answered in order.
+ *
+ * Writing: a response is serialised into out and written at once with send(2); only what the
+ * kernel does not take waits for EV_WRITE.  So a typical request costs one read and one write.
+ *
+ * Closing: after an error that ends the connection we shut down our side and keep reading
+ * (dropping) for a moment, so the client reads our 4xx instead of a TCP reset.  A closed
+ * connection is unlinked at once and freed by a reaper event, so callers up the stack never
+ * touch freed memory.
+ */
+#include "conn.h"
+#include "dispatch.h"
+#include "errmap.h"
+#include "frontd.h"
+#include "log.h"
+#include "metrics.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <openssl/rand.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define IN_MIN_CAP 16384
+#define OUT_HIGH_WATER (1u << 20) /* stop taking pipelined requests above this much output */
+#define LINGER_MS 2000
+#define LINGER_MAX_BYTES (4u << 20)
+
+static struct conn *live_head;
+static int nlive;
+static struct conn *dead_head;
+static struct event *reap_ev;
+static uint64_t last_id;
+static http_parser_settings settings;
+static bool settings_ready;
+
+static void conn_process(struct conn *c);
+static void conn_close(struct conn *c, const char *why);
+static void conn_flush(struct conn *c);
+static void update_events(struct conn *c);
+
+int conn_count(void)
+{
+    return nlive;
+}
+
+/* ---- request ids: random per-process prefix + counter (unique, cheap, not secret) ---- */
+static void gen_request_id(char *out, size_t n)
+{
+    static char prefix[17];
+    static uint64_t counter;
+    if (!prefix[0]) {
+        unsigned char rnd[8];
+        if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+            uint64_t t = (uint64_t)time(NULL) ^ (uint64_t)getpid();
+            memcpy(rnd, &t, sizeof(rnd));
+        }
+        for (int i = 0; i < 8; i++)
+            snprintf(prefix + 2 * i, 3, "%02x", rnd[i]);
+    }
+    snprintf(out, n, "%s-%llx", prefix, (unsigned long long)++counter);
+}
+
+/* ---- the one state-change function: state, deadline, then which events we want ---- */
+static void conn_set_state(struct conn *c, enum conn_state s)
+{
+    uint64_t now = now_ms();
+    const struct config *cfg = g_cfg;
+    switch (s) {
+    case CONN_IDLE:
+        /* a new connection must start its request soon; a kept-alive one may idle longer */
+        c->deadline_ms = now + (uint64_t)(c->nrequests ? cfg->idle_timeout_ms : cfg->header_timeout_ms);
+        break;
+    case CONN_HEAD:
+        /* header-timeout is a total deadline for the block; the first request's clock
+         * started at accept */
+        if (c->nrequests > 0 || c->state != CONN_IDLE)
+            c->deadline_ms = now + (uint64_t)cfg->header_timeout_ms;
+        break;
+    case CONN_BODY: c->deadline_ms = now + (uint64_t)cfg->request_timeout_ms; break;
+    case CONN_BUSY: c->deadline_ms = 0; break;
+    case CONN_CLOSING: c->deadline_ms = now + (uint64_t)cfg->request_timeout_ms; break;
+    case CONN_LINGER: c->deadline_ms = now + LINGER_MS; break;
+    case CONN_DEAD: c->deadline_ms = 0; break;
+    }
+    c->state = s;
+    if (s != CONN_DEAD)
+        update_events(c);
+}
+
+static size_t out_pending(const struct conn *c)
+{
+    return c->out.len - c->out_off;
+}
+
+static void update_events(struct conn *c)
+{
+    bool r = false, w = out_pending(c) > 0;
+    switch (c->state) {
+    case CONN_IDLE:
+    case CONN_HEAD:
+    case CONN_BODY:
+    case CONN_BUSY:
+        r = !c->peer_eof && (c->in_end - c->in_start) < c->in_cap &&
+            out_pending(c) < OUT_HIGH_WATER;
+        break;
+    case CONN_LINGER: r = true; break;
+    case CONN_CLOSING: break;
+    case CONN_DEAD: return;
+    }
+    if (r != c->rev_on) {
+        if (r)
+            event_add(&c->rev, NULL);
+        else
+            event_del(&c->rev);
+        c->rev_on = r;
+    }
+    if (w != c->wev_on) {
+        if (w)
+            event_add(&c->wev, NULL);
+        else
+            event_del(&c->wev);
+        c->wev_on = w;
+    }
+}
+
+/* ---- exchange lifetime ---- */
+static void exchange_begin(struct conn *c)
+{
+    struct exchange *x = &c->ex;
+    x->active = true;
+    x->start_us = now_us();
+}
+
+static void exchange_end(struct conn *c)
+{
+    struct exchange *x = &c->ex;
+    if (x->preq.queued || x->preq.pc)
+        pool_cancel(&x->preq);
+    if (x->res)
+        PQclear(x->res);
+    if (x->err)
+        PQclear(x->err);
+    x->res = x->err = NULL;
+    if (x->routes)
+        router_unref(x->routes);
+    x->routes = NULL;
+    x->route = NULL;
+    x->route_label = NULL;
+    x->ctype = NULL;
+    x->path = NULL;
+    x->path_len = 0;
+    x->origin = NULL;
+    x->origin_len = 0;
+    x->user_agent = NULL;
+    x->ua_len = 0;
+    x->head_only = x->close_after = x->active = false;
+    x->request_id[0] = 0;
+    x->nsent = x->nres = 0;
+    memset(&x->auth, 0, sizeof(x->auth));
+    /* keep the buffers for the next request unless one grew unusually large */
+    sbuf_trim(&x->claims, 16384);
+    sbuf_trim(&x->hjson, 65536);
+    sbuf_trim(&x->pjson, 16384);
+    sbuf_trim(&x->qjson, 65536);
+    sbuf_trim(&x->pbuf, 16384);
+    sbuf_trim(&x->pvals, 16384);
+}
+
+/* ---- http_parser callbacks: record pointers into hbuf, collect the body ---- */
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+    struct conn *c = p->data;
+    if (!c->req.url)
+        c->req.url = at;
+    c->req.url_len += len;
+    return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+    struct conn *c = p->data;
+    if (c->req.headers_done)
+        return 0; /* chunked trailer fields are ignored */
+    if (c->hdr_value_last || c->req.nhdr == 0)
+        http_request_add_header(&c->req, at, len);
+    else
+        c->req.hdrs[c->req.nhdr - 1].nlen += (uint32_t)len;
+    c->hdr_value_last = false;
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+    struct conn *c = p->data;
+    if (c->req.headers_done || c->req.nhdr == 0)
+        return 0;
+    struct http_hdr *h = &c->req.hdrs[c->req.nhdr - 1];
+    if (!c->hdr_value_last) {
+        h->value = at;
+        h->vlen = (uint32_t)len;
+    } else {
+        h->vlen += (uint32_t)len;
+    }
+    c->hdr_value_last = true;
+    return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    struct conn *c = p->data;
+    c->req.headers_done = true;
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+    struct conn *c = p->data;
+    if (c->req.body.len + len > (size_t)g_cfg->max_body_bytes) {
+        c->too_large = true;
+        return -1;
+    }
+    sbuf_add(&c->req.body, at, len);
+    return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    struct conn *c = p->data;
+    c->req.complete = true;
+    http_parser_pause(p, 1); /* one request at a time: stop before the next pipelined one */
+    return 0;
+}
+
+static void init_settings(void)
+{
+    http_parser_settings_init(&settings);
+    settings.on_url = on_url;
+    settings.on_header_field = on_header_field;
+    settings.on_header_value = on_header_value;
+    settings.on_headers_complete = on_headers_complete;
+    settings.on_body = on_body;
+    settings.on_message_complete = on_message_complete;
+    settings_ready = true;
+}
+
+/* ---- responses ---- */
+static const char *http_date(void)
+{
+    static char buf[40];
+    static time_t cached = -1;
+    time_t now = time(NULL);
+    if (now != cached) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        cached = now;
+    }
+    return buf;
+}
+
+void conn_respond(struct conn *c, int status, const char *extra, const char *body, size_t blen)
+{
+    if (c->state == CONN_DEAD || c->state == CONN_CLOSING || c->state == CONN_LINGER)
+        return;
+    struct exchange *x = &c->ex;
+    if (!x->active)
+        exchange_begin(c);
+    if (!x->request_id[0])
+        gen_request_id(x->request_id, sizeof(x->request_id));
+    bool close = x->close_after || !c->req.keep_alive || g_shutting_down || c->over_limit;
+    bool nobody = status == 204 || status == 304 || status < 200;
+    struct sbuf *o = &c->out;
+    if (out_pending(c) == 0) {
+        o->len = 0;
+        c->out_off = 0;
+    }
+    sbuf_reserve(o, 512 + blen);
+    sbuf_adds(o, "HTTP/1.1 ");
+    sbuf_add_u64(o, (uint64_t)status);
+    sbuf_addc(o, ' ');
+    sbuf_adds(o, http_status_text(status));
+    sbuf_adds(o, "\r\nDate: ");
+    sbuf_adds(o, http_date());
+    if (!nobody) {
+        sbuf_adds(o, "\r\nContent-Type: ");
+        sbuf_adds(o, x->ctype ? x->ctype : "application/json; charset=utf-8");
+        sbuf_adds(o, "\r\nContent-Length: ");
+        sbuf_add_u64(o, blen);
+    }
+    sbuf_adds(o, "\r\nX-Request-Id: ");
+    sbuf_adds(o, x->request_id);
+    sbuf_adds(o, "\r\n");
+    if (x->origin) {
+        sbuf_adds(o, "Access-Control-Allow-Origin: ");
+        sbuf_add(o, x->origin, x->origin_len);
+        sbuf_adds(o, "\r\nAccess-Control-Expose-Headers: " CORS_EXPOSE_HEADERS "\r\n");
+    }
+    if (g_cors.n > 0 || g_cors.any)
+        sbuf_adds(o, "Vary: Origin\r\n");
+    if (extra)
+        sbuf_adds(o, extra);
+    if (close)
+        sbuf_adds(o, "Connection: close\r\n");
+    else if (c->req.minor == 0)
+        sbuf_adds(o, "Connection: keep-alive\r\n");
+    sbuf_adds(o, "\r\n");
+    if (!nobody && !x->head_only && blen)
+        sbuf_add(o, body, blen);
+
+    uint64_t dur = now_us() - x->start_us;
+    const char *method = c->req.method_str ? c->req.method_str : "-";
+    const char *label = x->route_label ? x->route_label : "unmatched";
+    metrics_request(label, method, status, dur);
+    struct access_rec ar = {x->request_id,
+                            method,
+                            x->path ? x->path : "",
+                            x->path_len,
+                            x->route_label,
+                            status,
+                            dur,
+                            nobody || x->head_only ? 0 : blen,
+                            c->peer_ip,
+                            x->user_agent,
+                            x->ua_len};
+    log_access(&ar);
+
+    c->nrequests++;
+    exchange_end(c);
+    if (close) {
+        conn_set_state(c, CONN_CLOSING);
+        conn_flush(c);
+        return;
+    }
+    conn_set_state(c, CONN_IDLE);
+    conn_flush(c);
+    if (c->state == CONN_IDLE && !c->in_process)
+        conn_process(c); /* a pipelined request may already be buffered */
+}
+
+void conn_respond_error(struct conn *c, int status, const char *code, const char *message,
+                        const char *details, const char *hint, const char *extra)
+{
+    struct sbuf b;
+    char codebuf[8];
+    if (!code) {
+        snprintf(codebuf, sizeof(codebuf), "PT%03d", status);
+        code = codebuf;
+    }
+    sbuf_init(&b);
+    sbuf_adds(&b, "{\"code\":");
+    json_add_string(&b, code, strlen(code), JSON_REPLACE);
+    sbuf_adds(&b, ",\"message\":");
+    json_add_string(&b, message, strlen(message), JSON_REPLACE);
+    sbuf_adds(&b, ",\"details\":");
+    if (details)
+        json_add_string(&b, details, strlen(details), JSON_REPLACE);
+    else
+        sbuf_adds(&b, "null");
+    sbuf_adds(&b, ",\"hint\":");
+    if (hint)
+        json_add_string(&b, hint, strlen(hint), JSON_REPLACE);
+    else
+        sbuf_adds(&b, "null");
+    sbuf_addc(&b, '}');
+    conn_respond(c, status, extra, b.data, b.len);
+    sbuf_free(&b);
+}
+
+/* An answer that ends the connection (framing errors, limits, timeouts). */
+static void conn_reject(struct conn *c, int status, const char *message)
+{
+    c->ex.close_after = true;
+    if (log_enabled(LOG_INFO) && status != 408)
+        log_info(c->subject, "%d: %s", status, message);
+    conn_respond_error(c, status, NULL, message, NULL, NULL, NULL);
+}
+
+/* ---- writing ---- */
+static void start_linger(struct conn *c)
+{
+    if (c->peer_eof) {
+        conn_close(c, NULL);
+        return;
+    }
+    shutdown(c->fd, SHUT_WR);
+    c->in_start = c->in_end = 0;
+    c->linger_bytes = 0;
+    conn_set_state(c, CONN_LINGER);
+}
+
+static void conn_flush(struct conn *c)
+{
+    bool was_high = out_pending(c) >= OUT_HIGH_WATER;
+    while (out_pending(c) > 0) {
+        ssize_t n = send(c->fd, c->out.data + c->out_off, out_pending(c), MSG_NOSIGNAL);
+        if (n > 0) {
+            c->out_off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        conn_close(c, n < 0 ? strerror(errno) : "send returned 0");
+        return;
+    }
+    if (out_pending(c) == 0) {
+        c->out_off = 0;
+        c->out.len = 0;
+        if (c->out.cap > (256u << 10))
+            sbuf_free(&c->out);
+        if (c->state == CONN_CLOSING) {
+            start_linger(c);
+            return;
+        }
+    }
+    update_events(c);
+    if (was_high && out_pending(c) < OUT_HIGH_WATER && c->state == CONN_IDLE && !c->in_process)
+        conn_process(c);
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn_flush(arg);
+}
+
+/* ---- reading ---- */
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    (void)what;
+    if (c->state == CONN_LINGER) {
+        char tmp[16384];
+        ssize_t n = read(fd, tmp, sizeof(tmp));
+        if (n > 0) {
+            c->linger_bytes += (uint64_t)n;
+            if (c->linger_bytes > LINGER_MAX_BYTES)
+                conn_close(c, NULL);
+        } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            conn_close(c, NULL);
+        }
+        return;
+    }
+    if (c->in_start == c->in_end) {
+        c->in_start = c->in_end = 0;
+    } else if (c->in_start > 0 && c->in_cap - c->in_end < 4096) {
+        memmove(c->in, c->in + c->in_start, c->in_end - c->in_start);
+        c->in_end -= c->in_start;
+        c->in_start = 0;
+    }
+    size_t room = c->in_cap - c->in_end;
+    if (room == 0) {
+        update_events(c);
+        return;
+    }
+    ssize_t n = read(fd, c->in + c->in_end, room);
+    if (n > 0) {
+        c->in_end += (size_t)n;
+    } else if (n == 0) {
+        c->peer_eof = true;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+        return;
+    } else {
+        conn_close(c, errno == ECONNRESET ? NULL : strerror(errno));
+        return;
+    }
+    conn_process(c);
+    if (c->state != CONN_DEAD)
+        update_events(c);
+}
+
+/* Close now, or after the pending output is written. */
+static void conn_end(struct conn *c)
+{
+    if (out_pending(c) > 0)
+        conn_set_state(c, CONN_CLOSING);
+    else
+        conn_close(c, NULL);
+}
+
+/* Header block complete at in[in_start, in_start+end): copy, check, parse. */
+static void conn_parse_head(struct conn *c, size_t end)
+{
+    size_t lead = c->scan.lead, blen = end - lead;
+    if (c->hbuf_cap < blen + 1) {
+        free(c->hbuf);
+        c->hbuf_cap = blen + 1 > 1024 ? blen + 1 : 1024;
+        c->hbuf = xmalloc(c->hbuf_cap);
+    }
+    memcpy(c->hbuf, c->in + c->in_start + lead, blen);
+    c->hbuf[blen] = 0;
+    c->in_start += end;
+    head_scan_init(&c->scan);
+    c->too_large = false;
+
+    struct head_info hi;
+    head_check(c->hbuf, blen, &hi);
+    if (hi.status) {
+        conn_reject(c, hi.status, hi.message);
+        return;
+    }
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    c->hdr_value_last = false;
+    size_t np = http_parser_execute(&c->parser, &settings, c->hbuf, blen);
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    if ((e != HPE_OK && e != HPE_PAUSED) || np != blen || !c->req.headers_done) {
+        conn_reject(c, 400, e != HPE_OK && e != HPE_PAUSED ? http_errno_description(e)
+                                                          : "malformed request");
+        return;
+    }
+    struct http_request *r = &c->req;
+    r->method_str = http_method_str((enum http_method)c->parser.method);
+    r->method = http_method_from(r->method_str, strlen(r->method_str));
+    r->major = c->parser.http_major;
+    r->minor = c->parser.http_minor;
+    r->keep_alive = http_should_keep_alive(&c->parser) != 0;
+    for (int i = 0; i < r->nhdr; i++) {
+        struct http_hdr *h = &r->hdrs[i];
+        while (h->vlen && (h->value[h->vlen - 1] == ' ' || h->value[h->vlen - 1] == '\t'))
+            h->vlen--;
+    }
+    r->chunked = hi.chunked;
+    r->has_body = hi.chunked || hi.content_length > 0;
+    if (hi.has_cl && hi.content_length > (uint64_t)g_cfg->max_body_bytes) {
+        conn_reject(c, 413, "request body is larger than max-body-bytes");
+        return;
+    }
+    const struct http_hdr *expect = http_find(r, "expect");
+    if (expect) {
+        if (!str_ieq(expect->value, expect->vlen, "100-continue")) {
+            conn_reject(c, 417, "only \"Expect: 100-continue\" is supported");
+            return;
+        }
+        if (r->has_body && !r->complete && r->minor >= 1) {
+            sbuf_adds(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+            conn_flush(c);
+            if (c->state == CONN_DEAD)
+                return;
+        }
+    }
+    if (r->complete) {
+        conn_set_state(c, CONN_BUSY);
+        dispatch_request(c);
+        return;
+    }
+    conn_set_state(c, CONN_BODY);
+}
+
+static void conn_read_body(struct conn *c)
+{
+    size_t avail = c->in_end - c->in_start;
+    if (avail == 0)
+        return;
+    size_t np = http_parser_execute(&c->parser, &settings, c->in + c->in_start, avail);
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    if (c->too_large) {
+        conn_reject(c, 413, "request body is larger than max-body-bytes");
+        return;
+    }
+    if (e != HPE_OK && e != HPE_PAUSED) {
+        conn_reject(c, 400, http_errno_description(e));
+        return;
+    }
+    c->in_start += np;
+    if (c->req.complete) {
+        conn_set_state(c, CONN_BUSY);
+        dispatch_request(c);
+    }
+}
+
+/* Take as many buffered requests as the state allows. */
+static void conn_process(struct conn *c)
+{
+    if (c->in_process)
+        return;
+    c->in_process = true;
+    for (;;) {
+        if (c->state == CONN_IDLE || c->state == CONN_HEAD) {
+            size_t avail = c->in_end - c->in_start;
+            if (avail == 0) {
+                if (c->peer_eof || (g_shutting_down && c->state == CONN_IDLE))
+                    conn_end(c);
+                break;
+            }
+            if (out_pending(c) >= OUT_HIGH_WATER)
+                break; /* the client is not reading its answers: stop taking requests */
+            if (c->state == CONN_IDLE) {
+                http_request_reset(&c->req);
+                exchange_begin(c);
+                conn_set_state(c, CONN_HEAD);
+            }
+            size_t end = 0;
+            const char *why = NULL;
+            int r = head_scan(&c->scan, c->in + c->in_start, avail, &end, &why);
+            if (r == HS_BAD) {
+                conn_reject(c, 400, why);
+                break;
+            }
+            if (r == HS_MORE) {
+                if (avail - c->scan.lead > (size_t)g_cfg->max_header_bytes)
+                    conn_reject(c, 431, "request header block is larger than max-header-bytes");
+                else if (c->peer_eof)
+                    conn_close(c, NULL);
+                break;
+            }
+            if (end - c->scan.lead > (size_t)g_cfg->max_header_bytes) {
+                conn_reject(c, 431, "request header block is larger than max-header-bytes");
+                break;
+            }
+            conn_parse_head(c, end);
+            continue;
+        }
+        if (c->state == CONN_BODY) {
+            conn_read_body(c);
+            if (c->state == CONN_BODY) {
+                /* http_parser took every byte we had: wait for more */
+                if (c->peer_eof)
+                    conn_close(c, NULL);
+                break;
+            }
+            continue;
+        }
+        break; /* BUSY, CLOSING, LINGER, DEAD */
+    }
+    c->in_process = false;
+}
+
+/* ---- lifetime ---- */
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    conn_reap();
+}
+
+void conn_reap(void)
+{
+    while (dead_head) {
+        struct conn *c = dead_head;
+        dead_head = c->next;
+        free(c->in);
+        free(c->hbuf);
+        sbuf_free(&c->out);
+        http_request_free(&c->req);
+        struct exchange *x = &c->ex;
+        sbuf_free(&x->claims);
+        sbuf_free(&x->hjson);
+        sbuf_free(&x->pjson);
+        sbuf_free(&x->qjson);
+        sbuf_free(&x->pbuf);
+        sbuf_free(&x->pvals);
+        free(c);
+    }
+}
+
+static void conn_close(struct conn *c, const char *why)
+{
+    if (c->state == CONN_DEAD)
+        return;
+    if (why)
+        log_debug(c->subject, "closing: %s", why);
+    if (c->rev_on)
+        event_del(&c->rev);
+    if (c->wev_on)
+        event_del(&c->wev);
+    c->rev_on = c->wev_on = false;
+    close(c->fd);
+    c->fd = -1;
+    exchange_end(c);
+    conn_set_state(c, CONN_DEAD);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        live_head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    nlive--;
+    c->prev = NULL;
+    c->next = dead_head;
+    dead_head = c;
+    if (reap_ev)
+        event_active(reap_ev, 0, 0);
+    frontd_maybe_exit();
+}
+
+static void format_peer(struct conn *c, const struct sockaddr *sa)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+        port = ntohs(s4->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+        port = ntohs(s6->sin6_port);
+        if (strncmp(ip, "::ffff:", 7) == 0 && strchr(ip, '.'))
+            memmove(ip, ip + 7, strlen(ip + 7) + 1);
+    } else if (sa->sa_family == AF_UNIX) {
+        snprintf(ip, sizeof(ip), "unix");
+    }
+    snprintf(c->peer_ip, sizeof(c->peer_ip), "%s", ip);
+    snprintf(c->subject, sizeof(c->subject), "C-%llu %s:%d", (unsigned long long)c->id, ip, port);
+}
+
+void conn_accept(int fd, const struct sockaddr *sa, int salen, bool over_limit)
+{
+    (void)salen;
+    if (!settings_ready)
+        init_settings();
+    if (!reap_ev)
+        reap_ev = event_new(g_base, -1, 0, reap_cb, NULL);
+    struct conn *c = xcalloc(1, sizeof(*c));
+    c->id = ++last_id;
+    c->fd = fd;
+    c->over_limit = over_limit;
+    int one = 1;
+    if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    format_peer(c, sa);
+    size_t cap = (size_t)g_cfg->max_header_bytes + 1024;
+    c->in_cap = cap < IN_MIN_CAP ? IN_MIN_CAP : cap;
+    c->in = xmalloc(c->in_cap);
+    head_scan_init(&c->scan);
+    http_request_init(&c->req);
+    event_assign(&c->rev, g_base, fd, EV_READ | EV_PERSIST, on_read, c);
+    event_assign(&c->wev, g_base, fd, EV_WRITE | EV_PERSIST, on_write, c);
+    c->next = live_head;
+    if (live_head)
+        live_head->prev = c;
+    live_head = c;
+    nlive++;
+    c->state = CONN_IDLE;
+    conn_set_state(c, CONN_IDLE);
+}
+
+void conn_janitor(uint64_t now)
+{
+    struct conn *next;
+    for (struct conn *c = live_head; c; c = next) {
+        next = c->next;
+        if (!c->deadline_ms || now < c->deadline_ms)
+            continue;
+        switch (c->state) {
+        case CONN_HEAD: conn_reject(c, 408, "timed out receiving the request header"); break;
+        case CONN_BODY: conn_reject(c, 408, "timed out receiving the request body"); break;
+        case CONN_IDLE: /* keep-alive expiry is silent */
+        case CONN_CLOSING:
+        case CONN_LINGER: conn_close(c, NULL); break;
+        case CONN_BUSY:
+        case CONN_DEAD: break;
+        }
+    }
+}
+
+void conn_shutdown_begin(void)
+{
+    struct conn *next;
+    for (struct conn *c = live_head; c; c = next) {
+        next = c->next;
+        if (c->state == CONN_IDLE && c->in_end == c->in_start)
+            conn_close(c, NULL);
+        else if (c->state == CONN_LINGER)
+            conn_close(c, NULL);
+    }
+}
+
+void conn_close_all(void)
+{
+    while (live_head)
+        conn_close(live_head, NULL);
+    conn_reap();
+    if (reap_ev)
+        event_free(reap_ev);
+    reap_ev = NULL;
+}

@@ -1,0 +1,114 @@
+/*
+ * conn.h — the client connection object (pgbouncer's PgSocket shape): socket events, its own
+ * input/output buffers, the http_parser, the request being built, the exchange (everything a
+ * request needs until its response is queued), a state enum changed in one function.
+ * Freeing a connection frees everything it owns.  A later WebSocket upgrade adds a state and
+ * a session pointer here; the buffers and events stay the same.
+ */
+#ifndef FRONTD_CONN_H
+#define FRONTD_CONN_H
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <http_parser.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "http.h"
+#include "pool.h"
+#include "router.h"
+#include "util.h"
+
+enum conn_state {
+    CONN_IDLE,    /* no request bytes yet (new, or keep-alive between requests) */
+    CONN_HEAD,    /* receiving the header block; header-timeout running */
+    CONN_BODY,    /* receiving the body; request-timeout running */
+    CONN_BUSY,    /* request complete, being answered (maybe waiting for the database) */
+    CONN_CLOSING, /* last response being written, then lingering close */
+    CONN_LINGER,  /* write side shut; reading and dropping input briefly so the peer sees our
+                     answer instead of a reset */
+    CONN_DEAD,    /* closed; memory released by the reaper after the current callback */
+};
+
+/* What is sent in the pipeline, in order, so results can be matched to commands. */
+enum { CMD_PREP_SET = 1, CMD_PREP_CALL, CMD_SET, CMD_CALL, CMD_OPENAPI };
+
+/* One request/response exchange.  Reset (buffers kept) after each response. */
+struct exchange {
+    char request_id[80];
+    uint64_t start_us;
+    bool active;
+    struct route_table *routes; /* reference held while the request is in flight */
+    const struct route *route;
+    const char *route_label; /* metrics/log label: route pattern, ops path, or NULL */
+    const char *path;        /* raw path (in hbuf) */
+    size_t path_len;
+    const char *origin; /* allowed CORS origin (in hbuf), or NULL */
+    size_t origin_len;
+    const char *user_agent;
+    size_t ua_len;
+    const char *ctype; /* response Content-Type; NULL = application/json */
+    bool head_only;
+    bool close_after;
+    struct auth_result auth;
+    /* database part */
+    struct pool_req preq;
+    uint8_t sent[6];
+    int nsent, nres;
+    PGresult *res;     /* result of the call (kept until the Sync) */
+    PGresult *err;     /* first error result */
+    struct sbuf claims;   /* verified JWT payload */
+    struct sbuf hjson;    /* request.headers */
+    struct sbuf pjson;    /* path parameters */
+    struct sbuf qjson;    /* query parameters */
+    struct sbuf pbuf;     /* decoded path segments (router) */
+    struct sbuf pvals;    /* NUL-terminated text values of statement 1 */
+    size_t voff[8];
+};
+
+struct conn {
+    struct conn *prev, *next; /* all live connections (janitor, shutdown) */
+    uint64_t id;
+    int fd;
+    enum conn_state state;
+    struct event rev, wev;
+    bool rev_on, wev_on;
+    /* input: unprocessed bytes are in[in_start, in_end) */
+    char *in;
+    size_t in_start, in_end, in_cap;
+    /* the current header block, copied out of in[] so in[] can be compacted freely */
+    char *hbuf;
+    size_t hbuf_cap;
+    /* output not yet accepted by the kernel: out.data[out_off, out.len) */
+    struct sbuf out;
+    size_t out_off;
+    http_parser parser;
+    struct head_scan scan;
+    struct http_request req;
+    uint64_t deadline_ms; /* monotonic; 0 = none */
+    uint64_t linger_bytes;
+    int nrequests;
+    bool over_limit, peer_eof, in_process, hdr_value_last, too_large;
+    char peer_ip[48];
+    char subject[96]; /* log prefix: "C-12 127.0.0.1:5000" */
+    struct exchange ex;
+};
+
+void conn_accept(int fd, const struct sockaddr *sa, int salen, bool over_limit);
+int conn_count(void);
+
+/* Responses.  extra: preformatted header lines ("Allow: GET\r\n"), may be NULL. */
+void conn_respond(struct conn *c, int status, const char *extra, const char *body, size_t blen);
+void conn_respond_error(struct conn *c, int status, const char *code, const char *message,
+                        const char *details, const char *hint, const char *extra);
+
+void conn_janitor(uint64_t now);
+/* Graceful stop: close idle connections, let busy ones finish one response. */
+void conn_shutdown_begin(void);
+void conn_close_all(void);
+void conn_reap(void);
+
+#endif

@@ -1,0 +1,412 @@
+/*
+ * dispatch.c — request → pipeline → response.
+ *
+ * Pipeline per request (CONTRACT.md), one Sync, so one implicit transaction and, once the
+ * statements are prepared on that connection, one network round trip:
+ *   [Parse s0]            first use on this connection only
+ *   [Parse f<fn_id>]      first use of this function on this connection only
+ *   Bind/Execute s0       set_config(role, claims, headers, method, path, ip, id, api_key)
+ *   Bind/Execute f<id>    SELECT r::text, current_setting('response.status', true) FROM fn(args)
+ *   Sync
+ * JSON for the parameters is written straight into the exchange's reusable buffers with the
+ * escaper of util.c (no allocation per request once the buffers have grown).
+ */
+#include "dispatch.h"
+#include "auth.h"
+#include "conn.h"
+#include "cors.h"
+#include "errmap.h"
+#include "frontd.h"
+#include "log.h"
+#include "pool.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static const char SQL_SET[] =
+    "SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true), "
+    "set_config('request.headers', $3, true), set_config('request.method', $4, true), "
+    "set_config('request.path', $5, true), set_config('request.ip', $6, true), "
+    "set_config('request.id', $7, true), set_config('request.api_key', $8, true)";
+
+static const char SQL_CALL_FMT[] = "SELECT r::text, current_setting('response.status', true) "
+                                   "FROM %s(flov7.args($1::jsonb, $2::jsonb, $3::text)) r";
+
+static struct conn *conn_of(struct pool_req *r)
+{
+    return (struct conn *)((char *)r - offsetof(struct conn, ex.preq));
+}
+
+/* ---- errors from the database ---- */
+void dispatch_pg_error(struct conn *c, const PGresult *res)
+{
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+    const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+    int flags = 0;
+    int status = errmap_status(state, c->ex.auth.has_credentials, &flags);
+    char extra[600];
+    extra[0] = 0;
+    if (flags & EM_WWW_AUTHENTICATE) {
+        if (c->ex.auth.token_given) {
+            /* the description must be a quoted-string: drop quotes and backslashes */
+            char d[400];
+            size_t j = 0;
+            for (const char *p = msg ? msg : "invalid credentials"; *p && j < sizeof(d) - 1; p++) {
+                if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+                    d[j++] = *p;
+            }
+            d[j] = 0;
+            snprintf(extra, sizeof(extra),
+                     "WWW-Authenticate: Bearer error=\"invalid_token\", error_description=\"%s\"\r\n",
+                     d);
+        } else {
+            snprintf(extra, sizeof(extra), "WWW-Authenticate: Bearer\r\n");
+        }
+    }
+    if (flags & EM_RETRY_AFTER)
+        strncat(extra, "Retry-After: 1\r\n", sizeof(extra) - strlen(extra) - 1);
+    if (status >= 500)
+        log_error(c->subject, "request %s: database error %s: %s", c->ex.request_id,
+                  state ? state : "?", msg ? msg : "?");
+    conn_respond_error(c, status, state ? state : "PT500", msg ? msg : "database error", detail,
+                       hint, extra[0] ? extra : NULL);
+}
+
+/* ---- the API pipeline ---- */
+static bool api_send(struct pool_req *r, struct pool_conn *pc, PGconn *pg)
+{
+    struct conn *c = conn_of(r);
+    struct exchange *x = &c->ex;
+    int fn = x->route->fn_id;
+    char name[32];
+    snprintf(name, sizeof(name), "f%d", fn);
+    x->nsent = x->nres = 0;
+    if (!pool_prepared(pc, 0)) {
+        if (!PQsendPrepare(pg, "s0", SQL_SET, 8, NULL))
+            return false;
+        pool_set_prepared(pc, 0, true);
+        x->sent[x->nsent++] = CMD_PREP_SET;
+    }
+    if (!pool_prepared(pc, 1 + fn)) {
+        char sql[512];
+        snprintf(sql, sizeof(sql), SQL_CALL_FMT, x->route->function);
+        if (!PQsendPrepare(pg, name, sql, 3, NULL))
+            return false;
+        pool_set_prepared(pc, 1 + fn, true);
+        x->sent[x->nsent++] = CMD_PREP_CALL;
+    }
+    const char *v1[8] = {
+        x->auth.role,
+        x->claims.len ? x->claims.data : "",
+        x->hjson.data,
+        c->req.method_str,
+        x->pvals.data + x->voff[0],
+        c->peer_ip,
+        x->request_id,
+        x->pvals.data + x->voff[1],
+    };
+    if (!PQsendQueryPrepared(pg, "s0", 8, v1, NULL, NULL, 0))
+        return false;
+    x->sent[x->nsent++] = CMD_SET;
+    const char *v2[3] = {x->pjson.data, x->qjson.data,
+                         c->req.has_body ? (c->req.body.data ? c->req.body.data : "") : NULL};
+    /* the body goes in binary (raw bytes of text): no strlen, and a NUL byte inside it reaches
+     * the server, which rejects it, instead of silently cutting the body short */
+    int len2[3] = {0, 0, (int)c->req.body.len};
+    int fmt2[3] = {0, 0, 1};
+    if (!PQsendQueryPrepared(pg, name, 3, v2, len2, fmt2, 0))
+        return false;
+    x->sent[x->nsent++] = CMD_CALL;
+    return PQpipelineSync(pg) == 1;
+}
+
+static bool api_result(struct pool_req *r, PGresult *res)
+{
+    struct conn *c = conn_of(r);
+    struct exchange *x = &c->ex;
+    int i = x->nres++;
+    int cmd = i < x->nsent ? x->sent[i] : 0;
+    ExecStatusType st = PQresultStatus(res);
+    if ((cmd == CMD_PREP_SET || cmd == CMD_PREP_CALL) && st != PGRES_COMMAND_OK && r->pc)
+        pool_set_prepared(r->pc, cmd == CMD_PREP_SET ? 0 : 1 + x->route->fn_id, false);
+    if (st == PGRES_FATAL_ERROR) {
+        if (x->err)
+            return false;
+        x->err = res;
+        return true;
+    }
+    if (cmd == CMD_CALL && st == PGRES_TUPLES_OK && !x->res) {
+        x->res = res;
+        return true;
+    }
+    return false;
+}
+
+static int parse_status(const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    int v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9' || v > 999)
+            return 0;
+        v = v * 10 + (*p - '0');
+    }
+    return v >= 100 && v <= 599 ? v : 0;
+}
+
+static void pool_failure(struct conn *c, int err)
+{
+    switch (err) {
+    case POOL_LOST:
+        conn_respond_error(c, 503, NULL, "database connection lost during the request", NULL,
+                           "Retry the request.", "Retry-After: 1\r\n");
+        break;
+    case POOL_TIMEOUT:
+        conn_respond_error(c, 504, NULL, "the database did not answer within request-timeout",
+                           NULL, NULL, NULL);
+        break;
+    case POOL_QUEUE_TIMEOUT:
+        conn_respond_error(c, 503, NULL, "no database connection became free in time", NULL,
+                           NULL, "Retry-After: 1\r\n");
+        break;
+    default:
+        conn_respond_error(c, 503, NULL, "database unavailable", NULL, NULL, "Retry-After: 1\r\n");
+        break;
+    }
+}
+
+static void api_done(struct pool_req *r, int err)
+{
+    struct conn *c = conn_of(r);
+    struct exchange *x = &c->ex;
+    if (err != POOL_OK) {
+        pool_failure(c, err);
+        return;
+    }
+    if (x->err) {
+        dispatch_pg_error(c, x->err);
+        return;
+    }
+    PGresult *res = x->res;
+    if (!res) {
+        conn_respond_error(c, 500, NULL, "the database returned no result", NULL, NULL, NULL);
+        return;
+    }
+    if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0)) {
+        conn_respond(c, 204, NULL, NULL, 0);
+        return;
+    }
+    int status = x->route->status;
+    if (PQnfields(res) > 1 && !PQgetisnull(res, 0, 1)) {
+        int s = parse_status(PQgetvalue(res, 0, 1));
+        if (s)
+            status = s;
+    }
+    conn_respond(c, status, NULL, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+}
+
+static const struct pool_req_ops api_ops = {api_send, api_result, api_done};
+
+static bool same_name(const struct http_hdr *a, const struct http_hdr *b)
+{
+    return a->nlen == b->nlen && strncasecmp(a->name, b->name, a->nlen) == 0;
+}
+
+/* request.headers: names lower-cased, credentials left out, repeated fields joined by ", " */
+static void build_headers_json(struct conn *c)
+{
+    struct sbuf *o = &c->ex.hjson;
+    const struct http_request *r = &c->req;
+    sbuf_reset(o);
+    sbuf_addc(o, '{');
+    bool first = true;
+    for (int i = 0; i < r->nhdr; i++) {
+        const struct http_hdr *h = &r->hdrs[i];
+        if (str_ieq(h->name, h->nlen, "authorization") || str_ieq(h->name, h->nlen, "x-api-key") ||
+            str_ieq(h->name, h->nlen, "cookie"))
+            continue;
+        bool seen = false, repeated = false;
+        for (int j = 0; j < i && !seen; j++)
+            seen = same_name(&r->hdrs[j], h);
+        if (seen)
+            continue; /* already written, joined with this one */
+        for (int j = i + 1; j < r->nhdr && !repeated; j++)
+            repeated = same_name(&r->hdrs[j], h);
+        if (!first)
+            sbuf_addc(o, ',');
+        first = false;
+        json_add_string(o, h->name, h->nlen, JSON_LOWER);
+        sbuf_addc(o, ':');
+        if (!repeated) {
+            /* RFC 9110 allows obs-text in values: keep the JSON valid UTF-8 regardless */
+            json_add_string(o, h->value, h->vlen, JSON_REPLACE);
+            continue;
+        }
+        struct sbuf joined;
+        sbuf_init(&joined);
+        sbuf_add(&joined, h->value, h->vlen);
+        for (int j = i + 1; j < r->nhdr; j++) {
+            if (same_name(&r->hdrs[j], h)) {
+                sbuf_adds(&joined, ", ");
+                sbuf_add(&joined, r->hdrs[j].value, r->hdrs[j].vlen);
+            }
+        }
+        json_add_string(o, joined.data, joined.len, JSON_REPLACE);
+        sbuf_free(&joined);
+    }
+    sbuf_addc(o, '}');
+}
+
+static void auth_fail(struct conn *c)
+{
+    const struct auth_result *a = &c->ex.auth;
+    char extra[400];
+    if (a->status == 401) {
+        if (a->token_given)
+            snprintf(extra, sizeof(extra),
+                     "WWW-Authenticate: Bearer error=\"invalid_token\", error_description=\"%s\"\r\n",
+                     a->error);
+        else
+            snprintf(extra, sizeof(extra),
+                     "WWW-Authenticate: Bearer error=\"invalid_request\", "
+                     "error_description=\"%s\"\r\n",
+                     a->error);
+    } else {
+        extra[0] = 0;
+    }
+    conn_respond_error(c, a->status, NULL, a->error, NULL, NULL, extra[0] ? extra : NULL);
+}
+
+static void answer_options(struct conn *c, const char *allow)
+{
+    char extra[512];
+    const struct http_hdr *acrm = http_find(&c->req, "access-control-request-method");
+    if (c->ex.origin && acrm) {
+        snprintf(extra, sizeof(extra),
+                 "Allow: %s\r\nAccess-Control-Allow-Methods: %s\r\n"
+                 "Access-Control-Allow-Headers: " CORS_ALLOW_HEADERS "\r\n"
+                 "Access-Control-Max-Age: " CORS_MAX_AGE "\r\n",
+                 allow, allow);
+    } else {
+        snprintf(extra, sizeof(extra), "Allow: %s\r\n", allow);
+    }
+    conn_respond(c, 204, extra, NULL, 0);
+}
+
+void dispatch_request(struct conn *c)
+{
+    struct exchange *x = &c->ex;
+    struct http_request *req = &c->req;
+
+    const struct http_hdr *h = http_find(req, "x-request-id");
+    if (h && request_id_ok(h->value, h->vlen)) {
+        memcpy(x->request_id, h->value, h->vlen);
+        x->request_id[h->vlen] = 0;
+    }
+    h = http_find(req, "user-agent");
+    if (h) {
+        x->user_agent = h->value;
+        x->ua_len = h->vlen;
+    }
+    const char *path, *query;
+    size_t plen, qlen;
+    if (!http_split_target(req->url, req->url_len, &path, &plen, &query, &qlen)) {
+        conn_respond_error(c, 400, NULL, "request target must be a path", NULL, NULL, NULL);
+        return;
+    }
+    x->path = path;
+    x->path_len = plen;
+    x->head_only = req->method == M_HEAD;
+    h = http_find(req, "origin");
+    if (h && h->vlen < 512 && cors_allowed(&g_cors, h->value, h->vlen)) {
+        x->origin = h->value;
+        x->origin_len = h->vlen;
+    }
+
+    if (ops_handle(c, path, plen))
+        return;
+    if (c->over_limit) {
+        conn_respond_error(c, 503, NULL, "too many connections", NULL,
+                           "Retry later; /health still answers.", "Retry-After: 1\r\n");
+        return;
+    }
+
+    struct route_match m;
+    int rc = router_match(g_routes, req->method, path, plen, &m, &x->pbuf);
+    if (rc == RM_BAD_PATH) {
+        conn_respond_error(c, 400, NULL, "malformed percent-encoding in the path", NULL, NULL, NULL);
+        return;
+    }
+    if (rc == RM_NOT_FOUND) {
+        conn_respond_error(c, 404, NULL, "no such endpoint", NULL, NULL, NULL);
+        return;
+    }
+    x->route_label = m.pattern;
+    if (rc == RM_BAD_METHOD) {
+        /* keep the label alive: it points into the table */
+        x->routes = g_routes;
+        router_ref(x->routes);
+        if (req->method == M_OPTIONS) {
+            answer_options(c, m.allow);
+            return;
+        }
+        char extra[128];
+        snprintf(extra, sizeof(extra), "Allow: %s\r\n", m.allow);
+        conn_respond_error(c, 405, NULL, "method not allowed on this path", NULL, NULL, extra);
+        return;
+    }
+    x->routes = g_routes;
+    router_ref(x->routes);
+    x->route = m.route;
+
+    /* who is calling */
+    const struct http_hdr *az = http_find(req, "authorization");
+    const struct http_hdr *ak = http_find(req, "x-api-key");
+    sbuf_reset(&x->claims);
+    auth_request(az ? az->value : NULL, az ? az->vlen : 0, http_count(req, "authorization"),
+                 ak ? ak->value : NULL, ak ? ak->vlen : 0, http_count(req, "x-api-key"),
+                 (int64_t)time(NULL), &x->auth, &x->claims);
+    if (x->auth.status) {
+        auth_fail(c);
+        return;
+    }
+
+    /* parameters */
+    struct sbuf *pj = &x->pjson;
+    sbuf_reset(pj);
+    sbuf_addc(pj, '{');
+    for (int i = 0; i < m.nparams; i++) {
+        if (i)
+            sbuf_addc(pj, ',');
+        json_add_string(pj, m.params[i].name, strlen(m.params[i].name), 0);
+        sbuf_addc(pj, ':');
+        if (!json_add_string(pj, x->pbuf.data + m.params[i].off, m.params[i].len, JSON_STRICT)) {
+            conn_respond_error(c, 400, NULL, "path parameter is not valid UTF-8", NULL, NULL, NULL);
+            return;
+        }
+    }
+    sbuf_addc(pj, '}');
+    sbuf_reset(&x->qjson);
+    const char *qerr = query_to_json(&x->qjson, query ? query : "", qlen);
+    if (qerr) {
+        conn_respond_error(c, 400, NULL, qerr, NULL, NULL, NULL);
+        return;
+    }
+    build_headers_json(c);
+    sbuf_reset(&x->pvals);
+    x->voff[0] = 0;
+    sbuf_add(&x->pvals, path, plen);
+    sbuf_addc(&x->pvals, 0);
+    x->voff[1] = x->pvals.len;
+    sbuf_add(&x->pvals, x->auth.apikey, x->auth.apikey_len);
+
+    if (pool_submit(&x->preq, &api_ops) != POOL_OK)
+        pool_failure(c, POOL_DOWN);
+}

@@ -1,0 +1,21 @@
+/*
+ * dispatch.h — a complete request becomes a response: ops endpoints, CORS preflight, route
+ * match, auth, then the two-statement pipeline of CONTRACT.md on a pooled connection, and the
+ * result (or SQLSTATE) turned into the HTTP answer.  No business logic: the route row says
+ * which function and which success status; the function says everything else.
+ */
+#ifndef FRONTD_DISPATCH_H
+#define FRONTD_DISPATCH_H
+
+#include <libpq-fe.h>
+
+struct conn;
+
+void dispatch_request(struct conn *c);
+/* Answer with a database error result (errmap decides the status). */
+void dispatch_pg_error(struct conn *c, const PGresult *res);
+
+/* ops.c: /health, /ready, /metrics, /openapi.json.  Returns 1 if it took the request. */
+int ops_handle(struct conn *c, const char *path, size_t plen);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * frontd.h — process-wide state shared by the event-driven subsystems: the event base, the
+ * current configuration (swapped whole on SIGHUP), the route table (swapped on NOTIFY), CORS,
+ * the shutdown flag and a few counters.  One process, one thread, one event loop.
+ */
+#ifndef FRONTD_FRONTD_H
+#define FRONTD_FRONTD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "cors.h"
+#include "router.h"
+
+struct event_base;
+
+extern struct event_base *g_base;
+extern struct config *g_cfg;
+extern struct cors g_cors;
+extern struct route_table *g_routes;
+extern bool g_shutting_down;
+
+struct frontd_stats {
+    uint64_t accepted, rejected, db_reconnects, routes_reloads;
+};
+extern struct frontd_stats g_stats;
+
+/* Replace the route table (takes ownership of t); requests in flight keep their reference. */
+void frontd_set_routes(struct route_table *t);
+/* Called by the connection code whenever a connection closes, to finish a graceful drain. */
+void frontd_maybe_exit(void);
+
+#endif

@@ -1,0 +1,402 @@
+/*
+ * http.c — pure HTTP/1.1 helpers.  The scanner and checker below exist because http_parser
+ * accepts shapes that enable request smuggling behind a proxy (bare LF line ends, whitespace
+ * before the colon, Content-Length together with Transfer-Encoding, lists of lengths...).  We
+ * look at the raw bytes first and refuse anything ambiguous with 400; http_parser then does
+ * the actual parse (URL, fields, chunked decoding) of a block we know to be unambiguous.
+ */
+#include "http.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void head_scan_init(struct head_scan *s)
+{
+    s->pos = 0;
+    s->lead = 0;
+    s->prev_cr = false;
+    s->line_empty = true;
+    s->started = false;
+}
+
+#define MAX_LEADING_EMPTY_LINES 8
+
+int head_scan(struct head_scan *s, const char *buf, size_t len, size_t *end, const char **why)
+{
+    for (size_t i = s->pos; i < len; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        if (s->prev_cr) {
+            s->prev_cr = false;
+            if (c != '\n') {
+                *why = "bare CR in the header block";
+                return HS_BAD;
+            }
+            if (s->line_empty) {
+                if (!s->started) {
+                    s->lead = i + 1;
+                    if (s->lead > 2 * MAX_LEADING_EMPTY_LINES) {
+                        *why = "too many empty lines before the request line";
+                        return HS_BAD;
+                    }
+                    continue;
+                }
+                s->pos = i + 1;
+                *end = i + 1;
+                return HS_DONE;
+            }
+            s->line_empty = true;
+            continue;
+        }
+        if (c == '\r') {
+            s->prev_cr = true;
+            continue;
+        }
+        if (c == '\n') {
+            *why = "bare LF in the header block (lines must end with CRLF)";
+            return HS_BAD;
+        }
+        if (c == 0) {
+            *why = "NUL byte in the header block";
+            return HS_BAD;
+        }
+        s->line_empty = false;
+        s->started = true;
+    }
+    s->pos = len;
+    return HS_MORE;
+}
+
+/* RFC 9110 5.6.2 token characters */
+static bool is_tchar(unsigned char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static void bad(struct head_info *hi, int status, const char *msg)
+{
+    if (hi->status == 0) {
+        hi->status = status;
+        hi->message = msg;
+    }
+}
+
+void head_check(const char *blk, size_t n, struct head_info *hi)
+{
+    memset(hi, 0, sizeof(*hi));
+    const char *p = blk, *end = blk + n;
+    const char *eol = memchr(p, '\r', n);
+    if (!eol) {
+        bad(hi, 400, "malformed request line");
+        return;
+    }
+    /* request-line = method SP request-target SP HTTP-version (one SP each) */
+    const char *q = p;
+    while (q < eol && is_tchar((unsigned char)*q))
+        q++;
+    if (q == p || q >= eol || *q != ' ') {
+        bad(hi, 400, "malformed request line");
+        return;
+    }
+    const char *t = ++q;
+    while (q < eol && (unsigned char)*q > 0x20 && (unsigned char)*q < 0x7f)
+        q++;
+    if (q == t || q >= eol || *q != ' ') {
+        bad(hi, 400, "malformed request line");
+        return;
+    }
+    const char *v = ++q;
+    size_t vl = (size_t)(eol - v);
+    if (vl == 8 && memcmp(v, "HTTP/", 5) == 0 && v[5] >= '0' && v[5] <= '9' && v[6] == '.' &&
+        v[7] >= '0' && v[7] <= '9') {
+        hi->major = (unsigned)(v[5] - '0');
+        hi->minor = (unsigned)(v[7] - '0');
+        if (hi->major != 1) {
+            bad(hi, 505, "HTTP version not supported (HTTP/1.0 and HTTP/1.1 only)");
+            return;
+        }
+    } else if (vl == 6 && memcmp(v, "HTTP/", 5) == 0 && v[5] >= '2' && v[5] <= '9') {
+        bad(hi, 505, "HTTP version not supported (HTTP/1.0 and HTTP/1.1 only)");
+        return;
+    } else {
+        bad(hi, 400, "malformed request line");
+        return;
+    }
+
+    int hosts = 0, tes = 0;
+    p = eol + 2;
+    while (p < end) {
+        eol = memchr(p, '\r', (size_t)(end - p));
+        if (!eol || eol == p)
+            break; /* the empty line ending the block */
+        if (*p == ' ' || *p == '\t') {
+            bad(hi, 400, "obsolete line folding in a header field");
+            return;
+        }
+        const char *colon = memchr(p, ':', (size_t)(eol - p));
+        if (!colon) {
+            bad(hi, 400, "header field without a colon");
+            return;
+        }
+        if (colon == p) {
+            bad(hi, 400, "empty header field name");
+            return;
+        }
+        if (colon[-1] == ' ' || colon[-1] == '\t') {
+            bad(hi, 400, "whitespace before the colon of a header field");
+            return;
+        }
+        for (const char *c = p; c < colon; c++) {
+            if (!is_tchar((unsigned char)*c)) {
+                bad(hi, 400, "invalid character in a header field name");
+                return;
+            }
+        }
+        const char *val = colon + 1, *ve = eol;
+        while (val < ve && (*val == ' ' || *val == '\t'))
+            val++;
+        while (ve > val && (ve[-1] == ' ' || ve[-1] == '\t'))
+            ve--;
+        for (const char *c = val; c < ve; c++) {
+            unsigned char ch = (unsigned char)*c;
+            if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+                bad(hi, 400, "invalid character in a header field value");
+                return;
+            }
+        }
+        if (++hi->nfields > HTTP_MAX_FIELDS) {
+            bad(hi, 431, "too many header fields");
+            return;
+        }
+        size_t nl = (size_t)(colon - p), vlen = (size_t)(ve - val);
+        if (str_ieq(p, nl, "content-length")) {
+            if (hi->has_cl) {
+                bad(hi, 400, "more than one Content-Length");
+                return;
+            }
+            hi->has_cl = true;
+            if (vlen == 0 || vlen > 18) {
+                bad(hi, 400, "invalid Content-Length");
+                return;
+            }
+            uint64_t cl = 0;
+            for (size_t i = 0; i < vlen; i++) {
+                if (val[i] < '0' || val[i] > '9') {
+                    bad(hi, 400, "invalid Content-Length");
+                    return;
+                }
+                cl = cl * 10 + (uint64_t)(val[i] - '0');
+            }
+            hi->content_length = cl;
+        } else if (str_ieq(p, nl, "transfer-encoding")) {
+            if (tes++) {
+                bad(hi, 400, "more than one Transfer-Encoding");
+                return;
+            }
+            if (!str_ieq(val, vlen, "chunked")) {
+                bad(hi, 400, "unsupported Transfer-Encoding (only \"chunked\" is accepted)");
+                return;
+            }
+            hi->chunked = true;
+        } else if (str_ieq(p, nl, "host")) {
+            hosts++;
+        }
+        p = eol + 2;
+    }
+    if (hi->has_cl && hi->chunked) {
+        bad(hi, 400, "both Content-Length and Transfer-Encoding");
+        return;
+    }
+    if (hi->chunked && hi->minor == 0) {
+        bad(hi, 400, "Transfer-Encoding in an HTTP/1.0 request");
+        return;
+    }
+    if (hosts > 1) {
+        bad(hi, 400, "more than one Host header");
+        return;
+    }
+    if (hosts == 0 && hi->minor >= 1) {
+        bad(hi, 400, "missing Host header (required in HTTP/1.1)");
+        return;
+    }
+}
+
+void http_request_init(struct http_request *r)
+{
+    memset(r, 0, sizeof(*r));
+    sbuf_init(&r->body);
+}
+
+void http_request_reset(struct http_request *r)
+{
+    r->method_str = NULL;
+    r->method = M_OTHER;
+    r->url = NULL;
+    r->url_len = 0;
+    r->nhdr = 0;
+    r->major = r->minor = 0;
+    r->keep_alive = r->headers_done = r->complete = r->chunked = false;
+    r->expect_continue = r->has_body = false;
+    /* a connection that once received a large body should not keep holding it */
+    sbuf_trim(&r->body, 65536);
+}
+
+void http_request_free(struct http_request *r)
+{
+    free(r->hdrs);
+    sbuf_free(&r->body);
+    r->hdrs = NULL;
+    r->hdr_cap = r->nhdr = 0;
+}
+
+void http_request_add_header(struct http_request *r, const char *name, size_t nlen)
+{
+    if (r->nhdr == r->hdr_cap) {
+        r->hdr_cap = r->hdr_cap ? r->hdr_cap * 2 : 16;
+        r->hdrs = xrealloc(r->hdrs, sizeof(*r->hdrs) * (size_t)r->hdr_cap);
+    }
+    struct http_hdr *h = &r->hdrs[r->nhdr++];
+    h->name = name;
+    h->nlen = (uint32_t)nlen;
+    h->value = "";
+    h->vlen = 0;
+}
+
+const struct http_hdr *http_find(const struct http_request *r, const char *name)
+{
+    for (int i = 0; i < r->nhdr; i++) {
+        if (str_ieq(r->hdrs[i].name, r->hdrs[i].nlen, name))
+            return &r->hdrs[i];
+    }
+    return NULL;
+}
+
+int http_count(const struct http_request *r, const char *name)
+{
+    int n = 0;
+    for (int i = 0; i < r->nhdr; i++)
+        n += str_ieq(r->hdrs[i].name, r->hdrs[i].nlen, name);
+    return n;
+}
+
+static const char *const method_names[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
+
+int http_method_from(const char *s, size_t n)
+{
+    for (int i = 0; i < M_OTHER; i++) {
+        if (strlen(method_names[i]) == n && memcmp(method_names[i], s, n) == 0)
+            return i;
+    }
+    return M_OTHER;
+}
+
+const char *http_method_name(int m)
+{
+    if (m < 0 || m >= M_OTHER)
+        return "OTHER";
+    return method_names[m];
+}
+
+const char *http_status_text(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 402: return "Payment Required";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 422: return "Unprocessable Content";
+    case 423: return "Locked";
+    case 426: return "Upgrade Required";
+    case 428: return "Precondition Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: break;
+    }
+    if (status >= 200 && status < 300)
+        return "OK";
+    if (status >= 400 && status < 500)
+        return "Client Error";
+    if (status >= 500 && status < 600)
+        return "Server Error";
+    return "Unknown";
+}
+
+bool http_split_target(const char *t, size_t n, const char **path, size_t *plen,
+                       const char **query, size_t *qlen)
+{
+    const char *e = t + n;
+    if (n == 0)
+        return false;
+    if (t[0] != '/') {
+        /* absolute-form: scheme "://" authority path */
+        size_t skip;
+        if (n > 7 && str_ieq(t, 7, "http://"))
+            skip = 7;
+        else if (n > 8 && str_ieq(t, 8, "https://"))
+            skip = 8;
+        else
+            return false;
+        const char *s = memchr(t + skip, '/', n - skip);
+        const char *qm = memchr(t + skip, '?', n - skip);
+        if (!s || (qm && qm < s)) {
+            static const char root[] = "/";
+            *path = root;
+            *plen = 1;
+            if (qm) {
+                *query = qm + 1;
+                *qlen = (size_t)(e - qm - 1);
+            } else {
+                *query = NULL;
+                *qlen = 0;
+            }
+            return true;
+        }
+        t = s;
+        n = (size_t)(e - s);
+    }
+    const char *hash = memchr(t, '#', n);
+    if (hash)
+        e = hash;
+    const char *qm = memchr(t, '?', (size_t)(e - t));
+    *path = t;
+    if (qm) {
+        *plen = (size_t)(qm - t);
+        *query = qm + 1;
+        *qlen = (size_t)(e - qm - 1);
+    } else {
+        *plen = (size_t)(e - t);
+        *query = NULL;
+        *qlen = 0;
+    }
+    return true;
+}

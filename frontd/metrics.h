@@ -1,0 +1,27 @@
+/*
+ * metrics.h — counters for /metrics (Prometheus text format 0.0.4): requests by route
+ * pattern/method/status, a duration histogram by route/method, and gauges the caller samples
+ * at scrape time (pool, connections).  Route labels are patterns, never raw paths, so the
+ * number of series stays bounded.  Pure code.
+ */
+#ifndef FRONTD_METRICS_H
+#define FRONTD_METRICS_H
+
+#include <stdint.h>
+
+#include "util.h"
+
+struct metrics_gauges {
+    int pool_size, pool_connected, pool_busy, pool_waiting;
+    int connections_open, routes;
+    uint64_t connections_accepted, connections_rejected;
+    uint64_t jwt_cache_hits, jwt_cache_misses;
+    int jwt_cache_entries;
+    uint64_t db_reconnects, routes_reloads;
+};
+
+void metrics_request(const char *route, const char *method, int status, uint64_t duration_us);
+void metrics_render(struct sbuf *out, const struct metrics_gauges *g);
+void metrics_shutdown(void);
+
+#endif

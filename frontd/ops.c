@@ -1,0 +1,164 @@
+/*
+ * ops.c — operational endpoints outside /api/v1, answered before routing and without auth:
+ *   /health        200 while the process runs (no database; answers even at max-connections)
+ *   /ready         200 if a pooled database connection is up, else 503
+ *   /metrics       Prometheus text
+ *   /openapi.json  SELECT flov7.openapi($1) with the server URL, as the authenticator itself
+ */
+#include "auth.h"
+#include "conn.h"
+#include "dispatch.h"
+#include "frontd.h"
+#include "metrics.h"
+#include "pool.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+static struct conn *conn_of(struct pool_req *r)
+{
+    return (struct conn *)((char *)r - offsetof(struct conn, ex.preq));
+}
+
+static bool openapi_send(struct pool_req *r, struct pool_conn *pc, PGconn *pg)
+{
+    struct conn *c = conn_of(r);
+    const char *v[1] = {c->ex.pvals.data};
+    (void)pc;
+    c->ex.nsent = c->ex.nres = 0;
+    if (!PQsendQueryParams(pg, "SELECT flov7.openapi($1)::text", 1, NULL, v, NULL, NULL, 0))
+        return false;
+    c->ex.sent[c->ex.nsent++] = CMD_OPENAPI;
+    return PQpipelineSync(pg) == 1;
+}
+
+static bool openapi_result(struct pool_req *r, PGresult *res)
+{
+    struct exchange *x = &conn_of(r)->ex;
+    ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_FATAL_ERROR && !x->err) {
+        x->err = res;
+        return true;
+    }
+    if (st == PGRES_TUPLES_OK && !x->res) {
+        x->res = res;
+        return true;
+    }
+    return false;
+}
+
+static void openapi_done(struct pool_req *r, int err)
+{
+    struct conn *c = conn_of(r);
+    struct exchange *x = &c->ex;
+    if (err != POOL_OK) {
+        conn_respond_error(c, err == POOL_TIMEOUT ? 504 : 503, NULL, "database unavailable", NULL,
+                           NULL, "Retry-After: 1\r\n");
+    } else if (x->err) {
+        dispatch_pg_error(c, x->err);
+    } else if (!x->res || PQntuples(x->res) < 1 || PQgetisnull(x->res, 0, 0)) {
+        conn_respond_error(c, 500, NULL, "flov7.openapi() returned nothing", NULL, NULL, NULL);
+    } else {
+        conn_respond(c, 200, NULL, PQgetvalue(x->res, 0, 0), (size_t)PQgetlength(x->res, 0, 0));
+    }
+}
+
+static const struct pool_req_ops openapi_ops = {openapi_send, openapi_result, openapi_done};
+
+/* Host header as the public address, if it looks like host[:port] and nothing else. */
+static bool host_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > 255)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == ':' || c == '[' || c == ']'))
+            return false;
+    }
+    return true;
+}
+
+static void openapi(struct conn *c)
+{
+    struct exchange *x = &c->ex;
+    sbuf_reset(&x->pvals);
+    if (g_cfg->server_url[0]) {
+        sbuf_adds(&x->pvals, g_cfg->server_url);
+    } else {
+        const struct http_hdr *h = http_find(&c->req, "host");
+        sbuf_adds(&x->pvals, "http://");
+        if (h && host_ok(h->value, h->vlen))
+            sbuf_add(&x->pvals, h->value, h->vlen);
+        else
+            sbuf_adds(&x->pvals, g_cfg->listen);
+    }
+    if (pool_submit(&x->preq, &openapi_ops) != POOL_OK)
+        conn_respond_error(c, 503, NULL, "database unavailable", NULL, NULL, "Retry-After: 1\r\n");
+}
+
+static void metrics(struct conn *c)
+{
+    struct metrics_gauges g;
+    memset(&g, 0, sizeof(g));
+    pool_stats(&g.pool_size, &g.pool_connected, &g.pool_busy, &g.pool_waiting);
+    g.connections_open = conn_count();
+    g.routes = g_routes ? g_routes->nroutes : 0;
+    g.connections_accepted = g_stats.accepted;
+    g.connections_rejected = g_stats.rejected;
+    g.db_reconnects = g_stats.db_reconnects;
+    g.routes_reloads = g_stats.routes_reloads;
+    auth_cache_stats(&g.jwt_cache_hits, &g.jwt_cache_misses, &g.jwt_cache_entries);
+    struct sbuf b;
+    sbuf_init(&b);
+    metrics_render(&b, &g);
+    c->ex.ctype = "text/plain; version=0.0.4; charset=utf-8";
+    conn_respond(c, 200, NULL, b.data, b.len);
+    sbuf_free(&b);
+}
+
+enum { OP_HEALTH, OP_READY, OP_METRICS, OP_OPENAPI };
+
+static const char *const op_paths[] = {"/health", "/ready", "/metrics", "/openapi.json"};
+
+int ops_handle(struct conn *c, const char *path, size_t plen)
+{
+    int op = -1;
+    for (int i = 0; i < 4; i++) {
+        if (strlen(op_paths[i]) == plen && memcmp(op_paths[i], path, plen) == 0)
+            op = i;
+    }
+    if (op < 0)
+        return 0;
+    c->ex.route_label = op_paths[op];
+    int m = c->req.method;
+    if (m == M_OPTIONS) {
+        conn_respond(c, 204, "Allow: GET, HEAD, OPTIONS\r\n", NULL, 0);
+        return 1;
+    }
+    if (m != M_GET && m != M_HEAD) {
+        conn_respond_error(c, 405, NULL, "method not allowed on this path", NULL, NULL,
+                           "Allow: GET, HEAD, OPTIONS\r\n");
+        return 1;
+    }
+    if (c->over_limit && op != OP_HEALTH && op != OP_READY) {
+        conn_respond_error(c, 503, NULL, "too many connections", NULL, NULL, "Retry-After: 1\r\n");
+        return 1;
+    }
+    static const char ok[] = "{\"status\":\"ok\"}";
+    static const char ready[] = "{\"status\":\"ready\"}";
+    switch (op) {
+    case OP_HEALTH: conn_respond(c, 200, NULL, ok, sizeof(ok) - 1); break;
+    case OP_READY:
+        if (pool_ready())
+            conn_respond(c, 200, NULL, ready, sizeof(ready) - 1);
+        else
+            conn_respond_error(c, 503, NULL, "no database connection is up", NULL, NULL,
+                               "Retry-After: 1\r\n");
+        break;
+    case OP_METRICS: metrics(c); break;
+    case OP_OPENAPI: openapi(c); break;
+    }
+    return 1;
+}
