@@ -21,6 +21,9 @@
 
 #include "flov7.h"
 
+/* Deepest nesting of arrays and objects accepted in a request body. */
+#define MAX_BODY_DEPTH 512
+
 PG_FUNCTION_INFO_V1(flov7_args);
 
 /* Raise 22023 unless the jsonb value is an object. */
@@ -45,6 +48,45 @@ is_blank(const char *s, int len)
 	return true;
 }
 
+/*
+ * Refuse a body nested deeper than MAX_BODY_DEPTH before the recursive JSON
+ * parser sees it, so that hostile input is bad input (22023), not a stack
+ * overflow.  A linear scan that skips string contents is enough.
+ */
+static void
+check_depth(const char *s, int len)
+{
+	int			depth = 0;
+	bool		in_string = false;
+	int			i;
+
+	for (i = 0; i < len; i++)
+	{
+		char		ch = s[i];
+
+		if (in_string)
+		{
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_string = false;
+		}
+		else if (ch == '"')
+			in_string = true;
+		else if (ch == '[' || ch == '{')
+		{
+			if (++depth > MAX_BODY_DEPTH)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("request body is nested too deeply"),
+						 errdetail("At most %d levels of arrays and objects are allowed.",
+								   MAX_BODY_DEPTH)));
+		}
+		else if (ch == ']' || ch == '}')
+			depth--;
+	}
+}
+
 /* Parse a request body into jsonb, raising 22P02 with the parser's detail. */
 static Jsonb *
 parse_body(text *body)
@@ -54,6 +96,7 @@ parse_body(text *body)
 	JsonLexContext *lex;
 	JsonParseErrorType rc;
 
+	check_depth(s, len);
 	lex = makeJsonLexContextCstringLen(s, len, GetDatabaseEncoding(), true);
 	rc = pg_parse_json(lex, &nullSemAction);
 	if (rc != JSON_SUCCESS)

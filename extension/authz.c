@@ -15,7 +15,8 @@
  *	request.jwt.claims	the payload of a JWT that frontd already verified.
  *						sub, jti and exp are required; jti must not be
  *						revoked, the session (sid) must not be revoked, exp
- *						must not be past, and the user must exist and be
+ *						must not be past (with frontd's 30 s leeway), and
+ *						the user must exist and be
  *						active.  Permissions come from role_permissions.
  *
  * The key wins when both are set.  The answer is computed once per
@@ -60,6 +61,9 @@
 #define API_KEY_PREFIX		"flv7_"
 #define API_KEY_MAX_LEN		256
 #define ADMIN_PERMISSION	"admin:users"
+
+/* Seconds a token is still accepted past its exp: frontd's leeway (CONTRACT.md). */
+#define EXP_LEEWAY_SECS		30
 
 typedef enum CallerStatus
 {
@@ -379,7 +383,7 @@ resolve_claims(const char *claims, Caller *c)
 		return;
 	}
 	if (DatumGetFloat8(DirectFunctionCall1(numeric_float8,
-										   NumericGetDatum(exp->val.numeric))) <= unix_now())
+										   NumericGetDatum(exp->val.numeric))) + EXP_LEEWAY_SECS <= unix_now())
 	{
 		reject(c, "token has expired", "The exp claim is in the past.");
 		return;

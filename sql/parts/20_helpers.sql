@@ -128,8 +128,8 @@ BEGIN
 END
 $$;
 
--- Read a boolean field (JSON boolean or "true"/"false").
-CREATE FUNCTION flov7.arg_bool(args jsonb, name text, default_value boolean DEFAULT NULL)
+-- Read a boolean field: a JSON boolean, or (unless strict, e.g. query parameters) "true"/"false".
+CREATE FUNCTION flov7.arg_bool(args jsonb, name text, default_value boolean DEFAULT NULL, strict boolean DEFAULT false)
 RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
 	v jsonb := args -> name;
@@ -140,10 +140,11 @@ BEGIN
 	IF jsonb_typeof(v) = 'boolean' THEN
 		RETURN v::boolean;
 	END IF;
-	IF jsonb_typeof(v) = 'string' AND lower(v #>> '{}') IN ('true', 'false') THEN
+	IF NOT strict AND jsonb_typeof(v) = 'string' AND lower(v #>> '{}') IN ('true', 'false') THEN
 		RETURN lower(v #>> '{}') = 'true';
 	END IF;
-	RAISE EXCEPTION 'field "%" must be true or false', name USING ERRCODE = '22023';
+	RAISE EXCEPTION 'field "%" must be %', name, CASE WHEN strict THEN 'a JSON boolean' ELSE 'true or false' END
+		USING ERRCODE = '22023';
 END
 $$;
 

@@ -182,14 +182,15 @@ BEGIN
 END
 $$;
 
--- PUT /users/integrations/{id}: change service_name, is_active and/or credentials.
+-- PUT /users/integrations/{id}: change service_name, service_type, is_active and/or credentials.
 CREATE FUNCTION flov7_api.integration_update(args jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('integrations:write');
 	v_id uuid := flov7.arg_uuid(args, 'id');
 	v_name text := btrim(flov7.arg_text(args, 'service_name', false, 100));
-	v_active boolean := flov7.arg_bool(args, 'is_active');
+	v_type text := flov7.arg_enum(args, 'service_type', ARRAY['api_key', 'oauth', 'webhook', 'database'], false);
+	v_active boolean := flov7.arg_bool(args, 'is_active', NULL, true);
 	v_credentials jsonb := flov7.arg_object(args, 'credentials');
 BEGIN
 	IF v_name = '' THEN
@@ -202,12 +203,13 @@ BEGIN
 	-- Two statements, because reading credentials_encrypted is not granted.
 	IF v_credentials IS NULL THEN
 		UPDATE flov7.user_integrations i
-		   SET service_name = coalesce(v_name, i.service_name), is_active = coalesce(v_active, i.is_active)
+		   SET service_name = coalesce(v_name, i.service_name), service_type = coalesce(v_type, i.service_type),
+			   is_active = coalesce(v_active, i.is_active)
 		 WHERE i.id = v_id AND i.user_id = v_uid;
 	ELSE
 		UPDATE flov7.user_integrations i
-		   SET service_name = coalesce(v_name, i.service_name), is_active = coalesce(v_active, i.is_active),
-			   credentials_encrypted = flov7.credentials_encrypt(v_credentials)
+		   SET service_name = coalesce(v_name, i.service_name), service_type = coalesce(v_type, i.service_type),
+			   is_active = coalesce(v_active, i.is_active), credentials_encrypted = flov7.credentials_encrypt(v_credentials)
 		 WHERE i.id = v_id AND i.user_id = v_uid;
 	END IF;
 	IF NOT FOUND THEN

@@ -61,7 +61,7 @@ LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('admin:users');
 	v_id uuid := flov7.arg_uuid(args, 'id');
-	v_active boolean := flov7.arg_bool(args, 'is_active');
+	v_active boolean := flov7.arg_bool(args, 'is_active', NULL, true);
 	v_row flov7.users;
 BEGIN
 	IF v_active IS NULL THEN

@@ -34,7 +34,7 @@ GRANT EXECUTE ON FUNCTION
 	TO flov7_admin;
 
 -- The authorizer answers anyone (anonymous callers get 28000, not a grant error).
-GRANT EXECUTE ON FUNCTION flov7.caller_id(), flov7.caller_is_admin(), flov7.authorize(text)
+GRANT EXECUTE ON FUNCTION flov7.args(jsonb, jsonb, text), flov7.caller_id(), flov7.caller_is_admin(), flov7.authorize(text)
 	TO flov7_anon;
 
 -- Helpers the invoker-rights endpoints and the RLS policies call.
@@ -42,7 +42,7 @@ GRANT EXECUTE ON FUNCTION
 	flov7.args(jsonb, jsonb, text), flov7.openapi(text),
 	flov7.caller_id(), flov7.caller_is_admin(), flov7.caller_permissions(), flov7.authorize(text),
 	flov7.arg_text(jsonb, text, boolean, int), flov7.arg_int(jsonb, text, int, int, int),
-	flov7.arg_bool(jsonb, text, boolean), flov7.arg_uuid(jsonb, text),
+	flov7.arg_bool(jsonb, text, boolean, boolean), flov7.arg_uuid(jsonb, text),
 	flov7.arg_enum(jsonb, text, text[], boolean, text), flov7.arg_timestamptz(jsonb, text),
 	flov7.arg_object(jsonb, text, boolean), flov7.arg_text_array(jsonb, text),
 	flov7.normalize_email(text), flov7.check_password(text, text),

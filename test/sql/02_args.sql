@@ -1,6 +1,6 @@
 -- 02_args.sql: flov7.args() and the argument readers.
 BEGIN;
-SELECT plan(40);
+SELECT plan(42);
 \ir helpers.psql
 
 SELECT is(flov7.args('{"id":"p"}', '{"id":"q","limit":"5"}', '{"id":"b","name":"n"}'),
@@ -15,6 +15,8 @@ SELECT throws_ok($$SELECT flov7.args('{}', '{}', '[1,2]')$$, '22023', 'request b
 SELECT throws_ok($$SELECT flov7.args('{}', '{}', '"x"')$$, '22023', NULL, 'a scalar body is 22023');
 SELECT throws_ok($$SELECT flov7.args('[]', '{}', NULL)$$, '22023', NULL, 'path parameters must be an object');
 SELECT throws_ok($$SELECT flov7.args('{}', 'null', NULL)$$, '22023', NULL, 'query parameters must be an object');
+SELECT throws_ok(format('SELECT flov7.args(NULL, NULL, %L)', repeat('[', 20000) || repeat(']', 20000)), '22023',
+				 'request body is nested too deeply', 'a deeply nested body is bad input, not a stack overflow');
 
 SELECT is(flov7.arg_text('{"a":"x"}', 'a'), 'x', 'arg_text reads a string');
 SELECT throws_ok($$SELECT flov7.arg_text('{}', 'name')$$, '22023', 'missing required field "name"',
@@ -44,6 +46,8 @@ SELECT is(flov7.arg_bool('{"b":"true"}', 'b'), true, 'arg_bool reads "true"');
 SELECT is(flov7.arg_bool('{"b":false}', 'b'), false, 'arg_bool reads false');
 SELECT throws_ok($$SELECT flov7.arg_bool('{"b":"yes"}', 'b')$$, '22023', 'field "b" must be true or false',
 				 'arg_bool refuses other words');
+SELECT throws_ok($$SELECT flov7.arg_bool('{"b":"true"}', 'b', NULL, true)$$, '22023', 'field "b" must be a JSON boolean',
+				 'strict arg_bool (body fields) wants a JSON boolean');
 
 SELECT is(flov7.arg_uuid('{"id":"00000000-0000-0000-0000-000000000001"}', 'id'),
 		  '00000000-0000-0000-0000-000000000001'::uuid, 'arg_uuid reads a uuid');

@@ -1,6 +1,6 @@
 -- 06_users_api.sql: API key, profile, stats, integration and notification endpoints.
 BEGIN;
-SELECT plan(58);
+SELECT plan(60);
 \ir helpers.psql
 
 SELECT pg_temp.mkuser('ua.a@pgtap.test') AS a \gset
@@ -97,6 +97,10 @@ SELECT is(flov7_api.integration_list('{"service_type":"oauth"}') ->> 'total', '0
 SELECT is(flov7_api.integration_update(jsonb_build_object('id', :'i'::jsonb ->> 'id', 'is_active', false,
 														  'credentials', '{"secret":"rotated"}'::jsonb)) ->> 'is_active',
 		  'false', 'integration update');
+SELECT throws_ok(format('SELECT flov7_api.integration_update(%L)', jsonb_build_object('id', :'i'::jsonb ->> 'id', 'service_type', 'nope')),
+				 '22023', NULL, 'integration update checks service_type');
+SELECT is(flov7_api.integration_update(jsonb_build_object('id', :'i'::jsonb ->> 'id', 'service_type', 'oauth')) ->> 'service_type',
+		  'oauth', 'integration update changes service_type');
 SELECT pg_temp.act_as(:'b');
 SELECT throws_ok(format('SELECT flov7_api.integration_get(%L)', jsonb_build_object('id', :'i'::jsonb ->> 'id')),
 				 'P0002', 'integration not found', 'B cannot get A''s integration');

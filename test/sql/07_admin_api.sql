@@ -1,6 +1,6 @@
 -- 07_admin_api.sql: admin endpoints: user list, role and status changes, stats.
 BEGIN;
-SELECT plan(26);
+SELECT plan(27);
 \ir helpers.psql
 
 SELECT pg_temp.mkuser('adm.root@pgtap.test', 'admin') AS adm \gset
@@ -45,6 +45,8 @@ SELECT throws_ok(format('SELECT flov7_api.admin_user_set_status(%L)', jsonb_buil
 				 '22023', 'admins cannot change their own status', 'an admin cannot deactivate themselves');
 SELECT throws_ok(format('SELECT flov7_api.admin_user_set_status(%L)', jsonb_build_object('id', :'u1')),
 				 '22023', 'missing required field "is_active"', 'is_active required');
+SELECT throws_ok(format('SELECT flov7_api.admin_user_set_status(%L)', jsonb_build_object('id', :'u1', 'is_active', 'false')),
+				 '22023', 'field "is_active" must be a JSON boolean', 'is_active must be a JSON boolean');
 SELECT is(flov7_api.admin_user_list('{"is_active":false,"search":"pgtap"}') ->> 'total', '1', 'is_active filter');
 SELECT pg_temp.act_as(:'u1');
 SELECT throws_ok($$SELECT flov7_api.auth_me('{}')$$, '42501', 'account is inactive', 'the deactivated user is refused');
