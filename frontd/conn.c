@@ -314,6 +314,9 @@ void conn_respond(struct conn *c, int status, const char *extra, const char *bod
         sbuf_adds(o, "Vary: Origin\r\n");
     if (extra)
         sbuf_adds(o, extra);
+    /* RFC 9110: every 401 carries a challenge, also when a function chose the status itself */
+    if (status == 401 && !(extra && strstr(extra, "WWW-Authenticate")))
+        sbuf_adds(o, "WWW-Authenticate: Bearer\r\n");
     if (close)
         sbuf_adds(o, "Connection: close\r\n");
     else if (c->req.minor == 0)

@@ -53,7 +53,9 @@ int errmap_status(const char *s, bool had_credentials, int *flags)
         return 400;
     if (is(s, "53400"))
         return 403;
-    if (is(s, "54000"))
+    /* class 54 program_limit_exceeded: 54000, and 54001 (stack depth: deeply nested JSON) is
+     * bad input too, never a 500 */
+    if (s[0] == '5' && s[1] == '4')
         return 413;
     if (is(s, "57014"))
         return 504;
