@@ -1,6 +1,6 @@
 -- 01_schema.sql: tables, columns, roles, grants, RLS, and constraints that refuse bad states.
 BEGIN;
-SELECT plan(81);
+SELECT plan(82);
 \ir helpers.psql
 
 SELECT has_schema('flov7');
@@ -55,6 +55,8 @@ SELECT ok(has_function_privilege('flov7_authenticator', 'flov7.openapi(text)', '
 SELECT ok(NOT has_function_privilege('flov7_authenticator', 'flov7_api.auth_me(jsonb)', 'EXECUTE'),
 		  'authenticator runs no endpoint without switching role');
 SELECT ok(has_function_privilege('flov7_anon', 'flov7_api.auth_login(jsonb)', 'EXECUTE'), 'anon may log in');
+SELECT ok(has_function_privilege('flov7_anon', 'flov7.args(jsonb,jsonb,text)', 'EXECUTE'),
+		  'request roles run flov7.args after the role switch');
 SELECT ok(NOT has_function_privilege('flov7_anon', 'flov7_api.auth_me(jsonb)', 'EXECUTE'), 'anon may not call me');
 SELECT ok(NOT has_function_privilege('flov7_user', 'flov7_api.admin_stats(jsonb)', 'EXECUTE'),
 		  'user may not call admin functions');
