@@ -37,7 +37,7 @@ all: frontd
 
 $(DATA_built): $(SQL_PARTS) flov7.control
 	@echo "-- flov7 $(EXTVERSION): generated from sql/parts/ by make; edit the parts" > $@.tmp
-	@echo '\echo Use "CREATE EXTENSION flov7" to load this file. \quit' >> $@.tmp
+	@printf '%s\n' '\echo Use "CREATE EXTENSION flov7" to load this file. \quit' >> $@.tmp
 	@for f in $(SQL_PARTS); do printf '\n-- ---- %s ----\n' "$$f" >> $@.tmp; cat "$$f" >> $@.tmp; done
 	@mv $@.tmp $@
 
