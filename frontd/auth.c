@@ -252,6 +252,36 @@ static void deny(struct auth_result *r, int status, const char *why)
     r->error = why;
 }
 
+/* A compact JWS: three non-empty base64url segments, no padding.  libjwt 1.10's decoder
+ * writes past its buffer on an empty segment (malloc(0)), so nothing else reaches it; the
+ * HS256 signature is 32 bytes, i.e. exactly 43 characters. */
+bool auth_jwt_shape_ok(const char *t, size_t n)
+{
+    size_t seg = 0, len = 0;
+    size_t lens[3] = {0, 0, 0};
+    for (size_t i = 0; i < n; i++) {
+        char c = t[i];
+        if (c == '.') {
+            if (++seg > 2)
+                return false;
+            continue;
+        }
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_';
+        if (!ok)
+            return false;
+        lens[seg]++;
+        len++;
+    }
+    if (seg != 2)
+        return false;
+    for (int i = 0; i < 3; i++) {
+        if (lens[i] == 0 || lens[i] % 4 == 1)
+            return false;
+    }
+    return lens[2] == 43;
+}
+
 /* Full verification (cache miss). */
 static const char *verify_jwt(const char *tok, size_t n, int64_t now, struct sbuf *claims,
                               const char **role, int64_t *exp)
@@ -264,6 +294,8 @@ static const char *verify_jwt(const char *tok, size_t n, int64_t now, struct sbu
     const char *err = NULL;
     if (!secret || secret_len < 32) {
         err = "server has no JWT secret";
+    } else if (!auth_jwt_shape_ok(tok, n)) {
+        err = "malformed token (expected header.payload.signature, HS256)";
     } else if (jwt_decode(&jwt, z, secret, secret_len) != 0 || !jwt) {
         err = "invalid token (bad signature or malformed)";
     } else if (jwt_get_alg(jwt) != JWT_ALG_HS256) {

@@ -42,6 +42,9 @@ void auth_request(const char *authz, size_t alen, int n_authz, const char *xkey,
 const char *auth_check_claims(const char *json, size_t len, int64_t now, int leeway,
                               const char **role, int64_t *exp);
 
+/* Syntax gate run before libjwt sees a token (unit-tested). */
+bool auth_jwt_shape_ok(const char *t, size_t n);
+
 /* Cache statistics, for /metrics. */
 void auth_cache_stats(uint64_t *hits, uint64_t *misses, int *entries);
 

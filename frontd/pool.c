@@ -155,7 +155,8 @@ static void pc_start(struct pool_conn *pc, struct pool_req *r)
 static void pc_up(struct pgc *p)
 {
     struct pool_conn *pc = p->owner;
-    memset(pc->prepared, 0, (size_t)pc->nprepared);
+    if (pc->prepared)
+        memset(pc->prepared, 0, (size_t)pc->nprepared);
     nup++;
     pc_free_up(pc);
 }
