@@ -78,6 +78,7 @@ flov7_setup_db() {
 	local dir=$1 port=$2 db=$3 pw=$4 secret=$5
 	pg_psql "$dir" "$port" postgres -c "CREATE DATABASE $db" 2>/dev/null || true
 	pg_psql "$dir" "$port" "$db" <<SQL
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS flov7 CASCADE;
 ALTER ROLE flov7_authenticator LOGIN PASSWORD '$pw';
 SELECT flov7.set_jwt_secret('$secret');

@@ -89,7 +89,7 @@ PGHOST=$PGDIR PGPORT=$PGPORT PGUSER=postgres PGDATABASE=$DB \
 	pg_prove --ext .sql -r test/sql || fail pgtap
 
 step "frontd database setup"
-flov7_setup_db "$PGDIR" "$PGPORT" "$DB" "$AUTH_PW" "$SECRET" &&
+flov7_setup_db "$PGDIR" "$PGPORT" "$DB" "$AUTH_PW" "$SECRET" >/dev/null &&
 	pg_psql "$PGDIR" "$PGPORT" "$DB" -c \
 		"SELECT flov7.create_admin('$FLOV7_ADMIN_EMAIL', '$FLOV7_ADMIN_PASSWORD', 'Test Admin')" >/dev/null ||
 	{ fail "db setup"; exit 1; }
