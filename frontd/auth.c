@@ -22,7 +22,7 @@ static int leeway_s;
 
 /* ---- LRU cache of verified tokens ---- */
 struct centry {
-    struct centry *hnext;          /* hash chain */
+    struct centry *hnext;               /* hash chain */
     struct centry *lru_prev, *lru_next; /* most recent at head */
     uint64_t hash;
     char *token;
@@ -182,6 +182,11 @@ const char *auth_check_claims(const char *json, size_t len, int64_t now, int lee
     json_tokener *tok = json_tokener_new();
     json_object *o = json_tokener_parse_ex(tok, json, (int)len);
     bool complete = json_tokener_get_error(tok) == json_tokener_success;
+    /* json-c stops after the first value: anything but whitespace after it is an error */
+    for (size_t i = complete ? json_tokener_get_parse_end(tok) : len; i < len; i++) {
+        if (json[i] != ' ' && json[i] != '\t' && json[i] != '\n' && json[i] != '\r')
+            complete = false;
+    }
     json_tokener_free(tok);
     if (!o || !complete || !json_object_is_type(o, json_type_object)) {
         err = "token payload is not a JSON object";

@@ -14,19 +14,19 @@
 
 #include "util.h"
 
-#define ROLE_ANON "flov7_anon"
-#define ROLE_USER "flov7_user"
+#define ROLE_ANON  "flov7_anon"
+#define ROLE_USER  "flov7_user"
 #define ROLE_ADMIN "flov7_admin"
 
 struct auth_result {
-    int status;         /* 0 = go on; 400 or 401 = answer now */
-    const char *error;  /* static description (error_description / message) */
-    bool token_given;   /* a credential was presented: error="invalid_token" in the challenge */
+    int status;           /* 0 = go on; 400 or 401 = answer now */
+    const char *error;    /* static description (error_description / message) */
+    bool token_given;     /* a credential was presented: error="invalid_token" in the challenge */
     bool has_credentials; /* JWT or API key present (42501 → 403 rather than 401) */
-    const char *role;   /* static role name */
-    const char *apikey; /* points into the request's header, or "" */
+    const char *role;     /* static role name */
+    const char *apikey;   /* points into the request's header, or "" */
     size_t apikey_len;
-    int64_t exp;        /* JWT exp, 0 for others */
+    int64_t exp; /* JWT exp, 0 for others */
 };
 
 /* (Re)configure: copies the secret (>= 32 bytes, checked by config), flushes the cache. */

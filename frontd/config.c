@@ -40,8 +40,8 @@ static const struct option_def options[] = {
      1048576, "largest request header block; larger gets 431"},
     {"max-body-bytes", OPT_INT, "1048576", "FLOV7_MAX_BODY_BYTES", OFF(max_body_bytes), 0,
      1073741824, "largest request body; larger gets 413"},
-    {"header-timeout", OPT_MS, "10s", "FLOV7_HEADER_TIMEOUT", OFF(header_timeout_ms), 100,
-     3600000, "deadline to receive a whole header block (408), also for a new connection"},
+    {"header-timeout", OPT_MS, "10s", "FLOV7_HEADER_TIMEOUT", OFF(header_timeout_ms), 100, 3600000,
+     "deadline to receive a whole header block (408), also for a new connection"},
     {"idle-timeout", OPT_MS, "60s", "FLOV7_IDLE_TIMEOUT", OFF(idle_timeout_ms), 100, 86400000,
      "keep-alive connection closed after this long without a request"},
     {"request-timeout", OPT_MS, "30s", "FLOV7_REQUEST_TIMEOUT", OFF(request_timeout_ms), 100,
@@ -234,8 +234,8 @@ int config_apply_text(struct config *cfg, const char *text, const char *fname, c
         *eq = 0;
         char *key = trim(line), *val = trim(eq + 1);
         size_t vl = strlen(val);
-        if (vl >= 2 && ((val[0] == '"' && val[vl - 1] == '"') ||
-                        (val[0] == '\'' && val[vl - 1] == '\''))) {
+        if (vl >= 2 &&
+            ((val[0] == '"' && val[vl - 1] == '"') || (val[0] == '\'' && val[vl - 1] == '\''))) {
             val[vl - 1] = 0;
             val++;
         }
@@ -332,8 +332,8 @@ static int flag_only_config(struct config *cfg, const struct option_def *o, cons
     return CONFIG_OK;
 }
 
-int config_load(struct config *cfg, int argc, char **argv, config_getenv_fn getenv_fn, FILE *help_out,
-                char *err, size_t errlen)
+int config_load(struct config *cfg, int argc, char **argv, config_getenv_fn getenv_fn,
+                FILE *help_out, char *err, size_t errlen)
 {
     int rc;
     config_defaults(cfg);
@@ -387,6 +387,7 @@ void config_print_help(FILE *out)
         const struct option_def *o = &options[i];
         char flag[40];
         snprintf(flag, sizeof(flag), "--%s", o->name);
-        fprintf(out, "  %-18s %-22s %-16s %s\n", flag, o->env, o->def[0] ? o->def : "\"\"", o->help);
+        fprintf(out, "  %-18s %-22s %-16s %s\n", flag, o->env, o->def[0] ? o->def : "\"\"",
+                o->help);
     }
 }

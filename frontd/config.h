@@ -39,8 +39,8 @@ enum { CONFIG_OK = 0, CONFIG_ERROR = 1, CONFIG_EXIT = 2 /* --help/--version prin
 
 /* Build cfg from defaults, file, env and argv (argv[0] is skipped).  On CONFIG_ERROR err holds
  * a message.  cfg is always left in a state config_free() accepts. */
-int config_load(struct config *cfg, int argc, char **argv, config_getenv_fn getenv_fn, FILE *help_out,
-                char *err, size_t errlen);
+int config_load(struct config *cfg, int argc, char **argv, config_getenv_fn getenv_fn,
+                FILE *help_out, char *err, size_t errlen);
 /* Apply `key = value` lines (the file format) on top of cfg.  fname is used in messages. */
 int config_apply_text(struct config *cfg, const char *text, const char *fname, char *err,
                       size_t errlen);

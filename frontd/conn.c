@@ -35,9 +35,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define IN_MIN_CAP 16384
-#define OUT_HIGH_WATER (1u << 20) /* stop taking pipelined requests above this much output */
-#define LINGER_MS 2000
+#define IN_MIN_CAP       16384
+#define OUT_HIGH_WATER   (1u << 20) /* stop taking pipelined requests above this much output */
+#define LINGER_MS        2000
 #define LINGER_MAX_BYTES (4u << 20)
 
 static struct conn *live_head;
@@ -83,7 +83,8 @@ static void conn_set_state(struct conn *c, enum conn_state s)
     switch (s) {
     case CONN_IDLE:
         /* a new connection must start its request soon; a kept-alive one may idle longer */
-        c->deadline_ms = now + (uint64_t)(c->nrequests ? cfg->idle_timeout_ms : cfg->header_timeout_ms);
+        c->deadline_ms =
+            now + (uint64_t)(c->nrequests ? cfg->idle_timeout_ms : cfg->header_timeout_ms);
         break;
     case CONN_HEAD:
         /* header-timeout is a total deadline for the block; the first request's clock
@@ -525,8 +526,9 @@ static void conn_parse_head(struct conn *c, size_t end)
     size_t np = http_parser_execute(&c->parser, &settings, c->hbuf, blen);
     enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
     if ((e != HPE_OK && e != HPE_PAUSED) || np != blen || !c->req.headers_done) {
-        conn_reject(c, 400, e != HPE_OK && e != HPE_PAUSED ? http_errno_description(e)
-                                                          : "malformed request");
+        conn_reject(c, 400,
+                    e != HPE_OK && e != HPE_PAUSED ? http_errno_description(e)
+                                                   : "malformed request");
         return;
     }
     struct http_request *r = &c->req;

@@ -58,14 +58,14 @@ struct exchange {
     struct pool_req preq;
     uint8_t sent[6];
     int nsent, nres;
-    PGresult *res;     /* result of the call (kept until the Sync) */
-    PGresult *err;     /* first error result */
-    struct sbuf claims;   /* verified JWT payload */
-    struct sbuf hjson;    /* request.headers */
-    struct sbuf pjson;    /* path parameters */
-    struct sbuf qjson;    /* query parameters */
-    struct sbuf pbuf;     /* decoded path segments (router) */
-    struct sbuf pvals;    /* NUL-terminated text values of statement 1 */
+    PGresult *res;      /* result of the call (kept until the Sync) */
+    PGresult *err;      /* first error result */
+    struct sbuf claims; /* verified JWT payload */
+    struct sbuf hjson;  /* request.headers */
+    struct sbuf pjson;  /* path parameters */
+    struct sbuf qjson;  /* query parameters */
+    struct sbuf pbuf;   /* decoded path segments (router) */
+    struct sbuf pvals;  /* NUL-terminated text values of statement 1 */
     size_t voff[8];
 };
 

@@ -62,9 +62,10 @@ void dispatch_pg_error(struct conn *c, const PGresult *res)
                     d[j++] = *p;
             }
             d[j] = 0;
-            snprintf(extra, sizeof(extra),
-                     "WWW-Authenticate: Bearer error=\"invalid_token\", error_description=\"%s\"\r\n",
-                     d);
+            snprintf(
+                extra, sizeof(extra),
+                "WWW-Authenticate: Bearer error=\"invalid_token\", error_description=\"%s\"\r\n",
+                d);
         } else {
             snprintf(extra, sizeof(extra), "WWW-Authenticate: Bearer\r\n");
         }
@@ -102,14 +103,9 @@ static bool api_send(struct pool_req *r, struct pool_conn *pc, PGconn *pg)
         x->sent[x->nsent++] = CMD_PREP_CALL;
     }
     const char *v1[8] = {
-        x->auth.role,
-        x->claims.len ? x->claims.data : "",
-        x->hjson.data,
-        c->req.method_str,
-        x->pvals.data + x->voff[0],
-        c->peer_ip,
-        x->request_id,
-        x->pvals.data + x->voff[1],
+        x->auth.role,      x->claims.len ? x->claims.data : "", x->hjson.data,
+        c->req.method_str, x->pvals.data + x->voff[0],          c->peer_ip,
+        x->request_id,     x->pvals.data + x->voff[1],
     };
     if (!PQsendQueryPrepared(pg, "s0", 8, v1, NULL, NULL, 0))
         return false;
@@ -169,12 +165,12 @@ static void pool_failure(struct conn *c, int err)
                            "Retry the request.", "Retry-After: 1\r\n");
         break;
     case POOL_TIMEOUT:
-        conn_respond_error(c, 504, NULL, "the database did not answer within request-timeout",
-                           NULL, NULL, NULL);
+        conn_respond_error(c, 504, NULL, "the database did not answer within request-timeout", NULL,
+                           NULL, NULL);
         break;
     case POOL_QUEUE_TIMEOUT:
-        conn_respond_error(c, 503, NULL, "no database connection became free in time", NULL,
-                           NULL, "Retry-After: 1\r\n");
+        conn_respond_error(c, 503, NULL, "no database connection became free in time", NULL, NULL,
+                           "Retry-After: 1\r\n");
         break;
     default:
         conn_respond_error(c, 503, NULL, "database unavailable", NULL, NULL, "Retry-After: 1\r\n");
@@ -270,9 +266,10 @@ static void auth_fail(struct conn *c)
     char extra[400];
     if (a->status == 401) {
         if (a->token_given)
-            snprintf(extra, sizeof(extra),
-                     "WWW-Authenticate: Bearer error=\"invalid_token\", error_description=\"%s\"\r\n",
-                     a->error);
+            snprintf(
+                extra, sizeof(extra),
+                "WWW-Authenticate: Bearer error=\"invalid_token\", error_description=\"%s\"\r\n",
+                a->error);
         else
             snprintf(extra, sizeof(extra),
                      "WWW-Authenticate: Bearer error=\"invalid_request\", "
@@ -341,7 +338,8 @@ void dispatch_request(struct conn *c)
     struct route_match m;
     int rc = router_match(g_routes, req->method, path, plen, &m, &x->pbuf);
     if (rc == RM_BAD_PATH) {
-        conn_respond_error(c, 400, NULL, "malformed percent-encoding in the path", NULL, NULL, NULL);
+        conn_respond_error(c, 400, NULL, "malformed percent-encoding in the path", NULL, NULL,
+                           NULL);
         return;
     }
     if (rc == RM_NOT_FOUND) {

@@ -63,7 +63,8 @@ int errmap_status(const char *s, bool had_credentials, int *flags)
         *flags |= EM_RETRY_AFTER;
         return 503;
     }
-    if ((s[0] == '0' && s[1] == '8') || (s[0] == '5' && s[1] == '7' && s[2] == 'P' && s[3] == '0')) {
+    if ((s[0] == '0' && s[1] == '8') ||
+        (s[0] == '5' && s[1] == '7' && s[2] == 'P' && s[3] == '0')) {
         *flags |= EM_RETRY_AFTER;
         return 503;
     }

@@ -280,7 +280,8 @@ int http_count(const struct http_request *r, const char *name)
     return n;
 }
 
-static const char *const method_names[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
+static const char *const method_names[] = {"GET",    "POST", "PUT",    "PATCH",
+                                           "DELETE", "HEAD", "OPTIONS"};
 
 int http_method_from(const char *s, size_t n)
 {
@@ -351,8 +352,8 @@ const char *http_status_text(int status)
     return "Unknown";
 }
 
-bool http_split_target(const char *t, size_t n, const char **path, size_t *plen,
-                       const char **query, size_t *qlen)
+bool http_split_target(const char *t, size_t n, const char **path, size_t *plen, const char **query,
+                       size_t *qlen)
 {
     const char *e = t + n;
     if (n == 0)

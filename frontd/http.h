@@ -50,8 +50,17 @@ struct http_hdr {
 };
 
 /* Methods frontd routes; other methods are parsed but answered 405/501. */
-enum http_meth { M_GET = 0, M_POST, M_PUT, M_PATCH, M_DELETE, M_NROUTED, M_HEAD = M_NROUTED,
-                 M_OPTIONS, M_OTHER };
+enum http_meth {
+    M_GET = 0,
+    M_POST,
+    M_PUT,
+    M_PATCH,
+    M_DELETE,
+    M_NROUTED,
+    M_HEAD = M_NROUTED,
+    M_OPTIONS,
+    M_OTHER
+};
 
 struct http_request {
     const char *method_str;
@@ -79,7 +88,7 @@ const char *http_status_text(int status);
 
 /* Split a request target into path and query (after '?'); absolute-form (http://h/p) is
  * reduced to its path.  Returns false if the target is not a usable origin-form. */
-bool http_split_target(const char *t, size_t n, const char **path, size_t *plen,
-                       const char **query, size_t *qlen);
+bool http_split_target(const char *t, size_t n, const char **path, size_t *plen, const char **query,
+                       size_t *qlen);
 
 #endif

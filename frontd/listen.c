@@ -26,7 +26,7 @@ struct route_table *routes_from_result(PGresult *res)
     int n = PQntuples(res);
     struct route_row *rows = xcalloc((size_t)(n > 0 ? n : 1), sizeof(*rows));
     for (int i = 0; i < n; i++) {
-        const char **f[] = {&rows[i].method, &rows[i].path, &rows[i].function,
+        const char **f[] = {&rows[i].method, &rows[i].path,    &rows[i].function,
                             &rows[i].status, &rows[i].summary, &rows[i].tag};
         for (int j = 0; j < 6; j++)
             *f[j] = PQgetisnull(res, i, j) ? NULL : PQgetvalue(res, i, j);

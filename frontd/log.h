@@ -25,7 +25,7 @@ void log_shutdown(void);
 void log_msg(int level, const char *subject, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 #define log_error(subj, ...) log_msg(LOG_ERROR, subj, __VA_ARGS__)
-#define log_warn(subj, ...) log_msg(LOG_WARN, subj, __VA_ARGS__)
+#define log_warn(subj, ...)  log_msg(LOG_WARN, subj, __VA_ARGS__)
 #define log_info(subj, ...)                                                                        \
     do {                                                                                           \
         if (log_enabled(LOG_INFO))                                                                 \

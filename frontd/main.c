@@ -60,8 +60,8 @@ static const char *env_lookup(const char *name)
 static void apply_runtime(const struct config *old, const struct config *cfg)
 {
     log_configure(cfg->log_level, cfg->access_log);
-    if (!old || strcmp(old->jwt_secret, cfg->jwt_secret) != 0 || old->jwt_leeway != cfg->jwt_leeway ||
-        old->jwt_cache_size != cfg->jwt_cache_size)
+    if (!old || strcmp(old->jwt_secret, cfg->jwt_secret) != 0 ||
+        old->jwt_leeway != cfg->jwt_leeway || old->jwt_cache_size != cfg->jwt_cache_size)
         auth_init(cfg->jwt_secret, cfg->jwt_leeway, cfg->jwt_cache_size);
     if (!old || old->request_timeout_ms != cfg->request_timeout_ms)
         pgc_global_init(cfg->db_uri, cfg->request_timeout_ms); /* used by (re)connections */

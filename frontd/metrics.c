@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const double bucket_le[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                   0.1,   0.25,   0.5,   1,    2.5,   5,    10};
+static const double bucket_le[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                   0.25,  0.5,    1,     2.5,  5,     10};
 #define NBUCKETS (sizeof(bucket_le) / sizeof(bucket_le[0]))
 
 struct series {
@@ -94,8 +94,7 @@ static void label(struct sbuf *o, const char *v)
     }
 }
 
-static void gauge(struct sbuf *o, const char *name, const char *help, const char *type,
-                  uint64_t v)
+static void gauge(struct sbuf *o, const char *name, const char *help, const char *type, uint64_t v)
 {
     sbuf_printf(o, "# HELP %s %s\n# TYPE %s %s\n%s ", name, help, name, type, name);
     sbuf_add_u64(o, v);

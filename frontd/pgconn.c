@@ -231,8 +231,9 @@ void pgc_fail(struct pgc *p, const char *why)
     p->pg = NULL;
     p->state = PGC_DOWN;
     if (was_up || log_enabled(LOG_DEBUG) || !p->ever_up)
-        log_msg(was_up ? LOG_WARN : LOG_INFO, p->name, "database connection %s: %s (retry in %d ms)",
-                was_up ? "lost" : "failed", msg, p->backoff_ms);
+        log_msg(was_up ? LOG_WARN : LOG_INFO, p->name,
+                "database connection %s: %s (retry in %d ms)", was_up ? "lost" : "failed", msg,
+                p->backoff_ms);
     p->ops->down(p, msg);
     if (p->state != PGC_DOWN || g_shutting_down)
         return;

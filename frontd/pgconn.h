@@ -17,9 +17,9 @@ enum pgc_state { PGC_DOWN, PGC_CONNECTING, PGC_UP, PGC_CLOSED };
 struct pgc;
 
 struct pgc_ops {
-    void (*up)(struct pgc *p);                  /* connected and ready */
-    void (*readable)(struct pgc *p);            /* socket readable while up */
-    void (*writable)(struct pgc *p);            /* socket writable, only after pgc_want_write */
+    void (*up)(struct pgc *p);                    /* connected and ready */
+    void (*readable)(struct pgc *p);              /* socket readable while up */
+    void (*writable)(struct pgc *p);              /* socket writable, only after pgc_want_write */
     void (*down)(struct pgc *p, const char *why); /* was up or connecting; now closed */
 };
 

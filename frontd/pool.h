@@ -16,10 +16,10 @@ struct pool_req;
 
 enum pool_err {
     POOL_OK = 0,
-    POOL_LOST,    /* the connection broke while the request was on it → 503 */
-    POOL_TIMEOUT, /* no answer within request-timeout (+ grace) → 504 */
+    POOL_LOST,          /* the connection broke while the request was on it → 503 */
+    POOL_TIMEOUT,       /* no answer within request-timeout (+ grace) → 504 */
     POOL_QUEUE_TIMEOUT, /* waited request-timeout for a free connection → 503 */
-    POOL_DOWN,    /* no database connection is up → 503 */
+    POOL_DOWN,          /* no database connection is up → 503 */
 };
 
 struct pool_req_ops {

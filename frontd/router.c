@@ -207,8 +207,8 @@ struct route_table *router_build(const struct route_row *rows, int n, router_war
         const char *mname = row->method ? row->method : "";
         r->method = http_method_from(mname, strlen(mname));
         if (r->method >= M_NROUTED) {
-            warnf(warn, arg, "route %s %s skipped: method must be GET/POST/PUT/PATCH/DELETE",
-                  mname, row->path ? row->path : "");
+            warnf(warn, arg, "route %s %s skipped: method must be GET/POST/PUT/PATCH/DELETE", mname,
+                  row->path ? row->path : "");
             continue;
         }
         if (!row->path || !parse_path(r, row->path)) {

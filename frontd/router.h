@@ -13,7 +13,7 @@
 #include "http.h"
 #include "util.h"
 
-#define ROUTE_MAX_SEGS 32
+#define ROUTE_MAX_SEGS   32
 #define ROUTE_MAX_PARAMS 16
 
 /* One row of flov7.routes as text, as libpq returns it. */

@@ -216,13 +216,34 @@ bool json_add_string(struct sbuf *b, const char *str, size_t n, int flags)
         }
         i++;
         switch (c) {
-        case '"': *o++ = '\\'; *o++ = '"'; break;
-        case '\\': *o++ = '\\'; *o++ = '\\'; break;
-        case '\n': *o++ = '\\'; *o++ = 'n'; break;
-        case '\r': *o++ = '\\'; *o++ = 'r'; break;
-        case '\t': *o++ = '\\'; *o++ = 't'; break;
-        case '\b': *o++ = '\\'; *o++ = 'b'; break;
-        case '\f': *o++ = '\\'; *o++ = 'f'; break;
+        case '"':
+            *o++ = '\\';
+            *o++ = '"';
+            break;
+        case '\\':
+            *o++ = '\\';
+            *o++ = '\\';
+            break;
+        case '\n':
+            *o++ = '\\';
+            *o++ = 'n';
+            break;
+        case '\r':
+            *o++ = '\\';
+            *o++ = 'r';
+            break;
+        case '\t':
+            *o++ = '\\';
+            *o++ = 't';
+            break;
+        case '\b':
+            *o++ = '\\';
+            *o++ = 'b';
+            break;
+        case '\f':
+            *o++ = '\\';
+            *o++ = 'f';
+            break;
         default:
             if (c < 0x20 || c == 0x7f) {
                 *o++ = '\\';
@@ -341,7 +362,8 @@ const char *query_to_json(struct sbuf *out, const char *q, size_t n)
             sbuf_addc(out, ',');
         first = false;
         if (!json_add_string(out, dk.data, dk.len, JSON_STRICT) ||
-            (sbuf_addc(out, ':'), !json_add_string(out, dv.len ? dv.data : "", dv.len, JSON_STRICT)))
+            (sbuf_addc(out, ':'),
+             !json_add_string(out, dv.len ? dv.data : "", dv.len, JSON_STRICT)))
             err = "query string is not valid UTF-8";
     }
     sbuf_free(&dk);

@@ -44,8 +44,8 @@ static inline const char *sbuf_cstr(struct sbuf *b)
 }
 
 /* JSON string escaping. */
-#define JSON_LOWER 1   /* lower-case ASCII letters (header names) */
-#define JSON_STRICT 2  /* invalid UTF-8 makes json_add_string fail */
+#define JSON_LOWER   1 /* lower-case ASCII letters (header names) */
+#define JSON_STRICT  2 /* invalid UTF-8 makes json_add_string fail */
 #define JSON_REPLACE 4 /* invalid UTF-8 bytes become U+FFFD */
 /* Append s[0..n) as a quoted JSON string.  Returns false only with JSON_STRICT on bad UTF-8
  * (b then holds a partial string; the caller discards it). */
