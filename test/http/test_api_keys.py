@@ -7,7 +7,8 @@ import uuid
 import pytest
 
 from flov7_client import (
-    API, API_KEY_KEYS, assert_list_shape, expect, expect_401, expect_error,
+    API, API_KEY_KEYS, assert_error_body, assert_list_shape, expect, expect_401, expect_error,
+    http_request_bytes,
 )
 
 # Permission names of the extension's RBAC table (scopes): one that allows reading the
@@ -177,3 +178,33 @@ def test_api_key_quota_403(client, user, q1):
     r = client.post(API + "/auth/api-keys", token=user.access, json_body={"name": "one-too-many"})
     expect_error(r, 403, "53400")
     assert q1("SELECT count(*) FROM flov7.api_keys WHERE user_id = %s AND is_active", (user.id,)) == limit
+
+
+def test_authentication_only_routes_accept_any_scope(client, user):
+    """auth_verify and auth_logout authenticate without naming a permission (CONTRACT.md)."""
+    k = create_key(client, user, permissions=["integrations:read"])
+    expect_error(client.get(API + "/users/profile", api_key=k["key"]), 403, "42501")
+    v = expect(client.get(API + "/auth/verify", api_key=k["key"]), 200)
+    assert v["user_id"] == user.id and v["expires_at"] is None
+
+
+def test_both_jwt_and_api_key_401(client, user):
+    k = create_key(client, user)
+    r = client.get(API + "/auth/me", token=user.access, api_key=k["key"])
+    expect_401(r)
+    r = client.get(API + "/auth/me", bearer_key=k["key"], api_key=k["key"])
+    expect_401(r)
+
+
+def test_duplicate_credential_headers_400(raw, user, client):
+    k = create_key(client, user)
+    cases = [
+        [("Authorization", "Bearer " + user.access), ("Authorization", "Bearer " + user.access)],
+        [("X-API-Key", k["key"]), ("X-API-Key", k["key"])],
+    ]
+    for headers in cases:
+        c = raw()
+        c.send(http_request_bytes("GET", API + "/auth/me", headers=headers))
+        r = c.read_response()
+        assert r is not None and r.status == 400, r
+        assert_error_body(r.json())

@@ -237,7 +237,8 @@ def test_refresh_rotates_and_reuse_revokes_family(client, user):
     assert r3 not in (r1, r2)
 
     # reusing an already-rotated token is refused and revokes the whole family
-    expect_401(client.post(API + "/auth/refresh", json_body={"refresh_token": r1}))
+    b = expect_401(client.post(API + "/auth/refresh", json_body={"refresh_token": r1}))
+    assert b["code"] == "28000", b
     expect_401(client.post(API + "/auth/refresh", json_body={"refresh_token": r3}))
     expect_401(client.post(API + "/auth/refresh", json_body={"refresh_token": r2}))
 

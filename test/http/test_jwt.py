@@ -90,6 +90,8 @@ def test_header_says_hs256_but_signed_hs512(client, victim, secret):
 
 def test_tampered_payload_keeps_signature(client, make_user):
     a, b = make_user(), make_user()
+    # a's real token is used first, so a verification cache (if any) knows it
+    assert expect(client.get(ME, token=a.access), 200)["id"] == a.id
     h, p, s = a.access.split(".")
     c = claims_of(a, sub=b.id, email=b.email)
     p2 = b64url(json.dumps(c, separators=(",", ":")).encode())
@@ -202,3 +204,13 @@ def test_revoked_after_logout(client, user, secret):
     # the same jti re-signed with a fresh exp is still revoked
     tok = jwt_sign(claims_of(user, exp=int(time.time()) + 300), secret)
     expect_401(client.get(ME, token=tok))
+
+
+def test_expiry_honoured_after_first_use(client, victim, secret):
+    """A token accepted once (and perhaps cached by frontd) is refused once it expires."""
+    validity = 6
+    exp = int(time.time()) - 30 + validity      # valid (with the 30 s leeway) for ~6 s more
+    tok = jwt_sign(claims_of(victim, exp=exp, iat=exp - 600, nbf=exp - 600), secret)
+    expect(client.get(ME, token=tok), 200)
+    time.sleep(max(0.0, exp + 30 + 2 - time.time()))
+    frontd_401(client.get(ME, token=tok))

@@ -181,3 +181,35 @@ def test_cors_simple_request(client, user):
     r = client.get(API + "/auth/me", headers={"Origin": ALLOWED_ORIGIN})
     expect_error(r, 401)
     assert r.headers.get("Access-Control-Allow-Origin") == ALLOWED_ORIGIN, r.headers
+
+
+# --------------------------------------------------------------------------- routes are data
+
+def poll_status(client, path, token, want, seconds=60):
+    import time
+    deadline = time.monotonic() + seconds
+    r = None
+    while time.monotonic() < deadline:
+        r = client.get(path, token=token)
+        if r.status_code == want:
+            return r
+        time.sleep(0.2)
+    raise AssertionError("still %s after %ss, want %s: %s" % (r.status_code, seconds, want, r.text[:200]))
+
+
+def test_route_table_reloaded_on_notify(client, user, q):
+    """A route inserted into flov7.routes is served without a restart (NOTIFY flov7_routes),
+    appears in /openapi.json, and disappears when deleted."""
+    path = API + "/test-reload-" + uuid.uuid4().hex[:12]
+    expect_error(client.get(path, token=user.access), 404, "PT404")
+    q("INSERT INTO flov7.routes (method, path, function, status, summary, tag) "
+      "VALUES ('GET', %s, 'flov7_api.auth_verify', 200, 'reload test', 'test')", (path,))
+    try:
+        r = poll_status(client, path, user.access, 200)
+        assert r.json()["user_id"] == user.id
+        doc = client.get("/openapi.json").json()
+        assert path in doc["paths"] or path[len(API):] in doc["paths"]
+        expect_error(client.delete(path, token=user.access), 405)
+    finally:
+        q("DELETE FROM flov7.routes WHERE path = %s", (path,))
+    poll_status(client, path, user.access, 404)

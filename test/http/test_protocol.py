@@ -257,3 +257,80 @@ def test_trailing_slash_equivalence(client, user):
 def test_query_string_does_not_break_routing(client, user):
     expect(client.get(API + "/auth/me?x=1&y=%20z", token=user.access), 200)
     expect(client.get(API + "/auth/me/?", token=user.access), 200)
+
+
+# --------------------------------------------------------------------------- more framing
+
+def test_expect_100_continue(raw, user):
+    """curl sends Expect: 100-continue for larger bodies: answer 100 (or the final status) and
+    read the body, never hang or refuse."""
+    body = json.dumps({"email": user.email, "password": user.password}).encode()
+    c = raw()
+    c.send(http_request_bytes("POST", API + "/auth/login", headers=[
+        ("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+        ("Expect", "100-continue")]))
+    if c.readable(3):
+        interim = c.read_response(head=True)
+        assert interim is not None and interim.status == 100, interim
+    c.send(body)
+    r = c.read_response()
+    assert r.status == 200, r
+    assert r.json()["user"]["id"] == user.id
+
+
+def test_long_request_target_refused(raw, cfg):
+    c = raw()
+    c.try_send(b"GET /health?" + b"q" * (cfg["max_header"] + 500) + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    r = c.read_response()
+    assert r is not None and r.status in (400, 414, 431), r
+
+
+def test_head_health(raw):
+    c = raw()
+    c.send(http_request_bytes("HEAD", "/health"))
+    r = c.read_response(head=True)
+    assert r.status == 200, r
+    # no body follows: the next response on the connection parses cleanly
+    c.send(get("/health", "after-head"))
+    r2 = c.read_response()
+    assert r2.status == 200 and r2.header("X-Request-Id") == "after-head", r2
+
+
+def test_bad_percent_encoding(raw, user):
+    """Malformed or non-UTF-8 percent-encoding in the path or the query: 400, not 500.
+    (Raw socket: requests would re-encode the '%'.)"""
+    auth = [("Authorization", "Bearer " + user.access)]
+    targets = [API + "/users/integrations/%ZZ", API + "/users/integrations/%",
+               API + "/users/integrations/%FF%FE", API + "/users/notifications?type=%FF",
+               API + "/users/notifications?type=%ZZ", API + "/users/notifications?limit=%",
+               API + "/users/notifications?type=%C3%28"]
+    c = raw()
+    for target in targets:
+        c.send(get(target, extra=auth))
+        r = c.read_response()
+        assert_json_error(r, 400)
+        if c.eof:
+            c = raw()
+
+
+def test_concurrent_requests_all_answered(base_url, user):
+    """More clients than pool connections (FLOV7_POOL_SIZE=4 in the harness)."""
+    import threading
+    import requests
+    results = []
+    lock = threading.Lock()
+
+    def worker():
+        with requests.Session() as s:
+            for _ in range(3):
+                r = s.get(base_url + API + "/auth/me",
+                          headers={"Authorization": "Bearer " + user.access}, timeout=60)
+                with lock:
+                    results.append((r.status_code, r.json().get("id")))
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(results) == 24, results
+    assert all(s == 200 and i == user.id for s, i in results), results
