@@ -137,6 +137,10 @@ def test_admin_unknown_user_404_bad_uuid_400(client, admin):
 def test_admin_stats(client, admin):
     s = expect(client.get(ADMIN + "/stats", token=admin.access), 200)
     assert isinstance(s, dict) and s, s
+    # platform-wide: another user's registration changes them
+    register(client)
+    s2 = expect(client.get(ADMIN + "/stats", token=admin.access), 200)
+    assert s2 != s, "admin stats unchanged after a registration: %r" % s2
 
 
 def admin_calls(victim_id):

@@ -110,10 +110,17 @@ def test_profile_requires_auth(client):
 
 # --------------------------------------------------------------------------- stats
 
-def test_stats(client, user):
+def test_stats(client, user, q):
     s = expect(client.get(API + "/users/stats", token=user.access), 200)
     assert isinstance(s, dict) and s, s
     expect_error(client.get(API + "/users/stats"), 401)
+    # the statistics are the caller's and follow their data (shape not fixed by CONTRACT.md)
+    create_integration(client, user)
+    s2 = expect(client.get(API + "/users/stats", token=user.access), 200)
+    assert s2 != s, "stats unchanged after creating an integration: %r" % s2
+    insert_notifications(q, user.id, [("info", False)])
+    s3 = expect(client.get(API + "/users/stats", token=user.access), 200)
+    assert s3 != s2, "stats unchanged after a new notification: %r" % s3
 
 
 # --------------------------------------------------------------------------- integrations
