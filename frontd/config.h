@@ -20,6 +20,7 @@ struct config {
     char *config_file;  /* path of the `key = value` file, "" none */
     char *server_url;   /* base URL for /openapi.json; "" = http://<Host> */
     int pool_size;
+    int pool_pipeline_depth;
     int max_connections;
     int max_header_bytes;
     int max_body_bytes;

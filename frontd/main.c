@@ -63,6 +63,7 @@ static void apply_runtime(const struct config *old, const struct config *cfg)
     if (!old || strcmp(old->jwt_secret, cfg->jwt_secret) != 0 ||
         old->jwt_leeway != cfg->jwt_leeway || old->jwt_cache_size != cfg->jwt_cache_size)
         auth_init(cfg->jwt_secret, cfg->jwt_leeway, cfg->jwt_cache_size);
+    pool_set_depth(cfg->pool_pipeline_depth);
     if (!old || old->request_timeout_ms != cfg->request_timeout_ms)
         pgc_global_init(cfg->db_uri, cfg->request_timeout_ms); /* used by (re)connections */
 }
@@ -209,7 +210,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "frontd: %s\n", err);
         goto out;
     }
-    pool_init(g_cfg->pool_size);
+    pool_init(g_cfg->pool_size, g_cfg->pool_pipeline_depth);
     listen_init();
     janitor_init();
     sig_term = evsignal_new(g_base, SIGTERM, on_signal, NULL);

@@ -153,6 +153,8 @@ void metrics_render(struct sbuf *o, const struct metrics_gauges *g)
           (uint64_t)g->pool_connected);
     gauge(o, "flov7_pool_busy", "Database connections running a request.", "gauge",
           (uint64_t)g->pool_busy);
+    gauge(o, "flov7_pool_in_flight", "Requests sent to the database and not yet answered.", "gauge",
+          (uint64_t)g->pool_in_flight);
     gauge(o, "flov7_pool_waiting", "Requests waiting for a database connection.", "gauge",
           (uint64_t)g->pool_waiting);
     gauge(o, "flov7_db_reconnects_total", "Database connections re-established.", "counter",

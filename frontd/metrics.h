@@ -12,7 +12,7 @@
 #include "util.h"
 
 struct metrics_gauges {
-    int pool_size, pool_connected, pool_busy, pool_waiting;
+    int pool_size, pool_connected, pool_busy, pool_waiting, pool_in_flight;
     int connections_open, routes;
     uint64_t connections_accepted, connections_rejected;
     uint64_t jwt_cache_hits, jwt_cache_misses;

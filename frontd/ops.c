@@ -102,7 +102,7 @@ static void metrics(struct conn *c)
 {
     struct metrics_gauges g;
     memset(&g, 0, sizeof(g));
-    pool_stats(&g.pool_size, &g.pool_connected, &g.pool_busy, &g.pool_waiting);
+    pool_stats(&g.pool_size, &g.pool_connected, &g.pool_busy, &g.pool_waiting, &g.pool_in_flight);
     g.connections_open = conn_count();
     g.routes = g_routes ? g_routes->nroutes : 0;
     g.connections_accepted = g_stats.accepted;

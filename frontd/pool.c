@@ -1,12 +1,14 @@
 /*
- * pool.c — pooled database connections and the waiting queue.
+ * pool.c — pooled database connections, their in-flight lists and the waiting queue.
  *
- * Each connection is a pgc (pgconn.c) in pipeline mode.  States: DOWN (connecting or waiting
- * to reconnect), IDLE (on the idle stack; LIFO keeps the warmest backend busy), BUSY (one
- * request's pipeline in flight).  Results are read on EV_READ with PQconsumeInput / PQisBusy /
- * PQgetResult until PGRES_PIPELINE_SYNC; PQflush runs on EV_WRITE only when libpq could not
- * send everything at once.  A request whose owner disappeared stays on its connection until
- * the Sync, its results dropped, so the connection is never left mid-pipeline.
+ * Each connection is a pgc (pgconn.c) in pipeline mode.  A connection is DOWN (connecting or
+ * waiting to reconnect), IDLE (nothing in flight; on the idle stack, LIFO keeps the warmest
+ * backend busy) or BUSY (1..depth requests in flight, each ended by its own Sync, answered in
+ * order).  Results are read on EV_READ with PQconsumeInput / PQisBusy / PQgetResult and belong
+ * to the head of the in-flight list until its PGRES_PIPELINE_SYNC; PQflush runs on EV_WRITE
+ * only when libpq could not send everything at once.  A request whose owner went away is
+ * replaced by a placeholder that absorbs its results, so the list stays in step with the
+ * server.  An error aborts a pipeline only up to its Sync, so requests never affect each other.
  */
 #include "pool.h"
 #include "frontd.h"
@@ -23,18 +25,18 @@ enum pc_state { PC_DOWN, PC_IDLE, PC_BUSY };
 struct pool_conn {
     struct pgc pgc;
     enum pc_state state;
-    struct pool_req *req;
-    bool detached; /* a request is in flight but its owner is gone */
-    uint64_t busy_since;
+    struct pool_req *head, *tail; /* in flight, oldest first */
+    int nflight;
     struct pool_conn *next_idle;
+    bool up; /* counted in nup */
     uint8_t *prepared;
     int nprepared;
 };
 
 static struct pool_conn *conns;
-static int nconns;
+static int nconns, depth = 1;
 static struct pool_conn *idle_top;
-static int nidle, nup, nbusy;
+static int nidle, nup, nbusy, ninflight;
 static struct pool_req *q_head, *q_tail;
 static int nwaiting;
 
@@ -90,37 +92,64 @@ static void q_remove(struct pool_req *r)
     nwaiting--;
 }
 
-/* A connection became free: give it to the oldest waiter, else park it. */
-static void pc_free_up(struct pool_conn *pc)
+/* Append to pc's in-flight list. */
+static void flight_push(struct pool_conn *pc, struct pool_req *r)
 {
-    if (pc->pgc.state != PGC_UP)
-        return;
-    if (q_head) {
+    r->qnext = NULL;
+    r->qprev = pc->tail;
+    if (pc->tail)
+        pc->tail->qnext = r;
+    else
+        pc->head = r;
+    pc->tail = r;
+    r->pc = pc;
+    if (pc->nflight++ == 0) {
+        pc->state = PC_BUSY;
+        nbusy++;
+    }
+    ninflight++;
+}
+
+/* Take the oldest request off pc's in-flight list. */
+static struct pool_req *flight_pop(struct pool_conn *pc)
+{
+    struct pool_req *r = pc->head;
+    if (!r)
+        return NULL;
+    pc->head = r->qnext;
+    if (pc->head)
+        pc->head->qprev = NULL;
+    else
+        pc->tail = NULL;
+    r->qnext = r->qprev = NULL;
+    r->pc = NULL;
+    ninflight--;
+    if (--pc->nflight == 0) {
+        nbusy--;
+        pc->state = PC_DOWN; /* the caller parks it or fills it again */
+    }
+    return r;
+}
+
+/* The owner learns the outcome; placeholders are just freed. */
+static void req_done(struct pool_req *r, int err)
+{
+    if (r->ops)
+        r->ops->done(r, err);
+    else
+        free(r);
+}
+
+/* pc has room: give it waiting requests, else park it if it is empty. */
+static void pc_fill(struct pool_conn *pc)
+{
+    while (q_head && pc->pgc.state == PGC_UP && pc->nflight < depth) {
         struct pool_req *r = q_head;
         q_remove(r);
         pc_start(pc, r);
-    } else {
-        idle_push(pc);
     }
-}
-
-/* The request on pc ended (Sync or failure): detach it, then tell its owner. */
-static void pc_finish(struct pool_conn *pc, int err)
-{
-    struct pool_req *r = pc->req;
-    pc->req = NULL;
-    pc->detached = false;
-    if (pc->state == PC_BUSY)
-        nbusy--;
-    pc->state = PC_DOWN;
-    if (r)
-        r->pc = NULL;
-    /* free the connection before calling done(): done() may submit the owner's next request,
-     * which then queues fairly behind earlier waiters */
-    if (err == POOL_OK)
-        pc_free_up(pc);
-    if (r)
-        r->ops->done(r, err);
+    if (pc->pgc.state == PGC_UP && pc->nflight == 0 && pc->state != PC_IDLE)
+        idle_push(pc);
 }
 
 static void fail_all_waiting(int err)
@@ -128,18 +157,16 @@ static void fail_all_waiting(int err)
     while (q_head) {
         struct pool_req *r = q_head;
         q_remove(r);
-        r->ops->done(r, err);
+        req_done(r, err);
     }
 }
 
 static void pc_start(struct pool_conn *pc, struct pool_req *r)
 {
-    pc->req = r;
-    pc->detached = false;
-    r->pc = pc;
-    pc->state = PC_BUSY;
-    nbusy++;
-    pc->busy_since = now_ms();
+    if (pc->state == PC_IDLE)
+        idle_remove(pc);
+    r->since_ms = now_ms();
+    flight_push(pc, r);
     PGconn *pg = pc->pgc.pg;
     if (!r->ops->send(r, pc, pg)) {
         pgc_fail(&pc->pgc, PQerrorMessage(pg));
@@ -158,35 +185,45 @@ static void pc_up(struct pgc *p)
     if (pc->prepared)
         memset(pc->prepared, 0, (size_t)pc->nprepared);
     nup++;
-    pc_free_up(pc);
+    pc->up = true;
+    pc->state = PC_DOWN;
+    pc_fill(pc);
 }
 
+/* The connection is gone: every request in flight on it failed. */
 static void pc_down(struct pgc *p, const char *why)
 {
     struct pool_conn *pc = p->owner;
     (void)why;
-    bool was_up = pc->state != PC_DOWN;
     if (pc->state == PC_IDLE)
         idle_remove(pc);
-    if (was_up)
+    if (pc->up)
         nup--;
-    if (pc->req) {
-        pc_finish(pc, POOL_LOST); /* req implies BUSY; pc_finish fixes the counters */
-    } else {
-        if (pc->state == PC_BUSY)
-            nbusy--; /* detached or timed-out request */
-        pc->state = PC_DOWN;
+    pc->up = false;
+    /* detach them all first: done() may submit new requests elsewhere */
+    struct pool_req *list = NULL, **tailp = &list;
+    struct pool_req *r;
+    while ((r = flight_pop(pc)) != NULL) {
+        *tailp = r;
+        tailp = &r->qnext;
+    }
+    pc->state = PC_DOWN;
+    while (list) {
+        r = list;
+        list = r->qnext;
+        r->qnext = NULL;
+        req_done(r, POOL_LOST);
     }
     if (nup == 0)
         fail_all_waiting(POOL_DOWN);
 }
 
-/* Read every result that has fully arrived; stop at the pipeline's Sync. */
+/* Read every result that has fully arrived; each Sync completes the oldest request. */
 static void pc_drain(struct pool_conn *pc)
 {
     PGconn *pg = pc->pgc.pg;
     int nulls = 0;
-    while (pc->state == PC_BUSY) {
+    while (pc->nflight > 0 && pc->pgc.state == PGC_UP) {
         if (PQisBusy(pg))
             break;
         PGresult *res = PQgetResult(pg);
@@ -198,10 +235,13 @@ static void pc_drain(struct pool_conn *pc)
         nulls = 0;
         if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
             PQclear(res);
-            pc_finish(pc, POOL_OK);
-            return;
+            struct pool_req *r = flight_pop(pc);
+            pc_fill(pc); /* room before done(): the owner's next request queues fairly */
+            req_done(r, POOL_OK);
+            continue;
         }
-        bool keep = pc->req && pc->req->ops->result(pc->req, res);
+        struct pool_req *r = pc->head;
+        bool keep = r && r->ops && r->ops->result(r, res);
         if (!keep)
             PQclear(res);
     }
@@ -230,9 +270,10 @@ static void pc_writable(struct pgc *p)
 
 static const struct pgc_ops pool_pgc_ops = {pc_up, pc_readable, pc_writable, pc_down};
 
-void pool_init(int size)
+void pool_init(int size, int d)
 {
     nconns = size;
+    depth = d > 0 ? d : 1;
     conns = xcalloc((size_t)size, sizeof(*conns));
     for (int i = 0; i < size; i++) {
         char name[32];
@@ -244,6 +285,11 @@ void pool_init(int size)
         pgc_connect(&conns[i].pgc);
 }
 
+void pool_set_depth(int d)
+{
+    depth = d > 0 ? d : 1;
+}
+
 int pool_submit(struct pool_req *r, const struct pool_req_ops *ops)
 {
     r->ops = ops;
@@ -252,15 +298,25 @@ int pool_submit(struct pool_req *r, const struct pool_req_ops *ops)
     r->since_ms = now_ms();
     if (nup == 0)
         return POOL_DOWN;
-    if (!q_head && idle_top) {
-        struct pool_conn *pc = idle_top;
-        idle_top = pc->next_idle;
-        pc->next_idle = NULL;
-        nidle--;
-        pc_start(pc, r);
+    if (q_head) {
+        q_push(r); /* others are waiting already: no overtaking */
         return POOL_OK;
     }
-    q_push(r);
+    if (idle_top) {
+        pc_start(idle_top, r);
+        return POOL_OK;
+    }
+    struct pool_conn *best = NULL;
+    for (int i = 0; i < nconns; i++) {
+        struct pool_conn *pc = &conns[i];
+        if (pc->pgc.state == PGC_UP && pc->nflight < depth &&
+            (!best || pc->nflight < best->nflight))
+            best = pc;
+    }
+    if (best)
+        pc_start(best, r);
+    else
+        q_push(r);
     return POOL_OK;
 }
 
@@ -270,11 +326,25 @@ void pool_cancel(struct pool_req *r)
         q_remove(r);
         return;
     }
-    if (r->pc) {
-        r->pc->req = NULL;
-        r->pc->detached = true;
-        r->pc = NULL;
-    }
+    struct pool_conn *pc = r->pc;
+    if (!pc)
+        return;
+    /* its results are still coming: a placeholder takes its place in the list */
+    struct pool_req *g = xcalloc(1, sizeof(*g));
+    g->pc = pc;
+    g->since_ms = r->since_ms;
+    g->qprev = r->qprev;
+    g->qnext = r->qnext;
+    if (g->qprev)
+        g->qprev->qnext = g;
+    else
+        pc->head = g;
+    if (g->qnext)
+        g->qnext->qprev = g;
+    else
+        pc->tail = g;
+    r->qnext = r->qprev = NULL;
+    r->pc = NULL;
 }
 
 bool pool_prepared(struct pool_conn *pc, int slot)
@@ -300,12 +370,13 @@ bool pool_ready(void)
     return nup > 0;
 }
 
-void pool_stats(int *size, int *up, int *busy, int *waiting)
+void pool_stats(int *size, int *up, int *busy, int *waiting, int *in_flight)
 {
     *size = nconns;
     *up = nup;
     *busy = nbusy;
     *waiting = nwaiting;
+    *in_flight = ninflight;
 }
 
 void pool_janitor(uint64_t now)
@@ -314,22 +385,19 @@ void pool_janitor(uint64_t now)
     /* statement_timeout should fire first; this catches a silent network or a stuck server */
     for (int i = 0; i < nconns; i++) {
         struct pool_conn *pc = &conns[i];
-        if (pc->state == PC_BUSY && now - pc->busy_since > limit + 2000) {
+        if (pc->nflight > 0 && now - pc->head->since_ms > limit + 2000) {
             log_warn(pc->pgc.name, "no answer in %llu ms: dropping the connection",
-                     (unsigned long long)(now - pc->busy_since));
-            struct pool_req *r = pc->req;
-            pc->req = NULL; /* answer 504, not the 503 of a lost connection */
-            if (r)
-                r->pc = NULL;
+                     (unsigned long long)(now - pc->head->since_ms));
+            /* the stuck request gets 504; the ones queued behind it 503 (lost) */
+            struct pool_req *r = flight_pop(pc);
             pgc_fail(&pc->pgc, "request timed out");
-            if (r)
-                r->ops->done(r, POOL_TIMEOUT);
+            req_done(r, POOL_TIMEOUT);
         }
     }
     while (q_head && now - q_head->since_ms > limit) {
         struct pool_req *r = q_head;
         q_remove(r);
-        r->ops->done(r, POOL_QUEUE_TIMEOUT);
+        req_done(r, POOL_QUEUE_TIMEOUT);
     }
 }
 
@@ -337,12 +405,17 @@ void pool_shutdown(void)
 {
     for (int i = 0; i < nconns; i++) {
         struct pool_conn *pc = &conns[i];
+        struct pool_req *r;
+        while ((r = flight_pop(pc)) != NULL) {
+            if (!r->ops)
+                free(r); /* placeholders are ours; owners are gone by now */
+        }
         pgc_close(&pc->pgc);
         free(pc->prepared);
     }
     free(conns);
     conns = NULL;
-    nconns = nup = nidle = nbusy = 0;
+    nconns = nup = nidle = nbusy = ninflight = 0;
     idle_top = NULL;
 }
 

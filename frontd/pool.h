@@ -1,8 +1,11 @@
 /*
  * pool.h — the pool of flov7_authenticator connections, all in libpq pipeline mode.  A request
- * (struct pool_req, embedded in its owner) gets an idle connection or waits in a FIFO; the
- * owner's ops send the pipeline, receive each result, and learn the outcome.  One request per
- * connection at a time: one request = one pipeline = one transaction = one round trip.
+ * (struct pool_req, embedded in its owner) gets an idle connection, or is queued behind the
+ * requests already in flight on the least busy connection (up to pool-pipeline-depth), or
+ * waits in a FIFO.  The owner's ops send its commands and one Sync, receive each result, and
+ * learn the outcome.  Each request is one transaction and one round trip; with depth > 1 a
+ * backend finds the next request already in its socket when it finishes one, instead of
+ * sleeping until frontd is scheduled again.
  */
 #ifndef FRONTD_POOL_H
 #define FRONTD_POOL_H
@@ -32,10 +35,10 @@ struct pool_req_ops {
 };
 
 struct pool_req {
-    struct pool_req *qnext, *qprev;
+    struct pool_req *qnext, *qprev; /* waiting queue, or the connection's in-flight list */
     bool queued;
-    struct pool_conn *pc;
-    const struct pool_req_ops *ops;
+    struct pool_conn *pc;           /* set while in flight */
+    const struct pool_req_ops *ops; /* NULL: a placeholder whose owner went away */
     uint64_t since_ms;
 };
 
@@ -44,7 +47,8 @@ struct pool_req {
  * otherwise Row Level Security would not apply to the requests it runs. */
 int pool_check_role(PGconn *pg, char *err, size_t errlen);
 
-void pool_init(int size);
+void pool_init(int size, int depth);
+void pool_set_depth(int depth);
 /* POOL_OK: running or queued, ops->done will be called.  POOL_DOWN: not accepted. */
 int pool_submit(struct pool_req *r, const struct pool_req_ops *ops);
 /* The owner goes away: unqueue, or detach so late results are read and dropped. */
@@ -56,7 +60,7 @@ bool pool_prepared(struct pool_conn *pc, int slot);
 void pool_set_prepared(struct pool_conn *pc, int slot, bool on);
 
 bool pool_ready(void);
-void pool_stats(int *size, int *up, int *busy, int *waiting);
+void pool_stats(int *size, int *up, int *busy, int *waiting, int *in_flight);
 void pool_janitor(uint64_t now);
 void pool_shutdown(void);
 
