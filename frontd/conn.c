@@ -75,6 +75,12 @@ static void gen_request_id(char *out, size_t n)
     snprintf(out, n, "%s-%llx", prefix, (unsigned long long)++counter);
 }
 
+void conn_ensure_request_id(struct conn *c)
+{
+    if (!c->ex.request_id[0])
+        gen_request_id(c->ex.request_id, sizeof(c->ex.request_id));
+}
+
 /* ---- the one state-change function: state, deadline, then which events we want ---- */
 static void conn_set_state(struct conn *c, enum conn_state s)
 {
@@ -281,8 +287,7 @@ void conn_respond(struct conn *c, int status, const char *extra, const char *bod
     struct exchange *x = &c->ex;
     if (!x->active)
         exchange_begin(c);
-    if (!x->request_id[0])
-        gen_request_id(x->request_id, sizeof(x->request_id));
+    conn_ensure_request_id(c);
     bool close = x->close_after || !c->req.keep_alive || g_shutting_down || c->over_limit;
     bool nobody = status == 204 || status == 304 || status < 200;
     struct sbuf *o = &c->out;

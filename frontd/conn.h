@@ -97,6 +97,8 @@ struct conn {
     struct exchange ex;
 };
 
+/* The client's X-Request-Id if sane (set by dispatch), else a generated one. */
+void conn_ensure_request_id(struct conn *c);
 void conn_accept(int fd, const struct sockaddr *sa, int salen, bool over_limit);
 int conn_count(void);
 

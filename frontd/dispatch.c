@@ -307,6 +307,7 @@ void dispatch_request(struct conn *c)
         memcpy(x->request_id, h->value, h->vlen);
         x->request_id[h->vlen] = 0;
     }
+    conn_ensure_request_id(c); /* needed before the pipeline: it is request.id */
     h = http_find(req, "user-agent");
     if (h) {
         x->user_agent = h->value;
