@@ -164,6 +164,12 @@ def test_forged_admin_role_for_normal_user_refused(client, victim, secret):
     "Bearer garbage",
     "Bearer a.b.c",
     "Bearer ...",
+    "Bearer ..",
+    "Bearer .eyJzdWIiOiJ4In0.c2ln",              # empty header segment
+    "Bearer eyJhbGciOiJIUzI1NiJ9..c2ln",         # empty payload segment
+    "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln.extra",
+    "Bearer =.=.=",
+    "Bearer eyJhbGciOiJIUzI1NiJ9.!!!!.c2ln",     # not base64url
     "Bearer eyJhbGciOiJIUzI1NiJ9",
     "Bearer " + "A" * 2000,
     "Bearer ",
