@@ -96,12 +96,27 @@ flov7_setup_db "$PGDIR" "$PGPORT" "$DB" "$AUTH_PW" "$SECRET" >/dev/null &&
 
 http_suite plain frontd/frontd
 
+if [[ $(id -u) -eq 0 ]]; then PG_RESTART="runuser -u postgres -- "; else PG_RESTART=; fi
+PG_RESTART+="$PGBIN/pg_ctl -D $PGDIR/data -l $PGDIR/postgres.log -m fast -w -t 60 restart"
+
+# fault_suite BIN: frontd's lifecycle (refusals, PostgreSQL restart, signals, limits), own processes.
+fault_suite() {
+	step "fault suite ($1)"
+	FLOV7_FRONTD_BIN=$1 \
+		FLOV7_AUTH_URI="host=$PGDIR port=$PGPORT dbname=$DB user=flov7_authenticator password=$AUTH_PW" \
+		FLOV7_PG_RESTART="$PG_RESTART" \
+		"$PY" -m pytest -q -p no:cacheprovider --basetemp="$WORK/fault-$(basename "$1")" test/fault || fail "fault ($1)"
+}
+fault_suite frontd/frontd
+
 step "build frontd with AddressSanitizer + UBSan"
 if make -s -C frontd asan; then
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		http_suite asan frontd/frontd-asan
-	if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$WORK/frontd-asan.log"; then
-		grep -E -A20 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$WORK/frontd-asan.log" | head -60 >&2
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		fault_suite frontd/frontd-asan
+	if grep -rqE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$WORK/frontd-asan.log" "$WORK/fault-frontd-asan"; then
+		grep -rE -A20 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$WORK/frontd-asan.log" "$WORK/fault-frontd-asan" | head -60 >&2
 		fail "sanitizer report"
 	fi
 else

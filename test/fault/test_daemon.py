@@ -1,0 +1,303 @@
+"""Fault and lifecycle tests of frontd: each test starts its own frontd process.
+
+Run by test/run.sh with:
+  FLOV7_FRONTD_BIN   the frontd binary (plain or sanitizer build)
+  FLOV7_AUTH_URI     conninfo of flov7_authenticator
+  FLOV7_PGURI        conninfo of the superuser `postgres` (to set up refusals and slow routes)
+  FLOV7_PG_RESTART   a shell command that restarts the PostgreSQL cluster
+  FLOV7_JWT_SECRET   the shared HS256 secret
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+
+import psycopg2
+import pytest
+import requests
+
+BIN = os.environ.get("FLOV7_FRONTD_BIN", "frontd/frontd")
+AUTH_URI = os.environ.get("FLOV7_AUTH_URI", "")
+PGURI = os.environ.get("FLOV7_PGURI", "")
+SECRET = os.environ.get("FLOV7_JWT_SECRET", "")
+TIMEOUT = 30
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Frontd:
+    """One frontd process on a free port, its stderr kept for assertions."""
+
+    def __init__(self, *args, env=None, tmp_path=None):
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        base = dict(os.environ)
+        base.update({
+            "FLOV7_DB_URI": AUTH_URI,
+            "FLOV7_JWT_SECRET": SECRET,
+            "FLOV7_LISTEN": "127.0.0.1:%d" % self.port,
+            "FLOV7_POOL_SIZE": "2",
+        })
+        base.pop("FLOV7_CORS_ORIGINS", None)
+        base.update(env or {})
+        self.log_path = str(tmp_path / ("frontd-%d.log" % self.port))
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([BIN, *args], env=base, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def output(self):
+        if not self.log.closed:
+            self.log.flush()
+        with open(self.log_path) as f:
+            return f.read()
+
+    def wait_up(self):
+        deadline = time.time() + TIMEOUT
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("frontd exited %s:\n%s" % (self.proc.returncode, self.output()))
+            try:
+                if requests.get(self.url + "/health", timeout=2).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("frontd did not come up:\n" + self.output())
+
+    def wait_exit(self, timeout=TIMEOUT):
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.log.close()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        rc = self.wait_exit()
+        assert rc == 0, "frontd exited %s:\n%s" % (rc, self.output())
+
+
+@pytest.fixture
+def frontd(tmp_path):
+    started = []
+
+    def start(*args, env=None):
+        f = Frontd(*args, env=env, tmp_path=tmp_path)
+        started.append(f)
+        return f
+
+    yield start
+    for f in started:
+        if f.proc.poll() is None:
+            f.proc.kill()
+            f.wait_exit()
+
+
+@pytest.fixture
+def su():
+    conn = psycopg2.connect(PGURI)
+    conn.autocommit = True
+    yield conn
+    conn.close()
+
+
+def register(url):
+    email = "fault-%s@flov7.test" % uuid.uuid4().hex[:12]
+    r = requests.post(url + "/api/v1/auth/register",
+                      json={"email": email, "password": "fault-password-1"}, timeout=TIMEOUT)
+    assert r.status_code == 201, r.text
+    return r.json()["access_token"]
+
+
+def me(url, token):
+    return requests.get(url + "/api/v1/auth/me", headers={"Authorization": "Bearer " + token},
+                        timeout=TIMEOUT)
+
+
+# --- refusing to start -------------------------------------------------------------------------
+
+def test_help_lists_options_with_environment(tmp_path):
+    out = subprocess.run([BIN, "--help"], capture_output=True, text=True, timeout=TIMEOUT)
+    assert out.returncode == 0
+    for word in ("--db-uri", "FLOV7_DB_URI", "FLOV7_JWT_SECRET", "FLOV7_LISTEN", "--config"):
+        assert word in out.stdout + out.stderr
+
+
+def test_unknown_option_refused(frontd):
+    f = frontd("--no-such-option=1")
+    assert f.wait_exit() != 0
+
+
+@pytest.mark.parametrize("secret", ["", "short", "x" * 31])
+def test_short_jwt_secret_refused(frontd, secret):
+    f = frontd(env={"FLOV7_JWT_SECRET": secret})
+    assert f.wait_exit() != 0
+    assert "32" in f.output()
+
+
+def test_superuser_role_refused(frontd):
+    f = frontd(env={"FLOV7_DB_URI": PGURI})
+    assert f.wait_exit() != 0
+    assert "superuser" in f.output()
+
+
+def test_bypassrls_role_refused(frontd, su):
+    role = "flov7_fault_%s" % uuid.uuid4().hex[:8]
+    with su.cursor() as c:
+        c.execute("CREATE ROLE %s LOGIN BYPASSRLS PASSWORD 'pw-fault'" % role)
+    try:
+        uri = PGURI.replace("user=postgres", "user=%s password=pw-fault" % role)
+        f = frontd(env={"FLOV7_DB_URI": uri})
+        assert f.wait_exit() != 0
+        assert "BYPASSRLS" in f.output() or "bypass" in f.output().lower()
+    finally:
+        with su.cursor() as c:
+            c.execute("DROP ROLE %s" % role)
+
+
+def test_table_owner_role_refused(frontd, su):
+    role = "flov7_fault_%s" % uuid.uuid4().hex[:8]
+    table = "flov7.fault_owned_%s" % uuid.uuid4().hex[:8]
+    with su.cursor() as c:
+        c.execute("CREATE ROLE %s LOGIN PASSWORD 'pw-fault'" % role)
+        c.execute("CREATE TABLE %s (id int)" % table)
+        c.execute("ALTER TABLE %s OWNER TO %s" % (table, role))
+    try:
+        uri = PGURI.replace("user=postgres", "user=%s password=pw-fault" % role)
+        f = frontd(env={"FLOV7_DB_URI": uri})
+        assert f.wait_exit() != 0
+        assert "owns" in f.output()
+    finally:
+        with su.cursor() as c:
+            c.execute("DROP TABLE %s" % table)
+            c.execute("DROP ROLE %s" % role)
+
+
+# --- PostgreSQL restarts -----------------------------------------------------------------------
+
+def test_reconnects_after_postgres_restart(frontd):
+    f = frontd().wait_up()
+    token = register(f.url)
+    assert me(f.url, token).status_code == 200
+    subprocess.run(os.environ["FLOV7_PG_RESTART"], shell=True, check=True, timeout=120,
+                   stdout=subprocess.DEVNULL)
+    # Requests during recovery answer quickly (503 while the pool reconnects, or 200), never hang.
+    deadline = time.time() + TIMEOUT
+    statuses = []
+    while time.time() < deadline:
+        r = me(f.url, token)
+        statuses.append(r.status_code)
+        if r.status_code == 200:
+            break
+        assert r.status_code == 503, r.text
+        assert r.json()["code"]
+        time.sleep(0.2)
+    assert statuses[-1] == 200, statuses
+    assert requests.get(f.url + "/ready", timeout=TIMEOUT).status_code == 200
+    f.stop()
+
+
+# --- signals -----------------------------------------------------------------------------------
+
+def cors_origin(url, origin):
+    r = requests.options(url + "/api/v1/auth/me", timeout=TIMEOUT, headers={
+        "Origin": origin, "Access-Control-Request-Method": "GET"})
+    return r.headers.get("Access-Control-Allow-Origin")
+
+
+def test_sighup_reloads_config_file(frontd, tmp_path):
+    conf = tmp_path / "frontd.conf"
+    conf.write_text("# test config\ncors-origins = http://first.example\n")
+    f = frontd("--config=%s" % conf).wait_up()
+    assert cors_origin(f.url, "http://first.example") == "http://first.example"
+    assert cors_origin(f.url, "http://second.example") is None
+    conf.write_text("cors-origins = http://second.example\n")
+    f.proc.send_signal(signal.SIGHUP)
+    deadline = time.time() + TIMEOUT
+    while time.time() < deadline and cors_origin(f.url, "http://second.example") is None:
+        time.sleep(0.1)
+    assert cors_origin(f.url, "http://second.example") == "http://second.example"
+    assert cors_origin(f.url, "http://first.example") is None
+    f.stop()
+
+
+@pytest.fixture
+def slow_route(su):
+    """A route whose function sleeps, added as data and removed after the test."""
+    path = "/api/v1/fault/slow-%s" % uuid.uuid4().hex[:8]
+    with su.cursor() as c:
+        c.execute("""CREATE OR REPLACE FUNCTION flov7_api.fault_slow(args jsonb) RETURNS jsonb
+                     LANGUAGE sql AS $$ SELECT pg_sleep(1.5); SELECT '{"slept":true}'::jsonb $$""")
+        c.execute("GRANT EXECUTE ON FUNCTION flov7_api.fault_slow(jsonb) TO flov7_anon")
+        c.execute("INSERT INTO flov7.routes (method, path, function, status, summary, tag) "
+                  "VALUES ('GET', %s, 'flov7_api.fault_slow', 200, 'sleeps', 'test')", (path,))
+    yield path
+    with su.cursor() as c:
+        c.execute("DELETE FROM flov7.routes WHERE path = %s", (path,))
+        c.execute("DROP FUNCTION flov7_api.fault_slow(jsonb)")
+
+
+def wait_route(url, path):
+    deadline = time.time() + TIMEOUT
+    while time.time() < deadline:
+        # a known path answers 405 to the wrong method; an unknown one 404
+        if requests.post(url + path, timeout=TIMEOUT).status_code == 405:
+            return
+        time.sleep(0.1)
+    raise AssertionError("route %s never loaded" % path)
+
+
+def test_sigterm_drains_in_flight_requests(frontd, slow_route):
+    f = frontd().wait_up()
+    wait_route(f.url, slow_route)
+    result = {}
+
+    def call():
+        r = requests.get(f.url + slow_route, timeout=TIMEOUT)
+        result["status"], result["body"] = r.status_code, r.json()
+
+    t = threading.Thread(target=call)
+    t.start()
+    time.sleep(0.5)  # the request is in the database now
+    f.proc.send_signal(signal.SIGTERM)
+    t.join(TIMEOUT)
+    assert result == {"status": 200, "body": {"slept": True}}
+    assert f.wait_exit() == 0
+    # and it no longer accepts connections
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f.url + "/health", timeout=5)
+
+
+# --- connection limit ---------------------------------------------------------------------------
+
+def test_max_connections_still_answers_health(frontd):
+    f = frontd("--max-connections=3").wait_up()
+    idle = []
+    try:
+        for _ in range(3):
+            s = socket.create_connection(("127.0.0.1", f.port), timeout=TIMEOUT)
+            idle.append(s)
+        time.sleep(0.3)
+        r = requests.get(f.url + "/api/v1/auth/me", timeout=TIMEOUT)
+        assert r.status_code == 503
+        assert r.json()["code"] == "PT503"
+        assert requests.get(f.url + "/health", timeout=TIMEOUT).status_code == 200
+    finally:
+        for s in idle:
+            s.close()
+    # once the idle ones are gone, the API answers again
+    deadline = time.time() + TIMEOUT
+    while time.time() < deadline:
+        if requests.get(f.url + "/api/v1/auth/me", timeout=TIMEOUT).status_code == 401:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("API did not recover after the idle connections closed")
+    f.stop()
