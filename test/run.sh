@@ -75,6 +75,18 @@ http_suite() {
 	stop_frontd || fail "frontd exit status ($label)"
 }
 
+step "metadata"
+# META.json must be valid JSON, follow PGXN's required keys, and carry flov7.control's version.
+"$PY" - <<'PY' || fail metadata
+import json, re, sys
+meta = json.load(open("META.json"))
+control = re.search(r"^default_version\s*=\s*'([^']+)'", open("flov7.control").read(), re.M).group(1)
+missing = [k for k in ("name", "abstract", "version", "maintainer", "license", "provides", "meta-spec") if k not in meta]
+assert not missing, "META.json lacks %s" % missing
+assert meta["version"] == control == meta["provides"]["flov7"]["version"], (meta["version"], control)
+print("metadata: flov7 %s, META.json matches flov7.control" % control)
+PY
+
 step "C unit tests"
 make -s -C frontd unit || fail unit
 
