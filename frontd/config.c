@@ -34,7 +34,7 @@ static const struct option_def options[] = {
      "HS256 secret shared with the extension, at least 32 bytes (required)"},
     {"pool-size", OPT_INT, "8", "FLOV7_POOL_SIZE", OFF(pool_size), 1, 1000,
      "database connections in the pool"},
-    {"pool-pipeline-depth", OPT_INT, "4", "FLOV7_POOL_PIPELINE_DEPTH", OFF(pool_pipeline_depth), 1,
+    {"pool-pipeline-depth", OPT_INT, "8", "FLOV7_POOL_PIPELINE_DEPTH", OFF(pool_pipeline_depth), 1,
      64, "requests in flight per database connection when none is idle (1 = no pipelining)"},
     {"max-connections", OPT_INT, "1024", "FLOV7_MAX_CONNECTIONS", OFF(max_connections), 1, 1000000,
      "open client connections; beyond it requests get 503 (but /health answers)"},

@@ -22,11 +22,15 @@
 
 enum pc_state { PC_DOWN, PC_IDLE, PC_BUSY };
 
+/* A head older than this looks slow: no more requests are pipelined behind it. */
+#define PIPELINE_STALL_MS 20
+
 struct pool_conn {
     struct pgc pgc;
     enum pc_state state;
     struct pool_req *head, *tail; /* in flight, oldest first */
     int nflight;
+    uint64_t head_since; /* when the current head became the head */
     struct pool_conn *next_idle;
     bool up; /* counted in nup */
     uint8_t *prepared;
@@ -105,6 +109,7 @@ static void flight_push(struct pool_conn *pc, struct pool_req *r)
     r->pc = pc;
     if (pc->nflight++ == 0) {
         pc->state = PC_BUSY;
+        pc->head_since = r->since_ms;
         nbusy++;
     }
     ninflight++;
@@ -124,6 +129,7 @@ static struct pool_req *flight_pop(struct pool_conn *pc)
     r->qnext = r->qprev = NULL;
     r->pc = NULL;
     ninflight--;
+    pc->head_since = now_ms();
     if (--pc->nflight == 0) {
         nbusy--;
         pc->state = PC_DOWN; /* the caller parks it or fills it again */
@@ -306,10 +312,13 @@ int pool_submit(struct pool_req *r, const struct pool_req_ops *ops)
         pc_start(idle_top, r);
         return POOL_OK;
     }
+    /* queue behind others on the least busy connection, but not behind a request that has
+     * been running for a while: it may be a slow one, and we would wait for all of it */
     struct pool_conn *best = NULL;
     for (int i = 0; i < nconns; i++) {
         struct pool_conn *pc = &conns[i];
         if (pc->pgc.state == PGC_UP && pc->nflight < depth &&
+            (int64_t)(r->since_ms - pc->head_since) < PIPELINE_STALL_MS &&
             (!best || pc->nflight < best->nflight))
             best = pc;
     }
