@@ -98,6 +98,9 @@ def test_admin_set_role(client, admin, user, q):
 
 def test_premium_token_claims(client, admin, user):
     set_role(client, admin, user.id, "premium")
+    # the old token still works, and /auth/me tells the role from the table, not the token
+    me = expect(client.get(API + "/auth/me", token=user.access), 200)
+    assert me["role"] == "premium", me
     tok = login(client, user.email, user.password)
     c = jwt_parts(tok["access_token"])[1]
     assert c["role"] == "flov7_user" and c["app_role"] == "premium"

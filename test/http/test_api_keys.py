@@ -208,3 +208,29 @@ def test_duplicate_credential_headers_400(raw, user, client):
         r = c.read_response()
         assert r is not None and r.status == 400, r
         assert_error_body(r.json())
+
+
+def test_expired_key_refused(client, user, q):
+    k = create_key(client, user)
+    expect(client.get(API + "/auth/me", api_key=k["key"]), 200)
+    q("UPDATE flov7.api_keys SET expires_at = now() - interval '1 minute' WHERE id = %s", (k["id"],))
+    expect_401(client.get(API + "/auth/me", api_key=k["key"]))
+    expect_401(client.get(API + "/auth/me", bearer_key=k["key"]))
+
+
+def test_key_usage_recorded(client, user):
+    k = create_key(client, user)
+    assert k["usage_count"] == 0 and k["last_used_at"] is None, k
+    for _ in range(2):
+        expect(client.get(API + "/auth/me", api_key=k["key"]), 200)
+    lst = expect(client.get(API + "/auth/api-keys", token=user.access), 200)
+    (item,) = [i for i in lst["items"] if i["id"] == k["id"]]
+    assert item["usage_count"] >= 2 and item["last_used_at"] is not None, item
+
+
+def test_deleted_user_credentials_refused(client, user, q):
+    k = create_key(client, user)
+    q("DELETE FROM flov7.users WHERE id = %s", (user.id,))
+    expect_401(client.get(API + "/auth/me", token=user.access))
+    expect_401(client.get(API + "/auth/me", api_key=k["key"]))
+    expect_401(client.post(API + "/auth/refresh", json_body={"refresh_token": user.refresh}))

@@ -258,3 +258,38 @@ def test_refresh_token_of_one_user_is_not_a_jwt_for_another(client, user):
     r = client.get(API + "/auth/me", token=user.refresh)
     expect_401(r)
     assert_error_body(r.json())
+
+
+def test_email_is_case_insensitive(client, q1):
+    local = "MiXeD-" + uuid.uuid4().hex[:10]
+    email = local + "@Example.COM"
+    tok = expect(client.post(API + "/auth/register",
+                             json_body={"email": email, "password": "password-123"}), 201)
+    assert tok["user"]["email"] == email.lower()
+    expect_error(client.post(API + "/auth/register",
+                             json_body={"email": email.lower(), "password": "password-456"}), 409)
+    assert q1("SELECT count(*) FROM flov7.users WHERE lower(email) = %s", (email.lower(),)) == 1
+    t = login(client, email.upper(), "password-123")
+    assert t["user"]["id"] == tok["user"]["id"]
+
+
+def test_login_records_last_login(client, user):
+    login(client, user.email, user.password)
+    me = expect(client.get(API + "/auth/me", token=user.access), 200)
+    assert me["last_login"] is not None, me
+
+
+def test_expired_refresh_token_refused(client, user, q):
+    q("UPDATE flov7.refresh_tokens SET expires_at = now() - interval '1 minute' WHERE user_id = %s",
+      (user.id,))
+    expect_401(client.post(API + "/auth/refresh", json_body={"refresh_token": user.refresh}))
+
+
+def test_logout_with_someone_elses_refresh_token(client, make_user):
+    a, b = make_user(), make_user()
+    r = client.post(API + "/auth/logout", token=a.access, json_body={"refresh_token": b.refresh})
+    assert r.status_code in (200, 400, 401, 403, 404), r.text
+    # b's session is untouched
+    expect(client.get(API + "/auth/me", token=b.access), 200)
+    t = expect(client.post(API + "/auth/refresh", json_body={"refresh_token": b.refresh}), 200)
+    assert t["user"]["id"] == b.id

@@ -40,6 +40,9 @@ def test_profile_update(client, user, q1):
 
 
 @pytest.mark.parametrize("body", [
+    {"avatar_url": "javascript:alert(1)"},
+    {"avatar_url": "not a url"},
+    {"full_name": "x" * 5000},
     {"full_name": 42},
     {"full_name": ["a"]},
     {"avatar_url": 5},
