@@ -72,7 +72,22 @@ static void gen_request_id(char *out, size_t n)
         for (int i = 0; i < 8; i++)
             snprintf(prefix + 2 * i, 3, "%02x", rnd[i]);
     }
-    snprintf(out, n, "%s-%llx", prefix, (unsigned long long)++counter);
+    /* hand-formatted: this runs for every request */
+    static const char hex[] = "0123456789abcdef";
+    char tmp[17];
+    int k = 0;
+    uint64_t v = ++counter;
+    do {
+        tmp[k++] = hex[v & 15];
+        v >>= 4;
+    } while (v);
+    if (n < 16 + 1 + (size_t)k + 1)
+        return;
+    memcpy(out, prefix, 16);
+    out[16] = '-';
+    for (int i = 0; i < k; i++)
+        out[17 + i] = tmp[k - 1 - i];
+    out[17 + k] = 0;
 }
 
 void conn_ensure_request_id(struct conn *c)
@@ -296,38 +311,38 @@ void conn_respond(struct conn *c, int status, const char *extra, const char *bod
         c->out_off = 0;
     }
     sbuf_reserve(o, 512 + blen);
-    sbuf_adds(o, "HTTP/1.1 ");
+    sbuf_addlit(o, "HTTP/1.1 ");
     sbuf_add_u64(o, (uint64_t)status);
     sbuf_addc(o, ' ');
     sbuf_adds(o, http_status_text(status));
-    sbuf_adds(o, "\r\nDate: ");
+    sbuf_addlit(o, "\r\nDate: ");
     sbuf_adds(o, http_date());
     if (!nobody) {
-        sbuf_adds(o, "\r\nContent-Type: ");
+        sbuf_addlit(o, "\r\nContent-Type: ");
         sbuf_adds(o, x->ctype ? x->ctype : "application/json; charset=utf-8");
-        sbuf_adds(o, "\r\nContent-Length: ");
+        sbuf_addlit(o, "\r\nContent-Length: ");
         sbuf_add_u64(o, blen);
     }
-    sbuf_adds(o, "\r\nX-Request-Id: ");
+    sbuf_addlit(o, "\r\nX-Request-Id: ");
     sbuf_adds(o, x->request_id);
-    sbuf_adds(o, "\r\n");
+    sbuf_addlit(o, "\r\n");
     if (x->origin) {
-        sbuf_adds(o, "Access-Control-Allow-Origin: ");
+        sbuf_addlit(o, "Access-Control-Allow-Origin: ");
         sbuf_add(o, x->origin, x->origin_len);
-        sbuf_adds(o, "\r\nAccess-Control-Expose-Headers: " CORS_EXPOSE_HEADERS "\r\n");
+        sbuf_addlit(o, "\r\nAccess-Control-Expose-Headers: " CORS_EXPOSE_HEADERS "\r\n");
     }
     if (g_cors.n > 0 || g_cors.any)
-        sbuf_adds(o, "Vary: Origin\r\n");
+        sbuf_addlit(o, "Vary: Origin\r\n");
     if (extra)
         sbuf_adds(o, extra);
     /* RFC 9110: every 401 carries a challenge, also when a function chose the status itself */
     if (status == 401 && !(extra && strstr(extra, "WWW-Authenticate")))
-        sbuf_adds(o, "WWW-Authenticate: Bearer\r\n");
+        sbuf_addlit(o, "WWW-Authenticate: Bearer\r\n");
     if (close)
-        sbuf_adds(o, "Connection: close\r\n");
+        sbuf_addlit(o, "Connection: close\r\n");
     else if (c->req.minor == 0)
-        sbuf_adds(o, "Connection: keep-alive\r\n");
-    sbuf_adds(o, "\r\n");
+        sbuf_addlit(o, "Connection: keep-alive\r\n");
+    sbuf_addlit(o, "\r\n");
     if (!nobody && !x->head_only && blen)
         sbuf_add(o, body, blen);
 
@@ -547,13 +562,14 @@ static void conn_parse_head(struct conn *c, size_t end)
         while (h->vlen && (h->value[h->vlen - 1] == ' ' || h->value[h->vlen - 1] == '\t'))
             h->vlen--;
     }
+    http_index(r);
     r->chunked = hi.chunked;
     r->has_body = hi.chunked || hi.content_length > 0;
     if (hi.has_cl && hi.content_length > (uint64_t)g_cfg->max_body_bytes) {
         conn_reject(c, 413, "request body is larger than max-body-bytes");
         return;
     }
-    const struct http_hdr *expect = http_find(r, "expect");
+    const struct http_hdr *expect = http_known(r, H_EXPECT);
     if (expect) {
         if (!str_ieq(expect->value, expect->vlen, "100-continue")) {
             conn_reject(c, 417, "only \"Expect: 100-continue\" is supported");

@@ -85,8 +85,18 @@ static bool api_send(struct pool_req *r, struct pool_conn *pc, PGconn *pg)
     struct conn *c = conn_of(r);
     struct exchange *x = &c->ex;
     int fn = x->route->fn_id;
-    char name[32];
-    snprintf(name, sizeof(name), "f%d", fn);
+    char name[16];
+    int k = 0;
+    char digits[12];
+    unsigned v = (unsigned)fn;
+    do {
+        digits[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    name[0] = 'f';
+    for (int i = 0; i < k; i++)
+        name[1 + i] = digits[k - 1 - i];
+    name[1 + k] = 0;
     x->nsent = x->nres = 0;
     if (!pool_prepared(pc, 0)) {
         if (!PQsendPrepare(pg, "s0", SQL_SET, 8, NULL))
@@ -225,8 +235,8 @@ static void build_headers_json(struct conn *c)
     bool first = true;
     for (int i = 0; i < r->nhdr; i++) {
         const struct http_hdr *h = &r->hdrs[i];
-        if (str_ieq(h->name, h->nlen, "authorization") || str_ieq(h->name, h->nlen, "x-api-key") ||
-            str_ieq(h->name, h->nlen, "cookie"))
+        int k = http_known_name(h->name, h->nlen);
+        if (k == H_AUTHORIZATION || k == H_X_API_KEY || k == H_COOKIE)
             continue;
         bool seen = false, repeated = false;
         for (int j = 0; j < i && !seen; j++)
@@ -302,13 +312,13 @@ void dispatch_request(struct conn *c)
     struct exchange *x = &c->ex;
     struct http_request *req = &c->req;
 
-    const struct http_hdr *h = http_find(req, "x-request-id");
+    const struct http_hdr *h = http_known(req, H_X_REQUEST_ID);
     if (h && request_id_ok(h->value, h->vlen)) {
         memcpy(x->request_id, h->value, h->vlen);
         x->request_id[h->vlen] = 0;
     }
     conn_ensure_request_id(c); /* needed before the pipeline: it is request.id */
-    h = http_find(req, "user-agent");
+    h = http_known(req, H_USER_AGENT);
     if (h) {
         x->user_agent = h->value;
         x->ua_len = h->vlen;
@@ -322,7 +332,7 @@ void dispatch_request(struct conn *c)
     x->path = path;
     x->path_len = plen;
     x->head_only = req->method == M_HEAD;
-    h = http_find(req, "origin");
+    h = http_known(req, H_ORIGIN);
     if (h && h->vlen < 512 && cors_allowed(&g_cors, h->value, h->vlen)) {
         x->origin = h->value;
         x->origin_len = h->vlen;
@@ -366,11 +376,11 @@ void dispatch_request(struct conn *c)
     x->route = m.route;
 
     /* who is calling */
-    const struct http_hdr *az = http_find(req, "authorization");
-    const struct http_hdr *ak = http_find(req, "x-api-key");
+    const struct http_hdr *az = http_known(req, H_AUTHORIZATION);
+    const struct http_hdr *ak = http_known(req, H_X_API_KEY);
     sbuf_reset(&x->claims);
-    auth_request(az ? az->value : NULL, az ? az->vlen : 0, http_count(req, "authorization"),
-                 ak ? ak->value : NULL, ak ? ak->vlen : 0, http_count(req, "x-api-key"),
+    auth_request(az ? az->value : NULL, az ? az->vlen : 0, req->nknown[H_AUTHORIZATION],
+                 ak ? ak->value : NULL, ak ? ak->vlen : 0, req->nknown[H_X_API_KEY],
                  (int64_t)time(NULL), &x->auth, &x->claims);
     if (x->auth.status) {
         auth_fail(c);
@@ -393,7 +403,11 @@ void dispatch_request(struct conn *c)
     }
     sbuf_addc(pj, '}');
     sbuf_reset(&x->qjson);
-    const char *qerr = query_to_json(&x->qjson, query ? query : "", qlen);
+    const char *qerr = NULL;
+    if (qlen)
+        qerr = query_to_json(&x->qjson, query, qlen);
+    else
+        sbuf_addlit(&x->qjson, "{}");
     if (qerr) {
         conn_respond_error(c, 400, NULL, qerr, NULL, NULL, NULL);
         return;

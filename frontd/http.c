@@ -21,10 +21,54 @@ void head_scan_init(struct head_scan *s)
 
 #define MAX_LEADING_EMPTY_LINES 8
 
+/* Word-at-a-time byte tests (exact for "any byte in the word"): header blocks are mostly long
+ * runs of ordinary bytes, a JWT alone being ~500 of them. */
+#define ONES  0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+static inline uint64_t has_zero(uint64_t v)
+{
+    return (v - ONES) & ~v & HIGHS;
+}
+
+static inline uint64_t has_less(uint64_t v, unsigned n)
+{
+    return (v - ONES * n) & ~v & HIGHS;
+}
+
+static inline uint64_t load64(const char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+/* Bytes the scanner must look at; everything else only marks the line non-empty. */
+static const unsigned char scan_special[256] = {[0] = 1, ['\r'] = 1, ['\n'] = 1};
+
 int head_scan(struct head_scan *s, const char *buf, size_t len, size_t *end, const char **why)
 {
-    for (size_t i = s->pos; i < len; i++) {
-        unsigned char c = (unsigned char)buf[i];
+    size_t i = s->pos;
+    while (i < len) {
+        if (!s->prev_cr) {
+            size_t j = i;
+            while (j + 8 <= len) {
+                uint64_t w = load64(buf + j);
+                if (has_zero(w) | has_zero(w ^ (ONES * '\r')) | has_zero(w ^ (ONES * '\n')))
+                    break;
+                j += 8;
+            }
+            while (j < len && !scan_special[(unsigned char)buf[j]])
+                j++;
+            if (j > i) {
+                s->line_empty = false;
+                s->started = true;
+                i = j;
+                if (i == len)
+                    break;
+            }
+        }
+        unsigned char c = (unsigned char)buf[i++];
         if (s->prev_cr) {
             s->prev_cr = false;
             if (c != '\n') {
@@ -33,15 +77,15 @@ int head_scan(struct head_scan *s, const char *buf, size_t len, size_t *end, con
             }
             if (s->line_empty) {
                 if (!s->started) {
-                    s->lead = i + 1;
+                    s->lead = i;
                     if (s->lead > 2 * MAX_LEADING_EMPTY_LINES) {
                         *why = "too many empty lines before the request line";
                         return HS_BAD;
                     }
                     continue;
                 }
-                s->pos = i + 1;
-                *end = i + 1;
+                s->pos = i;
+                *end = i;
                 return HS_DONE;
             }
             s->line_empty = true;
@@ -55,23 +99,27 @@ int head_scan(struct head_scan *s, const char *buf, size_t len, size_t *end, con
             *why = "bare LF in the header block (lines must end with CRLF)";
             return HS_BAD;
         }
-        if (c == 0) {
-            *why = "NUL byte in the header block";
-            return HS_BAD;
-        }
-        s->line_empty = false;
-        s->started = true;
+        *why = "NUL byte in the header block";
+        return HS_BAD;
     }
     s->pos = len;
     return HS_MORE;
 }
 
-/* RFC 9110 5.6.2 token characters */
-static bool is_tchar(unsigned char c)
+/* RFC 9110 5.6.2 token characters, as a table: checked for every byte of every field name */
+static bool tchar_table[256];
+
+static void init_tchar(void)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+    for (int c = 0; c < 256; c++)
+        tchar_table[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+    tchar_table[0] = false;
+}
+
+static inline bool is_tchar(unsigned char c)
+{
+    return tchar_table[c];
 }
 
 static void bad(struct head_info *hi, int status, const char *msg)
@@ -84,6 +132,8 @@ static void bad(struct head_info *hi, int status, const char *msg)
 
 void head_check(const char *blk, size_t n, struct head_info *hi)
 {
+    if (!tchar_table['a'])
+        init_tchar();
     memset(hi, 0, sizeof(*hi));
     const char *p = blk, *end = blk + n;
     const char *eol = memchr(p, '\r', n);
@@ -158,7 +208,10 @@ void head_check(const char *blk, size_t n, struct head_info *hi)
             val++;
         while (ve > val && (ve[-1] == ' ' || ve[-1] == '\t'))
             ve--;
-        for (const char *c = val; c < ve; c++) {
+        const char *c = val;
+        while (c + 8 <= ve && !(has_less(load64(c), 0x20) | has_zero(load64(c) ^ (ONES * 0x7f))))
+            c += 8; /* no control character in these 8 bytes */
+        for (; c < ve; c++) {
             unsigned char ch = (unsigned char)*c;
             if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
                 bad(hi, 400, "invalid character in a header field value");
@@ -226,6 +279,8 @@ void http_request_init(struct http_request *r)
 {
     memset(r, 0, sizeof(*r));
     sbuf_init(&r->body);
+    for (int k = 0; k < H_NKNOWN; k++)
+        r->known[k] = -1;
 }
 
 void http_request_reset(struct http_request *r)
@@ -238,6 +293,10 @@ void http_request_reset(struct http_request *r)
     r->major = r->minor = 0;
     r->keep_alive = r->headers_done = r->complete = r->chunked = false;
     r->expect_continue = r->has_body = false;
+    for (int k = 0; k < H_NKNOWN; k++) {
+        r->known[k] = -1;
+        r->nknown[k] = 0;
+    }
     /* a connection that once received a large body should not keep holding it */
     sbuf_trim(&r->body, 65536);
 }
@@ -270,6 +329,39 @@ const struct http_hdr *http_find(const struct http_request *r, const char *name)
             return &r->hdrs[i];
     }
     return NULL;
+}
+
+static const char *const known_names[H_NKNOWN] = {
+    "authorization", "x-api-key",  "cookie", "origin",
+    "x-request-id",  "user-agent", "expect", "host",
+};
+
+int http_known_name(const char *name, size_t n)
+{
+    /* the length and first letter rule out almost every field at once */
+    for (int k = 0; k < H_NKNOWN; k++) {
+        const char *kn = known_names[k];
+        if ((name[0] | 0x20) == kn[0] && strlen(kn) == n && str_ieq(name, n, kn))
+            return k;
+    }
+    return -1;
+}
+
+void http_index(struct http_request *r)
+{
+    for (int k = 0; k < H_NKNOWN; k++) {
+        r->known[k] = -1;
+        r->nknown[k] = 0;
+    }
+    for (int i = 0; i < r->nhdr; i++) {
+        int k = http_known_name(r->hdrs[i].name, r->hdrs[i].nlen);
+        if (k < 0)
+            continue;
+        if (r->known[k] < 0)
+            r->known[k] = (short)i;
+        if (r->nknown[k] < 255)
+            r->nknown[k]++;
+    }
 }
 
 int http_count(const struct http_request *r, const char *name)

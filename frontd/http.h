@@ -62,6 +62,19 @@ enum http_meth {
     M_OTHER
 };
 
+/* Fields frontd looks at, indexed once per request (first occurrence + count). */
+enum http_known {
+    H_AUTHORIZATION,
+    H_X_API_KEY,
+    H_COOKIE,
+    H_ORIGIN,
+    H_X_REQUEST_ID,
+    H_USER_AGENT,
+    H_EXPECT,
+    H_HOST,
+    H_NKNOWN
+};
+
 struct http_request {
     const char *method_str;
     int method; /* enum http_meth */
@@ -72,6 +85,8 @@ struct http_request {
     unsigned major, minor;
     bool keep_alive, headers_done, complete, chunked, expect_continue, has_body;
     struct sbuf body;
+    short known[H_NKNOWN];    /* index into hdrs of the first such field, or -1 */
+    uint8_t nknown[H_NKNOWN]; /* how many (saturating) */
 };
 
 void http_request_init(struct http_request *r);
@@ -80,6 +95,14 @@ void http_request_free(struct http_request *r);
 /* Append one field (pointers are kept, not copied). */
 void http_request_add_header(struct http_request *r, const char *name, size_t nlen);
 const struct http_hdr *http_find(const struct http_request *r, const char *name);
+/* Classify the fields once (after parsing); then http_known() is a lookup. */
+void http_index(struct http_request *r);
+static inline const struct http_hdr *http_known(const struct http_request *r, enum http_known k)
+{
+    return r->known[k] >= 0 ? &r->hdrs[r->known[k]] : NULL;
+}
+/* Which known field a name is, or -1. */
+int http_known_name(const char *name, size_t n);
 int http_count(const struct http_request *r, const char *name);
 int http_method_from(const char *s, size_t n);
 const char *http_method_name(int m);

@@ -87,7 +87,7 @@ static void openapi(struct conn *c)
     if (g_cfg->server_url[0]) {
         sbuf_adds(&x->pvals, g_cfg->server_url);
     } else {
-        const struct http_hdr *h = http_find(&c->req, "host");
+        const struct http_hdr *h = http_known(&c->req, H_HOST);
         sbuf_adds(&x->pvals, "http://");
         if (h && host_ok(h->value, h->vlen))
             sbuf_add(&x->pvals, h->value, h->vlen);

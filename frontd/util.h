@@ -31,6 +31,8 @@ void sbuf_reset(struct sbuf *b);
 void sbuf_reserve(struct sbuf *b, size_t extra);
 void sbuf_add(struct sbuf *b, const void *p, size_t n);
 void sbuf_adds(struct sbuf *b, const char *s);
+/* Append a string literal (length known at compile time). */
+#define sbuf_addlit(b, lit) sbuf_add((b), "" lit, sizeof(lit) - 1)
 void sbuf_addc(struct sbuf *b, char c);
 void sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sbuf_add_u64(struct sbuf *b, uint64_t v);
