@@ -59,8 +59,11 @@ ENV
 	flov7_setup_db "$dir" "$PGPORT" "$DB" "$FLOV7_AUTH_PASSWORD" "$FLOV7_JWT_SECRET" >/dev/null
 	pg_psql "$dir" "$PGPORT" "$DB" -c "ALTER EXTENSION flov7 UPDATE" >/dev/null 2>&1 || true
 	if [[ -n "${FLOV7_ADMIN_EMAIL:-}" && -n "${FLOV7_ADMIN_PASSWORD:-}" ]]; then
+		# psql interpolates :'var' only in its input, not in -c
 		pg_psql "$dir" "$PGPORT" "$DB" -v email="$FLOV7_ADMIN_EMAIL" -v pw="$FLOV7_ADMIN_PASSWORD" \
-			-c "SELECT flov7.create_admin(:'email', :'pw', 'Administrator')" >/dev/null
+			>/dev/null <<'SQL'
+SELECT flov7.create_admin(:'email', :'pw', 'Administrator');
+SQL
 		echo "flov7: admin $FLOV7_ADMIN_EMAIL ready"
 	fi
 
