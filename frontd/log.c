@@ -112,7 +112,7 @@ void log_msg(int level, const char *subject, const char *fmt, ...)
     while (l && (line[l - 1] == '\n' || line[l - 1] == ' '))
         line[--l] = 0;
     for (char *p = line; *p; p++) {
-        if (*p == '\n')
+        if (*p == '\n' || *p == '\t')
             *p = ' ';
     }
     sbuf_add(&pending, line, l);
