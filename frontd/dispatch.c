@@ -58,7 +58,8 @@ void dispatch_pg_error(struct conn *c, const PGresult *res)
             char d[400];
             size_t j = 0;
             for (const char *p = msg ? msg : "invalid credentials"; *p && j < sizeof(d) - 1; p++) {
-                if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+                if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20 &&
+                    (unsigned char)*p < 0x7f)
                     d[j++] = *p;
             }
             d[j] = 0;
