@@ -277,6 +277,9 @@ static void init_settings(void)
     settings.on_headers_complete = on_headers_complete;
     settings.on_body = on_body;
     settings.on_message_complete = on_message_complete;
+    /* http_parser's own limit (80 KB) must never be the one that fires: max-header-bytes
+     * (up to 1 MB) is checked before, and chunked trailers are bounded by it too */
+    http_parser_set_max_header_size(2u << 20);
     settings_ready = true;
 }
 
