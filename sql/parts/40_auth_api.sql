@@ -150,8 +150,8 @@ BEGIN
 END
 $$;
 
--- GET /auth/me: the caller's user record.
-CREATE FUNCTION flov7_api.auth_me(args jsonb) RETURNS jsonb
+-- The caller's own user record, once authorized for profile:read (GET /auth/me, GET /users/profile).
+CREATE FUNCTION flov7.caller_user_json() RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('profile:read');
@@ -164,6 +164,10 @@ BEGIN
 	RETURN v_result;
 END
 $$;
+
+-- GET /auth/me: the caller's user record.
+CREATE FUNCTION flov7_api.auth_me(args jsonb) RETURNS jsonb
+LANGUAGE sql VOLATILE AS $$ SELECT flov7.caller_user_json() $$;
 
 -- GET /auth/verify: are these credentials valid, and whose are they?
 CREATE FUNCTION flov7_api.auth_verify(args jsonb) RETURNS jsonb

@@ -47,7 +47,7 @@ GRANT EXECUTE ON FUNCTION
 	flov7.arg_object(jsonb, text, boolean), flov7.arg_text_array(jsonb, text),
 	flov7.normalize_email(text), flov7.check_password(text, text),
 	flov7.random_token(text, int), flov7.sha256_hex(text),
-	flov7.user_json(flov7.users), flov7.api_key_json(uuid), flov7.integration_json(uuid),
+	flov7.user_json(flov7.users), flov7.caller_user_json(), flov7.api_key_json(uuid), flov7.integration_json(uuid),
 	flov7.notification_json(flov7.notifications),
 	flov7.credentials_encrypt(jsonb), flov7.change_password(text, text),
 	flov7.request_ip(), flov7.request_header(text)
