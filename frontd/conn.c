@@ -1,19 +1,25 @@
 /*
- * conn.c — client connections: read, frame, answer, close.
+ * conn.c — client connections on libevent bufferevents: read, frame, answer, close.
  *
- * Reading: bytes land in the connection's own linear buffer (read(2) directly, no FIONREAD
- * round trip).  A header block is scanned raw (http.c) for its end and for forbidden bytes,
- * copied to hbuf, checked strictly, then parsed by http_parser; the body is fed to
- * http_parser too (chunked decoding) and collected in req.body.  The parser is paused at the
- * end of each message, so pipelined requests are taken one at a time and answered in order.
+ * Reading: the bufferevent fills the input evbuffer, bounded by a read high-watermark of
+ * max-header-bytes + 1 KB (libevent stops reading there by itself, so a client that pipelines
+ * faster than we answer is held back by TCP).  A header block is scanned raw (http.c) for its
+ * end and for forbidden bytes on the contiguous front of the input (only the header block is
+ * ever pulled up), copied to hbuf and drained, checked strictly, then parsed by http_parser;
+ * the body is fed to http_parser chunk by chunk straight from the evbuffer (chunked decoding),
+ * drained as it is consumed and collected in req.body.  The parser is paused at the end of each
+ * message, so pipelined requests are taken one at a time and answered in order.
  *
- * Writing: a response is serialised into out and written at once with send(2); only what the
- * kernel does not take waits for EV_WRITE.  So a typical request costs one read and one write.
+ * Writing: a response's status line and fields are serialised into a scratch buffer and added
+ * to the output evbuffer together with the body in one contiguous chain; the bufferevent
+ * writes it.  Its write callback (output fully drained) resumes reading after back-pressure
+ * and starts the lingering close.  While the output holds more than OUT_HIGH_WATER the
+ * connection stops reading and stops taking pipelined requests.
  *
  * Closing: after an error that ends the connection we shut down our side and keep reading
  * (dropping) for a moment, so the client reads our 4xx instead of a TCP reset.  A closed
- * connection is unlinked at once and freed by a reaper event, so callers up the stack never
- * touch freed memory.
+ * connection frees its bufferevent (which closes the socket) and is unlinked at once; the
+ * struct itself is freed by a reaper event, so callers up the stack never touch freed memory.
  */
 #include "conn.h"
 #include "dispatch.h"
@@ -24,6 +30,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <netinet/tcp.h>
 #include <openssl/rand.h>
 #include <stddef.h>
@@ -35,7 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define IN_MIN_CAP       16384
+#define IN_MIN_CAP       16384      /* smallest read high-watermark */
 #define OUT_HIGH_WATER   (1u << 20) /* stop taking pipelined requests above this much output */
 #define LINGER_MS        2000
 #define LINGER_MAX_BYTES (4u << 20)
@@ -50,7 +58,6 @@ static bool settings_ready;
 
 static void conn_process(struct conn *c);
 static void conn_close(struct conn *c, const char *why);
-static void conn_flush(struct conn *c);
 static void update_events(struct conn *c);
 
 int conn_count(void)
@@ -124,40 +131,36 @@ static void conn_set_state(struct conn *c, enum conn_state s)
         update_events(c);
 }
 
-static size_t out_pending(const struct conn *c)
+static size_t in_len(const struct conn *c)
 {
-    return c->out.len - c->out_off;
+    return evbuffer_get_length(bufferevent_get_input(c->bev));
 }
 
+static size_t out_pending(const struct conn *c)
+{
+    return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+/* Whether the bufferevent reads.  Writing stays enabled for the connection's whole life: the
+ * bufferevent only polls for EV_WRITE while its output holds bytes.  A full input is handled by
+ * the read high-watermark (libevent suspends reading on its own). */
 static void update_events(struct conn *c)
 {
-    bool r = false, w = out_pending(c) > 0;
+    bool r = false;
     switch (c->state) {
     case CONN_IDLE:
     case CONN_HEAD:
     case CONN_BODY:
-    case CONN_BUSY:
-        r = !c->peer_eof && (c->in_end - c->in_start) < c->in_cap &&
-            out_pending(c) < OUT_HIGH_WATER;
-        break;
-    case CONN_LINGER: r = true; break;
+    case CONN_BUSY: r = !c->peer_eof && out_pending(c) < OUT_HIGH_WATER; break;
+    case CONN_LINGER: r = !c->peer_eof; break;
     case CONN_CLOSING: break;
     case CONN_DEAD: return;
     }
-    if (r != c->rev_on) {
-        if (r)
-            event_add(&c->rev, NULL);
-        else
-            event_del(&c->rev);
-        c->rev_on = r;
-    }
-    if (w != c->wev_on) {
-        if (w)
-            event_add(&c->wev, NULL);
-        else
-            event_del(&c->wev);
-        c->wev_on = w;
-    }
+    bool on = (bufferevent_get_enabled(c->bev) & EV_READ) != 0;
+    if (r && !on)
+        bufferevent_enable(c->bev, EV_READ);
+    else if (!r && on)
+        bufferevent_disable(c->bev, EV_READ);
 }
 
 /* ---- exchange lifetime ---- */
@@ -309,11 +312,7 @@ void conn_respond(struct conn *c, int status, const char *extra, const char *bod
     bool close = x->close_after || !c->req.keep_alive || g_shutting_down || c->over_limit;
     bool nobody = status == 204 || status == 304 || status < 200;
     struct sbuf *o = &c->out;
-    if (out_pending(c) == 0) {
-        o->len = 0;
-        c->out_off = 0;
-    }
-    sbuf_reserve(o, 512 + blen);
+    o->len = 0;
     sbuf_addlit(o, "HTTP/1.1 ");
     sbuf_add_u64(o, (uint64_t)status);
     sbuf_addc(o, ' ');
@@ -346,8 +345,15 @@ void conn_respond(struct conn *c, int status, const char *extra, const char *bod
     else if (c->req.minor == 0)
         sbuf_addlit(o, "Connection: keep-alive\r\n");
     sbuf_addlit(o, "\r\n");
-    if (!nobody && !x->head_only && blen)
-        sbuf_add(o, body, blen);
+    size_t bout = !nobody && !x->head_only ? blen : 0;
+    struct evbuffer *ob = bufferevent_get_output(c->bev);
+    /* one chain for fields and body: a single copy of the body, one writev */
+    evbuffer_expand(ob, o->len + bout);
+    evbuffer_add(ob, o->data, o->len);
+    if (bout)
+        evbuffer_add(ob, body, bout);
+    if (o->cap > 65536)
+        sbuf_free(o);
 
     uint64_t dur = now_us() - x->start_us;
     const char *method = c->req.method_str ? c->req.method_str : "-";
@@ -369,13 +375,11 @@ void conn_respond(struct conn *c, int status, const char *extra, const char *bod
     c->nrequests++;
     exchange_end(c);
     if (close) {
-        conn_set_state(c, CONN_CLOSING);
-        conn_flush(c);
+        conn_set_state(c, CONN_CLOSING); /* on_write lingers once the answer is out */
         return;
     }
     conn_set_state(c, CONN_IDLE);
-    conn_flush(c);
-    if (c->state == CONN_IDLE && !c->in_process)
+    if (!c->in_process)
         conn_process(c); /* a pipelined request may already be buffered */
 }
 
@@ -417,7 +421,7 @@ static void conn_reject(struct conn *c, int status, const char *message)
     conn_respond_error(c, status, NULL, message, NULL, NULL, NULL);
 }
 
-/* ---- writing ---- */
+/* ---- writing and closing ---- */
 static void start_linger(struct conn *c)
 {
     if (c->peer_eof) {
@@ -425,92 +429,65 @@ static void start_linger(struct conn *c)
         return;
     }
     shutdown(c->fd, SHUT_WR);
-    c->in_start = c->in_end = 0;
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    evbuffer_drain(in, evbuffer_get_length(in));
     c->linger_bytes = 0;
     conn_set_state(c, CONN_LINGER);
 }
 
-static void conn_flush(struct conn *c)
+/* The output evbuffer has been drained to the kernel (write low-watermark 0). */
+static void on_write(struct bufferevent *bev, void *arg)
 {
-    bool was_high = out_pending(c) >= OUT_HIGH_WATER;
-    while (out_pending(c) > 0) {
-        ssize_t n = send(c->fd, c->out.data + c->out_off, out_pending(c), MSG_NOSIGNAL);
-        if (n > 0) {
-            c->out_off += (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
-        conn_close(c, n < 0 ? strerror(errno) : "send returned 0");
+    struct conn *c = arg;
+    (void)bev;
+    if (c->state == CONN_CLOSING) {
+        start_linger(c);
         return;
     }
-    if (out_pending(c) == 0) {
-        c->out_off = 0;
-        c->out.len = 0;
-        if (c->out.cap > (256u << 10))
-            sbuf_free(&c->out);
-        if (c->state == CONN_CLOSING) {
-            start_linger(c);
-            return;
-        }
-    }
+    /* reading (and taking pipelined requests) may have stopped at OUT_HIGH_WATER */
     update_events(c);
-    if (was_high && out_pending(c) < OUT_HIGH_WATER && c->state == CONN_IDLE && !c->in_process)
+    if (c->state == CONN_IDLE && !c->in_process && in_len(c) > 0)
         conn_process(c);
 }
 
-static void on_write(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    conn_flush(arg);
-}
-
 /* ---- reading ---- */
-static void on_read(evutil_socket_t fd, short what, void *arg)
+static void on_read(struct bufferevent *bev, void *arg)
 {
     struct conn *c = arg;
-    (void)what;
     if (c->state == CONN_LINGER) {
-        char tmp[16384];
-        ssize_t n = read(fd, tmp, sizeof(tmp));
-        if (n > 0) {
-            c->linger_bytes += (uint64_t)n;
-            if (c->linger_bytes > LINGER_MAX_BYTES)
-                conn_close(c, NULL);
-        } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        struct evbuffer *in = bufferevent_get_input(bev);
+        size_t n = evbuffer_get_length(in);
+        evbuffer_drain(in, n);
+        c->linger_bytes += n;
+        if (c->linger_bytes > LINGER_MAX_BYTES)
             conn_close(c, NULL);
-        }
-        return;
-    }
-    if (c->in_start == c->in_end) {
-        c->in_start = c->in_end = 0;
-    } else if (c->in_start > 0 && c->in_cap - c->in_end < 4096) {
-        memmove(c->in, c->in + c->in_start, c->in_end - c->in_start);
-        c->in_end -= c->in_start;
-        c->in_start = 0;
-    }
-    size_t room = c->in_cap - c->in_end;
-    if (room == 0) {
-        update_events(c);
-        return;
-    }
-    ssize_t n = read(fd, c->in + c->in_end, room);
-    if (n > 0) {
-        c->in_end += (size_t)n;
-    } else if (n == 0) {
-        c->peer_eof = true;
-    } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-        return;
-    } else {
-        conn_close(c, errno == ECONNRESET ? NULL : strerror(errno));
         return;
     }
     conn_process(c);
     if (c->state != CONN_DEAD)
         update_events(c);
+}
+
+/* EOF and errors.  libevent has already stopped reading after an EOF. */
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct conn *c = arg;
+    (void)bev;
+    if (what & BEV_EVENT_ERROR) {
+        int e = EVUTIL_SOCKET_ERROR();
+        conn_close(c, e == ECONNRESET || e == EPIPE ? NULL : evutil_socket_error_to_string(e));
+        return;
+    }
+    if (what & BEV_EVENT_EOF) {
+        c->peer_eof = true;
+        if (c->state == CONN_LINGER) {
+            conn_close(c, NULL);
+            return;
+        }
+        conn_process(c);
+        if (c->state != CONN_DEAD)
+            update_events(c);
+    }
 }
 
 /* Close now, or after the pending output is written. */
@@ -522,8 +499,18 @@ static void conn_end(struct conn *c)
         conn_close(c, NULL);
 }
 
-/* Header block complete at in[in_start, in_start+end): copy, check, parse. */
-static void conn_parse_head(struct conn *c, size_t end)
+/* The contiguous front of the input (NULL if empty).  Never copies: the first chain as is. */
+static const char *in_front(struct evbuffer *in, size_t *n)
+{
+    size_t len = evbuffer_get_contiguous_space(in);
+    if (!len)
+        len = evbuffer_get_length(in);
+    *n = len;
+    return len ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : NULL;
+}
+
+/* Header block complete at p[0, end) (the front of the input): copy, drain, check, parse. */
+static void conn_parse_head(struct conn *c, const char *p, size_t end)
 {
     size_t lead = c->scan.lead, blen = end - lead;
     if (c->hbuf_cap < blen + 1) {
@@ -531,9 +518,9 @@ static void conn_parse_head(struct conn *c, size_t end)
         c->hbuf_cap = blen + 1 > 1024 ? blen + 1 : 1024;
         c->hbuf = xmalloc(c->hbuf_cap);
     }
-    memcpy(c->hbuf, c->in + c->in_start + lead, blen);
+    memcpy(c->hbuf, p + lead, blen);
     c->hbuf[blen] = 0;
-    c->in_start += end;
+    evbuffer_drain(bufferevent_get_input(c->bev), end);
     head_scan_init(&c->scan);
     c->too_large = false;
 
@@ -578,12 +565,9 @@ static void conn_parse_head(struct conn *c, size_t end)
             conn_reject(c, 417, "only \"Expect: 100-continue\" is supported");
             return;
         }
-        if (r->has_body && !r->complete && r->minor >= 1) {
-            sbuf_adds(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
-            conn_flush(c);
-            if (c->state == CONN_DEAD)
-                return;
-        }
+        /* queued ahead of the final answer, which cannot exist before the body does */
+        if (r->has_body && !r->complete && r->minor >= 1)
+            evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
     }
     if (r->complete) {
         conn_set_state(c, CONN_BUSY);
@@ -593,25 +577,54 @@ static void conn_parse_head(struct conn *c, size_t end)
     conn_set_state(c, CONN_BODY);
 }
 
+/* Feed buffered body bytes to http_parser, one contiguous chain at a time, draining what it
+ * consumed. */
 static void conn_read_body(struct conn *c)
 {
-    size_t avail = c->in_end - c->in_start;
-    if (avail == 0)
-        return;
-    size_t np = http_parser_execute(&c->parser, &settings, c->in + c->in_start, avail);
-    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-    if (c->too_large) {
-        conn_reject(c, 413, "request body is larger than max-body-bytes");
-        return;
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    for (;;) {
+        size_t avail;
+        const char *p = in_front(in, &avail);
+        if (!p)
+            return;
+        size_t np = http_parser_execute(&c->parser, &settings, p, avail);
+        enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+        if (c->too_large) {
+            conn_reject(c, 413, "request body is larger than max-body-bytes");
+            return;
+        }
+        if (e != HPE_OK && e != HPE_PAUSED) {
+            conn_reject(c, 400, http_errno_description(e));
+            return;
+        }
+        evbuffer_drain(in, np);
+        if (c->req.complete) {
+            conn_set_state(c, CONN_BUSY);
+            dispatch_request(c);
+            return;
+        }
+        if (np < avail)
+            return; /* not expected without a pause or an error; wait rather than spin */
     }
-    if (e != HPE_OK && e != HPE_PAUSED) {
-        conn_reject(c, 400, http_errno_description(e));
-        return;
-    }
-    c->in_start += np;
-    if (c->req.complete) {
-        conn_set_state(c, CONN_BUSY);
-        dispatch_request(c);
+}
+
+/* Scan for the end of the header block.  Scans the contiguous front of the input first and
+ * pulls up more only while the block may still end beyond it, never more than the limit
+ * needs: max-header-bytes past the leading empty lines. */
+static int scan_head(struct conn *c, struct evbuffer *in, size_t avail, const char **p, size_t *end,
+                     const char **why)
+{
+    size_t have;
+    *p = in_front(in, &have);
+    for (;;) {
+        int r = head_scan(&c->scan, *p, have, end, why);
+        if (r != HS_MORE || have >= avail || have - c->scan.lead > (size_t)g_cfg->max_header_bytes)
+            return r;
+        size_t want = c->scan.lead + (size_t)g_cfg->max_header_bytes + 2;
+        if (want > avail)
+            want = avail;
+        *p = (const char *)evbuffer_pullup(in, (ev_ssize_t)want);
+        have = want;
     }
 }
 
@@ -623,7 +636,8 @@ static void conn_process(struct conn *c)
     c->in_process = true;
     for (;;) {
         if (c->state == CONN_IDLE || c->state == CONN_HEAD) {
-            size_t avail = c->in_end - c->in_start;
+            struct evbuffer *in = bufferevent_get_input(c->bev);
+            size_t avail = evbuffer_get_length(in);
             if (avail == 0) {
                 if (c->peer_eof || (g_shutting_down && c->state == CONN_IDLE))
                     conn_end(c);
@@ -637,8 +651,8 @@ static void conn_process(struct conn *c)
                 conn_set_state(c, CONN_HEAD);
             }
             size_t end = 0;
-            const char *why = NULL;
-            int r = head_scan(&c->scan, c->in + c->in_start, avail, &end, &why);
+            const char *why = NULL, *p = NULL;
+            int r = scan_head(c, in, avail, &p, &end, &why);
             if (r == HS_BAD) {
                 conn_reject(c, 400, why);
                 break;
@@ -654,7 +668,7 @@ static void conn_process(struct conn *c)
                 conn_reject(c, 431, "request header block is larger than max-header-bytes");
                 break;
             }
-            conn_parse_head(c, end);
+            conn_parse_head(c, p, end);
             continue;
         }
         if (c->state == CONN_BODY) {
@@ -686,7 +700,6 @@ void conn_reap(void)
     while (dead_head) {
         struct conn *c = dead_head;
         dead_head = c->next;
-        free(c->in);
         free(c->hbuf);
         sbuf_free(&c->out);
         http_request_free(&c->req);
@@ -707,12 +720,10 @@ static void conn_close(struct conn *c, const char *why)
         return;
     if (why)
         log_debug(c->subject, "closing: %s", why);
-    if (c->rev_on)
-        event_del(&c->rev);
-    if (c->wev_on)
-        event_del(&c->wev);
-    c->rev_on = c->wev_on = false;
-    close(c->fd);
+    /* clears the callbacks, drops unsent output and closes the socket (BEV_OPT_CLOSE_ON_FREE);
+     * safe inside this bufferevent's own callbacks, which hold a reference */
+    bufferevent_free(c->bev);
+    c->bev = NULL;
     c->fd = -1;
     exchange_end(c);
     conn_set_state(c, CONN_DEAD);
@@ -759,21 +770,29 @@ void conn_accept(int fd, const struct sockaddr *sa, int salen, bool over_limit)
         init_settings();
     if (!reap_ev)
         reap_ev = event_new(g_base, -1, 0, reap_cb, NULL);
+    struct bufferevent *bev = bufferevent_socket_new(g_base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev) {
+        log_error("conn", "bufferevent_socket_new failed; dropping the connection");
+        close(fd);
+        return;
+    }
     struct conn *c = xcalloc(1, sizeof(*c));
     c->id = ++last_id;
     c->fd = fd;
+    c->bev = bev;
     c->over_limit = over_limit;
     int one = 1;
     if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     format_peer(c, sa);
+    /* the input never holds more than one header block at its limit plus a little: beyond
+     * that the block is a 431 anyway, and pipelined requests wait in the kernel */
     size_t cap = (size_t)g_cfg->max_header_bytes + 1024;
-    c->in_cap = cap < IN_MIN_CAP ? IN_MIN_CAP : cap;
-    c->in = xmalloc(c->in_cap);
+    bufferevent_setwatermark(bev, EV_READ, 0, cap < IN_MIN_CAP ? IN_MIN_CAP : cap);
+    bufferevent_setcb(bev, on_read, on_write, on_event, c);
+    bufferevent_enable(bev, EV_WRITE);
     head_scan_init(&c->scan);
     http_request_init(&c->req);
-    event_assign(&c->rev, g_base, fd, EV_READ | EV_PERSIST, on_read, c);
-    event_assign(&c->wev, g_base, fd, EV_WRITE | EV_PERSIST, on_write, c);
     c->next = live_head;
     if (live_head)
         live_head->prev = c;
@@ -807,7 +826,7 @@ void conn_shutdown_begin(void)
     struct conn *next;
     for (struct conn *c = live_head; c; c = next) {
         next = c->next;
-        if (c->state == CONN_IDLE && c->in_end == c->in_start)
+        if (c->state == CONN_IDLE && in_len(c) == 0)
             conn_close(c, NULL);
         else if (c->state == CONN_LINGER)
             conn_close(c, NULL);

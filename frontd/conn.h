@@ -1,15 +1,16 @@
 /*
- * conn.h — the client connection object (pgbouncer's PgSocket shape): socket events, its own
- * input/output buffers, the http_parser, the request being built, the exchange (everything a
- * request needs until its response is queued), a state enum changed in one function.
- * Freeing a connection frees everything it owns.  A later WebSocket upgrade adds a state and
- * a session pointer here; the buffers and events stay the same.
+ * conn.h — the client connection object (pgbouncer's PgSocket shape): one bufferevent (socket,
+ * input and output evbuffers), the http_parser, the request being built, the exchange
+ * (everything a request needs until its response is queued), a state enum changed in one
+ * function.  Freeing a connection frees everything it owns, the bufferevent (and so the
+ * socket) included.  A later WebSocket upgrade adds a state and a session pointer here; the
+ * same bufferevent then carries the frames.
  */
 #ifndef FRONTD_CONN_H
 #define FRONTD_CONN_H
 
+#include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/event_struct.h>
 #include <http_parser.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
@@ -72,19 +73,15 @@ struct exchange {
 struct conn {
     struct conn *prev, *next; /* all live connections (janitor, shutdown) */
     uint64_t id;
-    int fd;
+    int fd;                  /* owned by bev (BEV_OPT_CLOSE_ON_FREE); kept for shutdown(2) */
+    struct bufferevent *bev; /* owned; NULL once closed */
     enum conn_state state;
-    struct event rev, wev;
-    bool rev_on, wev_on;
-    /* input: unprocessed bytes are in[in_start, in_end) */
-    char *in;
-    size_t in_start, in_end, in_cap;
-    /* the current header block, copied out of in[] so in[] can be compacted freely */
+    /* the current header block, copied out of the input evbuffer (which is drained as it is
+     * parsed) so the request's field pointers stay valid while the body is read */
     char *hbuf;
     size_t hbuf_cap;
-    /* output not yet accepted by the kernel: out.data[out_off, out.len) */
+    /* scratch for serialising a response's status line and fields (kept between requests) */
     struct sbuf out;
-    size_t out_off;
     http_parser parser;
     struct head_scan scan;
     struct http_request req;

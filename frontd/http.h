@@ -43,7 +43,7 @@ struct head_info {
 void head_check(const char *blk, size_t n, struct head_info *hi);
 
 /* ---- request as built by http_parser callbacks.  Field pointers point into the connection's
- * input buffer, which is never moved while a request is being handled. */
+ * copy of the header block, which is never moved while a request is being handled. */
 struct http_hdr {
     const char *name, *value;
     uint32_t nlen, vlen;
