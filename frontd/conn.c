@@ -11,10 +11,11 @@
  * message, so pipelined requests are taken one at a time and answered in order.
  *
  * Writing: a response's status line and fields are serialised into a scratch buffer and added
- * to the output evbuffer together with the body in one contiguous chain; the bufferevent
- * writes it.  Its write callback (output fully drained) resumes reading after back-pressure
- * and starts the lingering close.  While the output holds more than OUT_HIGH_WATER the
- * connection stops reading and stops taking pipelined requests.
+ * to the output evbuffer together with the body in one contiguous chain.  At the end of each
+ * batch of requests the output is written at once (conn_flush); only what the kernel refuses is
+ * left to the bufferevent's EV_WRITE, whose write callback (output drained) hands back.  Output
+ * drained resumes reading after back-pressure and starts the lingering close.  While the output
+ * holds more than OUT_HIGH_WATER the connection stops reading and taking pipelined requests.
  *
  * Closing: after an error that ends the connection we shut down our side and keep reading
  * (dropping) for a moment, so the client reads our 4xx instead of a TCP reset.  A closed
@@ -59,6 +60,7 @@ static bool settings_ready;
 static void conn_process(struct conn *c);
 static void conn_close(struct conn *c, const char *why);
 static void update_events(struct conn *c);
+static void conn_flush(struct conn *c);
 
 int conn_count(void)
 {
@@ -375,7 +377,9 @@ void conn_respond(struct conn *c, int status, const char *extra, const char *bod
     c->nrequests++;
     exchange_end(c);
     if (close) {
-        conn_set_state(c, CONN_CLOSING); /* on_write lingers once the answer is out */
+        conn_set_state(c, CONN_CLOSING); /* lingers once the answer is out */
+        if (!c->in_process)
+            conn_flush(c);
         return;
     }
     conn_set_state(c, CONN_IDLE);
@@ -435,17 +439,52 @@ static void start_linger(struct conn *c)
     conn_set_state(c, CONN_LINGER);
 }
 
-/* The output evbuffer has been drained to the kernel (write low-watermark 0). */
-static void on_write(struct bufferevent *bev, void *arg)
+/* Everything queued has reached the kernel. */
+static void output_drained(struct conn *c)
 {
-    struct conn *c = arg;
-    (void)bev;
     if (c->state == CONN_CLOSING) {
         start_linger(c);
         return;
     }
-    /* reading (and taking pipelined requests) may have stopped at OUT_HIGH_WATER */
-    update_events(c);
+    update_events(c); /* reading may have stopped at OUT_HIGH_WATER */
+}
+
+/* Write what the request path queued now, with the data already hot, instead of arming
+ * EV_WRITE and writing on the next loop iteration: that costs two epoll_ctl calls and a wakeup
+ * per response (measured: ~16% fewer requests/s on /health).  EV_WRITE is therefore enabled
+ * only while the kernel has refused part of the output; the bufferevent then writes the rest
+ * and on_write hands control back here. */
+static void conn_flush(struct conn *c)
+{
+    if (c->state == CONN_DEAD || (bufferevent_get_enabled(c->bev) & EV_WRITE))
+        return;
+    struct evbuffer *ob = bufferevent_get_output(c->bev);
+    if (evbuffer_get_length(ob) == 0)
+        return;
+    /* the bufferevent keeps the front of its output frozen against everyone but its own write
+     * callback; it is idle here (EV_WRITE off), so we act as that callback */
+    evbuffer_unfreeze(ob, 1);
+    int n = evbuffer_write(ob, c->fd);
+    evbuffer_freeze(ob, 1);
+    if (n < 0) {
+        int e = EVUTIL_SOCKET_ERROR();
+        if (e != EAGAIN && e != EWOULDBLOCK && e != EINTR) {
+            conn_close(c, e == ECONNRESET || e == EPIPE ? NULL : evutil_socket_error_to_string(e));
+            return;
+        }
+    }
+    if (evbuffer_get_length(ob) == 0)
+        output_drained(c);
+    else
+        bufferevent_enable(c->bev, EV_WRITE);
+}
+
+/* The bufferevent wrote the rest of a partial write (write low-watermark 0). */
+static void on_write(struct bufferevent *bev, void *arg)
+{
+    struct conn *c = arg;
+    bufferevent_disable(bev, EV_WRITE);
+    output_drained(c);
     if (c->state == CONN_IDLE && !c->in_process && in_len(c) > 0)
         conn_process(c);
 }
@@ -643,8 +682,13 @@ static void conn_process(struct conn *c)
                     conn_end(c);
                 break;
             }
-            if (out_pending(c) >= OUT_HIGH_WATER)
-                break; /* the client is not reading its answers: stop taking requests */
+            if (out_pending(c) >= OUT_HIGH_WATER) {
+                conn_flush(c);
+                if (c->state != CONN_IDLE && c->state != CONN_HEAD)
+                    continue;
+                if (out_pending(c) >= OUT_HIGH_WATER)
+                    break; /* the client is not reading its answers: stop taking requests */
+            }
             if (c->state == CONN_IDLE) {
                 http_request_reset(&c->req);
                 exchange_begin(c);
@@ -684,6 +728,7 @@ static void conn_process(struct conn *c)
         break; /* BUSY, CLOSING, LINGER, DEAD */
     }
     c->in_process = false;
+    conn_flush(c); /* the answers of this batch, in one write */
 }
 
 /* ---- lifetime ---- */
@@ -790,7 +835,7 @@ void conn_accept(int fd, const struct sockaddr *sa, int salen, bool over_limit)
     size_t cap = (size_t)g_cfg->max_header_bytes + 1024;
     bufferevent_setwatermark(bev, EV_READ, 0, cap < IN_MIN_CAP ? IN_MIN_CAP : cap);
     bufferevent_setcb(bev, on_read, on_write, on_event, c);
-    bufferevent_enable(bev, EV_WRITE);
+    bufferevent_disable(bev, EV_WRITE); /* on by default; see conn_flush() */
     head_scan_init(&c->scan);
     http_request_init(&c->req);
     c->next = live_head;

@@ -4,7 +4,7 @@
  * events (pgbouncer: "not actual signal handlers"):
  *   SIGTERM/SIGINT  stop accepting, let requests in flight finish, exit 0 (twice: at once)
  *   SIGHUP          re-read config file + environment: CORS, limits, timeouts, log, JWT
- *   SIGPIPE         ignored (send uses MSG_NOSIGNAL too)
+ *   SIGPIPE         ignored (bufferevents write with writev(2), which has no MSG_NOSIGNAL)
  * On exit everything is freed, so valgrind reports no leak.
  */
 #include "auth.h"
