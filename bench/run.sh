@@ -103,5 +103,12 @@ for round in $(seq "$ROUNDS"); do
 		read -r ptps pp50 pp99 < <(run_pgbench "$2")
 		ratio=$(awk -v a="$frps" -v b="$ptps" 'BEGIN { printf "%.2f", a / b }')
 		echo "| GET $1 | $round | $frps | $fp50 | $fp99 | $ptps | $pp50 | $pp99 | $ratio |"
+		echo "$1 $ratio" >>"$WORK/ratios"
 	done
+done
+# The machine is shared: single pairs swing; the median of the paired ratios is the figure to quote.
+echo
+for ep in /api/v1/auth/me /api/v1/users/profile; do
+	awk -v ep="$ep" '$1 == ep {print $2}' "$WORK/ratios" | sort -n |
+		awk -v ep="$ep" '{v[NR] = $1} END {printf "median ratio GET %s: %.2f (min %.2f, max %.2f, %d pairs)\n", ep, (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[1], v[NR], NR}'
 done
