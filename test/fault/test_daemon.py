@@ -204,6 +204,38 @@ def test_reconnects_after_postgres_restart(frontd):
     f.stop()
 
 
+def test_route_reload_survives_postgres_restart(frontd):
+    """The LISTEN connection comes back too: a route added after the restart is served."""
+    f = frontd().wait_up()
+    subprocess.run(os.environ["FLOV7_PG_RESTART"], shell=True, check=True, timeout=120,
+                   stdout=subprocess.DEVNULL)
+    deadline = time.time() + TIMEOUT
+    while time.time() < deadline and requests.get(f.url + "/ready", timeout=TIMEOUT).status_code != 200:
+        time.sleep(0.2)
+    path = "/api/v1/fault/after-restart-%s" % uuid.uuid4().hex[:8]
+    conn = psycopg2.connect(PGURI)
+    conn.autocommit = True
+    try:
+        # Either the LISTEN connection is back and hears the trigger's NOTIFY, or it reconnects
+        # later and reloads the whole table then: both must end with the route served.
+        with conn.cursor() as c:
+            c.execute("INSERT INTO flov7.routes (method, path, function, status, summary, tag) "
+                      "VALUES ('GET', %s, 'flov7_api.auth_me', 200, 'me again', 'test')", (path,))
+        deadline = time.time() + TIMEOUT
+        while time.time() < deadline:
+            if requests.post(f.url + path, timeout=TIMEOUT).status_code == 405:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("route added after the restart was never loaded:\n" + f.output())
+        assert requests.get(f.url + path, timeout=TIMEOUT).status_code == 401
+    finally:
+        with conn.cursor() as c:
+            c.execute("DELETE FROM flov7.routes WHERE path = %s", (path,))
+        conn.close()
+    f.stop()
+
+
 # --- signals -----------------------------------------------------------------------------------
 
 def cors_origin(url, origin):
