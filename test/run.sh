@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make test`: every suite against a throwaway cluster and frontd; exits non-zero on any failure.
-#   1. C unit tests of frontd's pure logic
+#   1. META.json against flov7.control; frontd's formatting; C unit tests of frontd's pure logic
 #   2. pgTAP suites (pg_prove) against the extension
 #   3. black-box HTTP tests against frontd, three times: plain, under ASan+UBSan, under valgrind
+#   4. fault tests (test/fault: refusals, PostgreSQL restart, signals, limits), plain and ASan+UBSan
 # Everything it starts is stopped on exit, also on failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -86,6 +87,9 @@ assert not missing, "META.json lacks %s" % missing
 assert meta["version"] == control == meta["provides"]["flov7"]["version"], (meta["version"], control)
 print("metadata: flov7 %s, META.json matches flov7.control" % control)
 PY
+
+step "frontd formatting (clang-format)"
+make -s -C frontd format-check && echo "format: frontd is clang-format clean" || fail format
 
 step "C unit tests"
 make -s -C frontd unit || fail unit
