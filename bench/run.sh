@@ -41,7 +41,7 @@ TOKEN=$(pg_psql "$PGDIR" "$PGPORT" "$DB" -At -c "SET ROLE flov7_anon" -c \
 # The claims frontd would verify and pass on: the token's payload.
 CLAIMS=$(/usr/bin/python3 -c 'import sys,base64;p=sys.argv[1].split(".")[1];print(base64.urlsafe_b64decode(p+"="*(-len(p)%4)).decode())' "$TOKEN")
 
-FLOV7_DB_URI="host=$PGDIR port=$PGPORT dbname=$DB user=flov7_authenticator password=$AUTH_PW" \
+FLOV7_DB_URI=$(auth_uri "$PGDIR" "$PGPORT" "$DB" "$AUTH_PW") \
 	FLOV7_JWT_SECRET=$SECRET FLOV7_LISTEN=127.0.0.1:$HTTPPORT FLOV7_POOL_SIZE=$POOL \
 	FLOV7_ACCESS_LOG=off frontd/frontd >"$WORK/frontd.log" 2>&1 &
 FRONTD_PID=$!

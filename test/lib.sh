@@ -85,6 +85,11 @@ SELECT flov7.set_jwt_secret('$secret');
 SQL
 }
 
+# auth_uri DIR PORT DB PASSWORD: the conninfo frontd uses, as flov7_authenticator on the socket.
+auth_uri() {
+	echo "host=$1 port=$2 dbname=$3 user=flov7_authenticator password=$4"
+}
+
 # random_token N: N random bytes as hex.
 random_token() {
 	od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'

@@ -71,7 +71,7 @@ SQL
 		kill -TERM "$(cat "$RUN/frontd.pid")"
 		sleep 0.5
 	fi
-	FLOV7_DB_URI="host=$dir port=$PGPORT dbname=$DB user=flov7_authenticator password=$FLOV7_AUTH_PASSWORD" \
+	FLOV7_DB_URI=$(auth_uri "$dir" "$PGPORT" "$DB" "$FLOV7_AUTH_PASSWORD") \
 		FLOV7_JWT_SECRET=$FLOV7_JWT_SECRET FLOV7_LISTEN=$LISTEN \
 		nohup "$ROOT/frontd/frontd" >>"$RUN/frontd.log" 2>&1 &
 	echo $! >"$RUN/frontd.pid"

@@ -19,6 +19,7 @@ HTTPPORT=${FLOV7_TEST_HTTPPORT:-$((40000 + RANDOM % 20000))}
 DB=flov7_test
 AUTH_PW=$(random_token 16)
 SECRET=$(random_token 32)
+AUTH_URI=$(auth_uri "$PGDIR" "$PGPORT" "$DB" "$AUTH_PW")
 FRONTD_PID=
 FAILED=()
 
@@ -43,7 +44,7 @@ export FLOV7_MAX_HEADER_BYTES=8192 FLOV7_MAX_BODY_BYTES=1048576 FLOV7_HEADER_TIM
 start_frontd() {
 	local label=$1
 	shift
-	FLOV7_DB_URI="host=$PGDIR port=$PGPORT dbname=$DB user=flov7_authenticator password=$AUTH_PW" \
+	FLOV7_DB_URI=$AUTH_URI \
 		FLOV7_LISTEN=127.0.0.1:$HTTPPORT FLOV7_CORS_ORIGINS=http://allowed.example \
 		FLOV7_POOL_SIZE=4 \
 		"$@" >"$WORK/frontd-$label.log" 2>&1 &
@@ -119,7 +120,7 @@ PG_RESTART+="$PGBIN/pg_ctl -D $PGDIR/data -l $PGDIR/postgres.log -m fast -w -t 6
 fault_suite() {
 	step "fault suite ($1)"
 	FLOV7_FRONTD_BIN=$1 \
-		FLOV7_AUTH_URI="host=$PGDIR port=$PGPORT dbname=$DB user=flov7_authenticator password=$AUTH_PW" \
+		FLOV7_AUTH_URI=$AUTH_URI \
 		FLOV7_PG_RESTART="$PG_RESTART" \
 		"$PY" -m pytest -q -p no:cacheprovider --basetemp="$WORK/fault-$(basename "$1")" test/fault || fail "fault ($1)"
 }
