@@ -271,9 +271,12 @@ CREATE TABLE flov7.routes (
 	status		int NOT NULL DEFAULT 200 CHECK (status BETWEEN 200 AND 299),
 	summary		text NOT NULL DEFAULT '',
 	tag			text NOT NULL DEFAULT 'default',
+	read_only	boolean NOT NULL DEFAULT false CHECK (NOT read_only OR method = 'GET'),
 	PRIMARY KEY (method, path)
 );
 COMMENT ON TABLE flov7.routes IS 'HTTP routes served by frontd: method + path -> function (jsonb) RETURNS jsonb';
+COMMENT ON COLUMN flov7.routes.read_only IS
+	'the function changes nothing, so frontd may run it again on another connection when its connection dies before the answer';
 
 -- User data is dumped by pg_dump; seeded tables (settings, quotas,
 -- permissions, routes) are recreated by CREATE EXTENSION.

@@ -26,6 +26,9 @@ INSERT INTO flov7.routes (method, path, function, status, summary, tag) VALUES
 	('PUT', '/api/v1/users/admin/users/{id}/status', 'flov7_api.admin_user_set_status', 200, 'Activate or deactivate a user', 'admin'),
 	('GET', '/api/v1/users/admin/stats', 'flov7_api.admin_stats', 200, 'Platform statistics', 'admin');
 
+-- Every GET of this release only reads, so frontd may retry it on another connection.
+UPDATE flov7.routes SET read_only = true WHERE method = 'GET';
+
 -- An OpenAPI 3.0 document describing flov7.routes, served by frontd at /openapi.json.
 CREATE FUNCTION flov7.openapi(server_url text DEFAULT NULL) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, flov7 AS $$
