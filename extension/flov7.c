@@ -4,15 +4,18 @@
  *	  Module entry point of the flov7 extension.
  *
  * The library is loaded on demand, the first time one of its functions is
- * called; _PG_init only registers the callbacks the other files need.
+ * called; _PG_init only registers the callbacks and settings the other
+ * files need.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "utils/guc.h"
 
 #include "flov7.h"
+#include "validate.h"
 
 PG_MODULE_MAGIC;
 
@@ -23,4 +26,6 @@ void
 _PG_init(void)
 {
 	flov7_authz_init();
+	flov7_validate_init();
+	MarkGUCPrefixReserved("flov7");
 }

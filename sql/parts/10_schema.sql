@@ -126,9 +126,17 @@ CREATE TABLE flov7.primitives (
 	output_schema	jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(output_schema) = 'object'),
 	is_active		boolean NOT NULL DEFAULT true,
 	created_at		timestamptz NOT NULL DEFAULT now(),
+	branches		text[] CHECK (array_position(branches, NULL) IS NULL),
+	cost_usd		numeric(10, 4) NOT NULL DEFAULT 0 CHECK (cost_usd >= 0),
+	builtin			boolean NOT NULL DEFAULT false,
 	UNIQUE (type, subtype)
 );
 COMMENT ON TABLE flov7.primitives IS 'catalogue of the five primitives and their subtypes, with JSON schemas';
+COMMENT ON COLUMN flov7.primitives.branches IS
+	'labels the out-edges of such a node may name (NULL: it does not branch; a switch adds its cases)';
+COMMENT ON COLUMN flov7.primitives.cost_usd IS
+	'estimated cost in USD of one run of such a node; a workflow''s estimated_cost is the sum over its nodes';
+COMMENT ON COLUMN flov7.primitives.builtin IS 'seeded by the extension (pg_dump leaves these rows out)';
 
 CREATE TABLE flov7.user_integrations (
 	id						uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -159,9 +167,11 @@ CREATE TABLE flov7.workflow_templates (
 	usage_count				int NOT NULL DEFAULT 0 CHECK (usage_count >= 0),
 	created_by				uuid REFERENCES flov7.users (id) ON DELETE SET NULL,
 	created_at				timestamptz NOT NULL DEFAULT now(),
-	updated_at				timestamptz NOT NULL DEFAULT now()
+	updated_at				timestamptz NOT NULL DEFAULT now(),
+	builtin					boolean NOT NULL DEFAULT false
 );
 COMMENT ON TABLE flov7.workflow_templates IS 'shared starting points for workflows';
+COMMENT ON COLUMN flov7.workflow_templates.builtin IS 'seeded by the extension (pg_dump leaves these rows out)';
 
 -- Audit rows outlive the users they mention, so user ids are not foreign keys.
 CREATE TABLE flov7.audit_logs (
@@ -279,14 +289,15 @@ COMMENT ON COLUMN flov7.routes.read_only IS
 	'the function changes nothing, so frontd may run it again on another connection when its connection dies before the answer';
 
 -- User data is dumped by pg_dump; seeded tables (settings, quotas,
--- permissions, routes) are recreated by CREATE EXTENSION.
+-- permissions, routes) and seeded rows (builtin primitives and templates)
+-- are recreated by CREATE EXTENSION.
 SELECT pg_catalog.pg_extension_config_dump('flov7.users', '');
 SELECT pg_catalog.pg_extension_config_dump('flov7.user_passwords', '');
 SELECT pg_catalog.pg_extension_config_dump('flov7.workflows', '');
 SELECT pg_catalog.pg_extension_config_dump('flov7.workflow_executions', '');
-SELECT pg_catalog.pg_extension_config_dump('flov7.primitives', '');
+SELECT pg_catalog.pg_extension_config_dump('flov7.primitives', 'WHERE NOT builtin');
 SELECT pg_catalog.pg_extension_config_dump('flov7.user_integrations', '');
-SELECT pg_catalog.pg_extension_config_dump('flov7.workflow_templates', '');
+SELECT pg_catalog.pg_extension_config_dump('flov7.workflow_templates', 'WHERE NOT builtin');
 SELECT pg_catalog.pg_extension_config_dump('flov7.audit_logs', '');
 SELECT pg_catalog.pg_extension_config_dump('flov7.api_keys', '');
 SELECT pg_catalog.pg_extension_config_dump('flov7.notifications', '');

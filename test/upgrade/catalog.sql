@@ -1,6 +1,6 @@
 -- catalog.sql: a canonical listing of everything extension flov7 owns, one line per fact, so
--- that an updated install and a fresh one can be compared with diff.  Secrets and timestamps
--- are left out; seeded rows are listed.
+-- that an updated install and a fresh one can be compared with diff.  Secrets, timestamps and
+-- generated ids are left out; seeded rows are listed.
 \pset format unaligned
 \pset tuples_only on
 \pset footer off
@@ -59,7 +59,8 @@ SELECT line FROM (
 	SELECT 'schema ' || n.nspname || ' acl ' || coalesce(n.nspacl::text, '-')
 	  FROM pg_namespace n JOIN members m ON m.classid = 'pg_namespace'::regclass AND m.objid = n.oid
 	UNION ALL
-	SELECT 'config dump ' || x::regclass FROM ext, pg_extension e, unnest(e.extconfig) x WHERE e.oid = ext.oid
+	SELECT 'config dump ' || u.x::regclass || ' ' || coalesce(u.cond, '-')
+	  FROM ext, pg_extension e, unnest(e.extconfig, e.extcondition) AS u (x, cond) WHERE e.oid = ext.oid
 	UNION ALL
 	SELECT 'route ' || r::text FROM flov7.routes r
 	UNION ALL
@@ -69,7 +70,8 @@ SELECT line FROM (
 	UNION ALL
 	SELECT 'plan_quota ' || (to_jsonb(q) - 'updated_at')::text FROM flov7.plan_quotas q
 	UNION ALL
-	SELECT 'primitive ' || p.type || ' ' || md5(p::text) FROM flov7.primitives p
+	SELECT 'primitive ' || p.type || ' ' || p.subtype || ' ' || md5((to_jsonb(p) - ARRAY['id', 'created_at'])::text)
+	  FROM flov7.primitives p
 	UNION ALL
 	SELECT 'setting ' || s.key FROM flov7.settings s
 ) l
