@@ -500,4 +500,12 @@ ROUTES = [
     ("PUT", "/users/admin/users/{id}/role", 200),
     ("PUT", "/users/admin/users/{id}/status", 200),
     ("GET", "/users/admin/stats", 200),
+    ("GET", "/primitives", 200),
+    ("POST", "/workflows", 201),
+    ("GET", "/workflows", 200),
+    ("GET", "/workflows/{id}", 200),
+    ("PUT", "/workflows/{id}", 200),
+    ("DELETE", "/workflows/{id}", 204),
+    ("GET", "/workflows/templates", 200),
+    ("POST", "/workflows/templates/{id}/use", 201),
 ]

@@ -51,6 +51,7 @@ SELECT flov7_api.auth_login('{"email":"sec.u@pgtap.test","password":"password123
 SELECT pg_temp.act_as(:'u');
 SELECT flov7_api.integration_create('{"service_name":"gh","service_type":"api_key","credentials":{"t":"x"}}') ->> 'id' AS integ \gset
 SELECT flov7_api.api_key_create('{"name":"sec"}') ->> 'id' AS key_id \gset
+SELECT flov7_api.workflow_create('{"name":"sec","workflow_json":{"nodes":[{"id":"t","type":"trigger","data":{"config":{"trigger_type":"manual"}}}],"edges":[]}}') ->> 'id' AS wf \gset
 SELECT pg_temp.act_dba();
 INSERT INTO flov7.notifications (user_id, type, title, message) VALUES (:'u', 'info', 't', 'm') RETURNING id AS notif \gset
 
@@ -79,7 +80,15 @@ INSERT INTO happy VALUES
 	('admin_user_list', '{"search":"sec"}'),
 	('admin_user_set_role', jsonb_build_object('id', :'v', 'role', 'premium')),
 	('admin_user_set_status', jsonb_build_object('id', :'v', 'is_active', false)),
-	('admin_stats', '{}');
+	('admin_stats', '{}'),
+	('primitive_list', '{"type":"condition"}'),
+	('workflow_create', '{"name":"w","workflow_json":{"nodes":[{"id":"t","type":"trigger","data":{"config":{"trigger_type":"manual"}}},{"id":"c","type":"condition","data":{"config":{"condition_type":"if_else","condition":"data.x == 1"}}},{"id":"j","type":"condition","data":{"config":{"condition_type":"json_path","path":"$.data ? (@.a > 1)"}}}],"edges":[{"id":"e","source":"t","target":"c"},{"id":"f","source":"t","target":"j"}]}}'),
+	('workflow_list', '{"search":"sec","tag":"x","sort_by":"name"}'),
+	('workflow_get', jsonb_build_object('id', :'wf')),
+	('workflow_update', jsonb_build_object('id', :'wf', 'name', 'sec2', 'tags', '["t"]'::jsonb)),
+	('workflow_delete', jsonb_build_object('id', :'wf')),
+	('template_list', '{"search":"a","difficulty":"beginner"}'),
+	('template_use', jsonb_build_object('id', (SELECT t.id FROM flov7.workflow_templates t ORDER BY t.name LIMIT 1)));
 GRANT SELECT ON happy TO PUBLIC;
 SELECT is(ARRAY(SELECT f.fn::text FROM pg_temp.ext_functions() f
 				 WHERE (f.p).pronamespace = 'flov7_api'::regnamespace

@@ -73,6 +73,9 @@ SELECT line FROM (
 	SELECT 'primitive ' || p.type || ' ' || p.subtype || ' ' || md5((to_jsonb(p) - ARRAY['id', 'created_at'])::text)
 	  FROM flov7.primitives p
 	UNION ALL
+	SELECT 'template ' || t.name || ' ' || md5((to_jsonb(t) - ARRAY['id', 'created_at', 'updated_at'])::text)
+	  FROM flov7.workflow_templates t WHERE t.builtin
+	UNION ALL
 	SELECT 'setting ' || s.key FROM flov7.settings s
 ) l
 ORDER BY line COLLATE "C";

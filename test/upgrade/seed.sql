@@ -39,6 +39,15 @@ SELECT set_config('request.jwt.claims', json_build_object('sub', :'root', 'role'
 SELECT flov7_api.admin_user_set_status(json_build_object('id', :'bob', 'is_active', false)::jsonb) IS NOT NULL AS status;
 COMMIT;
 INSERT INTO flov7.notifications (user_id, type, title, message) VALUES (:'ada', 'info', 'Welcome', 'Hello Ada');
+-- 0.1.0 had no workflow API: a workflow written straight into the table, as the original stored them.
+WITH w AS (INSERT INTO flov7.workflows (user_id, name, workflow_json, status) VALUES (:'ada', 'Welcome',
+	'{"name": "Welcome Email Workflow", "nodes": [{"id": "trigger_1", "type": "trigger", "position": {"x": 100, "y": 100},
+	  "data": {"label": "Signup", "config": {"trigger_type": "webhook", "endpoint": "/webhook/user-signup"}}},
+	 {"id": "action_1", "type": "action", "position": {"x": 400, "y": 100},
+	  "data": {"label": "Send", "config": {"action_type": "email_send", "to": "{{user.email}}", "template": "welcome_email"}}}],
+	 "edges": [{"id": "edge_1", "source": "trigger_1", "target": "action_1", "sourceHandle": "output"}]}', 'active')
+	RETURNING id)
+INSERT INTO public.upgrade_fixture SELECT 'ada_workflow', w.id::text FROM w;
 
 INSERT INTO public.upgrade_fixture
 SELECT 'audit_rows', count(*)::text FROM flov7.audit_logs;

@@ -1,6 +1,6 @@
 -- verify.sql: after the update, the data written by seed.sql still works through the API.
 BEGIN;
-SELECT plan(11);
+SELECT plan(13);
 
 SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'flov7'), current_setting('flov7_test.version'),
 		  'the update reached the current version');
@@ -33,6 +33,13 @@ SET LOCAL ROLE flov7_user;
 SELECT set_config('request.jwt.claims', json_build_object('sub', :'ada',
 	   'role', 'flov7_user', 'jti', gen_random_uuid(), 'exp', extract(epoch FROM now() + interval '5 minutes')::bigint)::text, true);
 SELECT is(flov7_api.notification_list('{}') -> 'items' -> 0 ->> 'title', 'Welcome', 'notifications kept');
+SELECT is(flov7_api.workflow_get(jsonb_build_object('id', (SELECT value FROM public.upgrade_fixture WHERE name = 'ada_workflow')))
+		  -> 'validation', '{"valid": true, "problems": []}', 'a workflow stored before the update reads and validates');
+SELECT is(flov7_api.workflow_update(jsonb_build_object('id', (SELECT value FROM public.upgrade_fixture WHERE name = 'ada_workflow'),
+		  'version', 1, 'tags', '["old"]'::jsonb)) - ARRAY['id', 'user_id', 'created_at', 'updated_at', 'workflow_json', 'validation'],
+		  '{"name": "Welcome", "description": null, "tags": ["old"], "is_template": false, "status": "active", "primitives_count": 2,
+			"estimated_cost": 0.0010, "execution_count": 0, "last_executed_at": null, "version": 2}',
+		  'and updates: the counts are computed, the version bumped');
 RESET ROLE;
 SELECT set_config('request.jwt.claims', '', true);
 
