@@ -1001,8 +1001,8 @@ check_edges(Check *c, JsonbContainer *edges)
 		target = as_string(get_key(obj, "target"));
 		if (source == NULL || target == NULL)
 		{
-			problem(c, true, "invalid_edge", NULL, e->id, "edges[%d] needs \"source\" and \"target\" node ids",
-					i);
+			problem(c, true, "invalid_edge", NULL, e->id,
+					"edges[%d] needs \"source\" and \"target\" node ids", i);
 			continue;
 		}
 		e->src = lookup_node(c, source);

@@ -269,6 +269,28 @@ def test_stale_version_is_409_and_changes_nothing(client, user, q1):
     expect(client.delete(API + "/workflows/" + w["id"], token=user.access, json_body={"version": 3}), 204)
 
 
+def test_concurrent_updates_of_one_version_one_wins(client, user, q1):
+    """Two writers of version 1 at once: one 200, one 409, and the loser's change is nowhere."""
+    import threading
+    w = create(client, user.access, workflow_json=TINY)
+    results = []
+    lock = threading.Lock()
+
+    def put(name):
+        r = client.put(API + "/workflows/" + w["id"], token=user.access,
+                       json_body={"name": name, "version": 1})
+        with lock:
+            results.append((r.status_code, name))
+    threads = [threading.Thread(target=put, args=("writer-%d" % i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(s for s, _ in results) == [200, 409, 409, 409], results
+    winner = [n for s, n in results if s == 200][0]
+    assert q1("SELECT name || ' ' || version FROM flov7.workflows WHERE id = %s", (w["id"],)) == winner + " 2"
+
+
 # --------------------------------------------------------------------------- lists
 
 def test_list_filters_sort_and_pagination(client, make_user):
