@@ -179,6 +179,8 @@ GRANT EXECUTE ON FUNCTION
 
 
 -- ======== issue 6, workflow CRUD: /primitives, /workflows, /workflows/templates ========
+-- A workflow written without a definition gets an empty one, not '{}' (which is none).
+ALTER TABLE flov7.workflows ALTER COLUMN workflow_json SET DEFAULT '{"nodes": [], "edges": []}';
 --
 -- Invoker rights, like the /users endpoints: grants and row level security
 -- decide what a caller touches, and every query is scoped to the caller
@@ -483,8 +485,15 @@ BEGIN
 	END IF;
 	PERFORM flov7.check_version(v_expected, v_row.version);
 
-	v_def := CASE WHEN args ? 'workflow_json' THEN args -> 'workflow_json' ELSE v_row.workflow_json END;
-	v_check := flov7.workflow_checked(v_def);
+	-- A new definition must be one; a stored one that is not (written before this API) only
+	-- keeps the workflow a draft until it is replaced.
+	IF args ? 'workflow_json' THEN
+		v_def := args -> 'workflow_json';
+		v_check := flov7.workflow_checked(v_def);
+	ELSE
+		v_def := v_row.workflow_json;
+		v_check := flov7.check_workflow(v_def);
+	END IF;
 	UPDATE flov7.workflows w
 	   SET name = coalesce(v_name, w.name),
 		   description = CASE WHEN args ? 'description' THEN v_description ELSE w.description END,

@@ -72,7 +72,7 @@ CREATE TABLE flov7.workflows (
 	user_id				uuid NOT NULL REFERENCES flov7.users (id) ON DELETE CASCADE,
 	name				text NOT NULL CHECK (length(btrim(name)) BETWEEN 1 AND 200),
 	description			text CHECK (length(description) <= 5000),
-	workflow_json		jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(workflow_json) = 'object'),
+	workflow_json		jsonb NOT NULL DEFAULT '{"nodes": [], "edges": []}' CHECK (jsonb_typeof(workflow_json) = 'object'),
 	tags				text[] NOT NULL DEFAULT '{}' CHECK (array_position(tags, NULL) IS NULL),
 	is_template			boolean NOT NULL DEFAULT false,
 	status				text NOT NULL DEFAULT 'draft'

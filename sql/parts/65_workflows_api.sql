@@ -303,8 +303,15 @@ BEGIN
 	END IF;
 	PERFORM flov7.check_version(v_expected, v_row.version);
 
-	v_def := CASE WHEN args ? 'workflow_json' THEN args -> 'workflow_json' ELSE v_row.workflow_json END;
-	v_check := flov7.workflow_checked(v_def);
+	-- A new definition must be one; a stored one that is not (written before this API) only
+	-- keeps the workflow a draft until it is replaced.
+	IF args ? 'workflow_json' THEN
+		v_def := args -> 'workflow_json';
+		v_check := flov7.workflow_checked(v_def);
+	ELSE
+		v_def := v_row.workflow_json;
+		v_check := flov7.check_workflow(v_def);
+	END IF;
 	UPDATE flov7.workflows w
 	   SET name = coalesce(v_name, w.name),
 		   description = CASE WHEN args ? 'description' THEN v_description ELSE w.description END,

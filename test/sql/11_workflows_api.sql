@@ -1,6 +1,6 @@
 -- 11_workflows_api.sql: workflow CRUD: shapes, drafts on problems, 422, versions and 409, RLS, quotas, scopes.
 BEGIN;
-SELECT plan(89);
+SELECT plan(92);
 \ir helpers.psql
 
 SELECT pg_temp.mkuser('wf.a@pgtap.test') AS a \gset
@@ -177,6 +177,18 @@ SELECT throws_ok(format('SELECT flov7_api.workflow_update(%L)', jsonb_build_obje
 SELECT is((flov7_api.workflow_get(jsonb_build_object('id', :'w3'::jsonb ->> 'id')) ->> 'version')::int, 6, 'and nothing changed');
 SELECT throws_ok(format('SELECT flov7_api.workflow_update(%L)', jsonb_build_object('id', :'w3'::jsonb ->> 'id', 'name', '')),
 				 '22023', NULL, 'an empty name');
+
+-- A workflow written by a DBA: the default definition is an empty one; one that is not a definition
+-- (0.1.0's default was '{}') keeps the workflow a draft but does not block other changes.
+SELECT pg_temp.act_dba();
+INSERT INTO flov7.workflows (user_id, name) VALUES (:'a', 'by dba') RETURNING id AS dba_wf, workflow_json AS dba_json \gset
+SELECT is(:'dba_json'::jsonb, '{"nodes": [], "edges": []}', 'the column default is an empty definition');
+UPDATE flov7.workflows SET workflow_json = '{}' WHERE id = :'dba_wf';
+SELECT pg_temp.act_as(:'a');
+SELECT flov7_api.workflow_update(jsonb_build_object('id', :'dba_wf', 'name', 'renamed', 'status', 'inactive')) AS u \gset
+SELECT is(ARRAY[:'u'::jsonb ->> 'name', :'u'::jsonb ->> 'status', :'u'::jsonb -> 'validation' -> 'problems' -> 0 ->> 'rule'],
+		  ARRAY['renamed', 'draft', 'nodes_not_array'], 'a stored non-definition: the update applies, the workflow stays a draft');
+SELECT is(flov7_api.workflow_delete(jsonb_build_object('id', :'dba_wf')), NULL, 'and it can be deleted');
 
 -- Another user: invisible, untouchable; an admin's own lists stay their own.
 SELECT pg_temp.act_as(:'b');

@@ -48,6 +48,9 @@ WITH w AS (INSERT INTO flov7.workflows (user_id, name, workflow_json, status) VA
 	 "edges": [{"id": "edge_1", "source": "trigger_1", "target": "action_1", "sourceHandle": "output"}]}', 'active')
 	RETURNING id)
 INSERT INTO public.upgrade_fixture SELECT 'ada_workflow', w.id::text FROM w;
+-- ... and one with the table's default definition of 0.1.0, '{}'.
+WITH w AS (INSERT INTO flov7.workflows (user_id, name) VALUES (:'ada', 'Legacy') RETURNING id)
+INSERT INTO public.upgrade_fixture SELECT 'ada_legacy_workflow', w.id::text FROM w;
 
 INSERT INTO public.upgrade_fixture
 SELECT 'audit_rows', count(*)::text FROM flov7.audit_logs;

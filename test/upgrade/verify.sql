@@ -1,6 +1,6 @@
 -- verify.sql: after the update, the data written by seed.sql still works through the API.
 BEGIN;
-SELECT plan(13);
+SELECT plan(14);
 
 SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'flov7'), current_setting('flov7_test.version'),
 		  'the update reached the current version');
@@ -40,6 +40,9 @@ SELECT is(flov7_api.workflow_update(jsonb_build_object('id', (SELECT value FROM 
 		  '{"name": "Welcome", "description": null, "tags": ["old"], "is_template": false, "status": "active", "primitives_count": 2,
 			"estimated_cost": 0.0010, "execution_count": 0, "last_executed_at": null, "version": 2}',
 		  'and updates: the counts are computed, the version bumped');
+SELECT is(flov7_api.workflow_update(jsonb_build_object('id', (SELECT value FROM public.upgrade_fixture WHERE name = 'ada_legacy_workflow'),
+		  'name', 'Legacy renamed')) -> 'validation' -> 'problems' -> 0 ->> 'rule', 'nodes_not_array',
+		  'a workflow stored with 0.1.0''s default definition ''{}'' can still be renamed (and says why it is a draft)');
 RESET ROLE;
 SELECT set_config('request.jwt.claims', '', true);
 
