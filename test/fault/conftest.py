@@ -126,3 +126,26 @@ def me(url, token):
 def pg_command(name):
     """Run the cluster command given in environment variable `name` (FLOV7_PG_*)."""
     subprocess.run(os.environ[name], shell=True, check=True, timeout=120, stdout=subprocess.DEVNULL)
+
+
+def wait_until(what, cond, timeout=TIMEOUT):
+    """Poll cond() until it returns something true, and return that; fail after timeout."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def sleeping_backend(su, function, not_pid=0):
+    """pid of the frontd backend sleeping (pg_sleep) in `function`, once it is there."""
+    def find():
+        with su.cursor() as c:
+            c.execute("SELECT pid FROM pg_stat_activity WHERE usename = 'flov7_authenticator' "
+                      "AND wait_event = 'PgSleep' AND query LIKE %s AND pid <> %s",
+                      ("%" + function + "%", not_pid))
+            row = c.fetchone()
+            return row and row[0]
+    return wait_until("a backend sleeping in " + function, find)

@@ -12,7 +12,7 @@ import psycopg2
 import pytest
 import requests
 
-from conftest import BIN, PGURI, TIMEOUT, me, register
+from conftest import BIN, PGURI, TIMEOUT, me, register, sleeping_backend
 
 
 # --- refusing to start -------------------------------------------------------------------------
@@ -172,7 +172,7 @@ def wait_route(url, path):
     raise AssertionError("route %s never loaded" % path)
 
 
-def test_sigterm_drains_in_flight_requests(frontd, slow_route):
+def test_sigterm_drains_in_flight_requests(frontd, su, slow_route):
     f = frontd().wait_up()
     wait_route(f.url, slow_route)
     result = {}
@@ -183,7 +183,7 @@ def test_sigterm_drains_in_flight_requests(frontd, slow_route):
 
     t = threading.Thread(target=call)
     t.start()
-    time.sleep(0.5)  # the request is in the database now
+    sleeping_backend(su, "flov7_api.fault_slow")  # the request is in the database now
     f.proc.send_signal(signal.SIGTERM)
     t.join(TIMEOUT)
     assert result == {"status": 200, "body": {"slept": True}}

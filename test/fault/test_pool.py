@@ -12,7 +12,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import TIMEOUT, me, pg_command, register
+from conftest import TIMEOUT, me, pg_command, register, sleeping_backend, wait_until
 
 GETS = ("/api/v1/users/profile", "/api/v1/auth/me")
 TERMINATE_ALL = ("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
@@ -24,16 +24,6 @@ def metric(url, name):
     m = re.search(r"^%s (\d+)$" % re.escape(name), text, re.M)
     assert m, "%s not in /metrics" % name
     return int(m.group(1))
-
-
-def wait_until(what, cond, timeout=TIMEOUT):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
 
 
 @pytest.fixture
@@ -202,7 +192,8 @@ def test_sigterm_answers_requests_waiting_for_a_database_that_is_down(frontd, pg
 def counted_route(su):
     """make(method, sleeps) adds a route whose function counts its runs in a sequence (which a
     rollback does not undo), then sleeps on its first `sleeps` runs (0: on every run) until
-    terminated.  Returns (path, runs(), backend_pid())."""
+    terminated.  Returns (path, runs(), sleeper(not_pid=0)), sleeper giving the pid of the
+    backend sleeping in it."""
     made = []
 
     def make(method, sleeps):
@@ -230,18 +221,7 @@ def counted_route(su):
                 c.execute("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM " + seq)
                 return c.fetchone()[0]
 
-        def sleeping_backend(not_pid=0):
-            """pid of the pool backend sleeping in the function, once it is there."""
-            def find():
-                with su.cursor() as c:
-                    c.execute("SELECT pid FROM pg_stat_activity WHERE usename = "
-                              "'flov7_authenticator' AND wait_event = 'PgSleep' "
-                              "AND query LIKE %s AND pid <> %s", ("%" + fn + "%", not_pid))
-                    row = c.fetchone()
-                    return row and row[0]
-            return wait_until("a backend sleeping in " + fn, find)
-
-        return path, runs, sleeping_backend
+        return path, runs, lambda not_pid=0: sleeping_backend(su, fn, not_pid)
 
     yield make
     with su.cursor() as c:
@@ -264,11 +244,11 @@ def terminate(su, pid):
 
 
 def test_read_only_get_runs_again_when_its_connection_dies(frontd, su, counted_route):
-    path, runs, sleeping_backend = counted_route("GET", sleeps=1)
+    path, runs, sleeper = counted_route("GET", sleeps=1)
     f = frontd().wait_up()
     wait_route(f.url, path, "GET")
     call = Call(lambda: requests.get(f.url + path, timeout=TIMEOUT))
-    terminate(su, sleeping_backend())
+    terminate(su, sleeper())
     r = call.result()
     assert r.status_code == 200, r.text
     assert r.json() == {"run": 2}
@@ -278,14 +258,14 @@ def test_read_only_get_runs_again_when_its_connection_dies(frontd, su, counted_r
 
 
 def test_read_only_get_runs_at_most_twice(frontd, su, counted_route):
-    path, runs, sleeping_backend = counted_route("GET", sleeps=0)
+    path, runs, sleeper = counted_route("GET", sleeps=0)
     f = frontd().wait_up()
     wait_route(f.url, path, "GET")
     call = Call(lambda: requests.get(f.url + path, timeout=TIMEOUT))
-    first = sleeping_backend()
+    first = sleeper()
     terminate(su, first)
     wait_until("the second run", lambda: runs() == 2)
-    terminate(su, sleeping_backend(not_pid=first))
+    terminate(su, sleeper(not_pid=first))
     r = call.result()
     assert r.status_code == 503, r.text
     assert r.headers.get("Retry-After") == "1"
@@ -297,12 +277,12 @@ def test_post_is_not_run_again_when_its_connection_dies(frontd, su, counted_rout
     """The write is lost (503) and never repeated; a GET behind it on the one pooled connection
     (pipelined behind it, or waiting for the connection) is served once the connection is
     back."""
-    path, runs, sleeping_backend = counted_route("POST", sleeps=1)
+    path, runs, sleeper = counted_route("POST", sleeps=1)
     f = frontd(env={"FLOV7_POOL_SIZE": "1"}).wait_up()
     wait_route(f.url, path, "POST")
     token = register(f.url)
     post = Call(lambda: requests.post(f.url + path, json={}, timeout=TIMEOUT))
-    pid = sleeping_backend()
+    pid = sleeper()
     get = Call(lambda: me(f.url, token))
     wait_until("the GET in the pool", lambda: get.answered or metric(
         f.url, "flov7_pool_waiting") + metric(f.url, "flov7_pool_in_flight") == 2)
