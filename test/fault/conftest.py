@@ -104,10 +104,28 @@ def frontd(tmp_path):
 
 @pytest.fixture
 def su():
-    conn = psycopg2.connect(PGURI)
-    conn.autocommit = True
-    yield conn
-    conn.close()
+    s = Superuser()
+    yield s
+    s.forget()
+
+
+class Superuser:
+    """The superuser `postgres` on an autocommit connection, opened on first use, and again
+    after forget() (a test that stops the cluster calls it)."""
+
+    def __init__(self):
+        self.conn = None
+
+    def cursor(self):
+        if self.conn is None or self.conn.closed:
+            self.conn = psycopg2.connect(PGURI)
+            self.conn.autocommit = True
+        return self.conn.cursor()
+
+    def forget(self):
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = None
 
 
 def register(url):

@@ -5,6 +5,8 @@ connection dies before its answer runs once more; a write never runs twice."""
 import collections
 import re
 import signal
+import socket
+import struct
 import threading
 import time
 import uuid
@@ -27,13 +29,14 @@ def metric(url, name):
 
 
 @pytest.fixture
-def pg_ctl():
+def pg_ctl(su):
     """Stop and start the cluster; whatever the test does, it is running again afterwards."""
     state = {"down": False}
 
     class Ctl:
         def stop(self):
             state["down"] = True
+            su.forget()
             pg_command("FLOV7_PG_STOP")
 
         def start(self):
@@ -293,6 +296,66 @@ def test_post_is_not_run_again_when_its_connection_dies(frontd, su, counted_rout
     assert runs() == 1
     assert get.result().status_code == 200, get.result().text
     assert runs() == 1
+    f.stop()
+
+
+def send_then_reset(url, path):
+    """Send a GET on a raw socket; the returned function closes it with a TCP reset (the client
+    going away while frontd still holds its request)."""
+    host, port = url.split("//")[1].split(":")
+    s = socket.create_connection((host, int(port)), timeout=TIMEOUT)
+    s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path, host)).encode())
+
+    def reset():
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+    return reset
+
+
+def only_this_client(url):
+    return metric(url, "flov7_http_connections_open") == 1  # the /metrics request itself
+
+
+def test_client_gone_while_its_retry_waits(frontd, su, counted_route, pg_ctl):
+    """The owner of a retry waiting for the database goes away: it leaves the queue."""
+    # (pg_ctl last: torn down first, so the cluster is up again when the route is removed)
+    path, runs, sleeper = counted_route("GET", sleeps=0)
+    f = frontd(env={"FLOV7_POOL_ACQUIRE_TIMEOUT": "60s"}).wait_up()
+    wait_route(f.url, path, "GET")
+    reset = send_then_reset(f.url, path)
+    sleeper()
+    pg_ctl.stop()  # terminates the backend: the request waits to run again
+    wait_until("the retry waiting", lambda: metric(f.url, "flov7_pool_waiting") == 1)
+    assert metric(f.url, "flov7_db_retries_total") == 1
+    reset()
+    wait_until("the client gone", lambda: only_this_client(f.url))
+    assert metric(f.url, "flov7_pool_waiting") == 0
+    pg_ctl.start()
+    wait_until("/ready", lambda: requests.get(f.url + "/ready", timeout=TIMEOUT).status_code == 200)
+    assert runs() == 1
+    assert requests.get(f.url + "/api/v1/auth/me", timeout=TIMEOUT).status_code == 401
+    f.stop()
+
+
+def test_client_gone_while_its_retry_runs(frontd, su, counted_route):
+    """The owner of a retry in flight goes away, then that connection dies too: the retry's
+    results (none) are absorbed, nothing runs a third time, the pool carries on."""
+    path, runs, sleeper = counted_route("GET", sleeps=0)
+    f = frontd().wait_up()
+    wait_route(f.url, path, "GET")
+    reset = send_then_reset(f.url, path)
+    first = sleeper()
+    terminate(su, first)
+    second = sleeper(not_pid=first)
+    reset()
+    wait_until("the client gone", lambda: only_this_client(f.url))
+    terminate(su, second)
+    wait_until("nothing in flight", lambda: metric(f.url, "flov7_pool_in_flight") == 0
+               and metric(f.url, "flov7_pool_connected") == 2)
+    assert runs() == 2
+    assert metric(f.url, "flov7_db_retries_total") == 1
+    token = register(f.url)
+    assert me(f.url, token).status_code == 200
     f.stop()
 
 
