@@ -1,6 +1,6 @@
 -- 01_schema.sql: tables, columns, roles, grants, RLS, and constraints that refuse bad states.
 BEGIN;
-SELECT plan(82);
+SELECT plan(84);
 \ir helpers.psql
 
 SELECT has_schema('flov7');
@@ -24,7 +24,7 @@ SELECT has_column('flov7', 'user_integrations', c, 'user_integrations.' || c)
 	'last_used_at', 'usage_count', 'created_at', 'updated_at']) c;
 SELECT columns_are('flov7', 'refresh_tokens', ARRAY['id', 'user_id', 'family_id', 'token_hash', 'expires_at',
 	'used_at', 'revoked_at', 'created_at']);
-SELECT columns_are('flov7', 'routes', ARRAY['method', 'path', 'function', 'status', 'summary', 'tag']);
+SELECT columns_are('flov7', 'routes', ARRAY['method', 'path', 'function', 'status', 'summary', 'tag', 'read_only']);
 SELECT col_is_pk('flov7', 'routes', ARRAY['method', 'path']::name[], 'routes are keyed on (method, path)');
 
 -- Roles.
@@ -133,6 +133,11 @@ SELECT throws_ok($$INSERT INTO flov7.routes (method, path, function) VALUES ('GE
 SELECT throws_ok($$INSERT INTO flov7.routes (method, path, function) VALUES ('GET', '/api/v1/x/', 'flov7_api.auth_me')$$,
 				 '23514', NULL, 'route paths have no trailing slash');
 SELECT has_trigger('flov7', 'routes', 'routes_notify', 'routes changes NOTIFY flov7_routes');
+SELECT is_empty($$SELECT method, path FROM flov7.routes WHERE read_only <> (method = 'GET')$$,
+				'the GET routes of this release are read_only, the others are not');
+SELECT throws_ok($$INSERT INTO flov7.routes (method, path, function, read_only)
+				   VALUES ('POST', '/api/v1/x', 'flov7_api.auth_me', true)$$,
+				 '23514', NULL, 'only a GET route may be read_only (frontd may run it twice)');
 
 SELECT * FROM finish();
 ROLLBACK;
