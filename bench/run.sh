@@ -45,7 +45,7 @@ FLOV7_DB_URI=$(auth_uri "$PGDIR" "$PGPORT" "$DB" "$AUTH_PW") \
 	FLOV7_JWT_SECRET=$SECRET FLOV7_LISTEN=127.0.0.1:$HTTPPORT FLOV7_POOL_SIZE=$POOL \
 	FLOV7_ACCESS_LOG=off frontd/frontd >"$WORK/frontd.log" 2>&1 &
 FRONTD_PID=$!
-wait_http "http://127.0.0.1:$HTTPPORT/health" 30
+wait_http "http://127.0.0.1:$HTTPPORT/ready" 30 # pool connected: no connect time in the first run
 
 # pgbench_script FUNCTION: the two statements of CONTRACT.md in one pipeline, claims inlined.
 pgbench_script() {

@@ -21,6 +21,7 @@ struct config {
     char *server_url;   /* base URL for /openapi.json; "" = http://<Host> */
     int pool_size;
     int pool_pipeline_depth;
+    int pool_acquire_timeout_ms; /* longest wait for a database connection */
     int max_connections;
     int max_header_bytes;
     int max_body_bytes;

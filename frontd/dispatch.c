@@ -81,6 +81,18 @@ void dispatch_pg_error(struct conn *c, const PGresult *res)
 }
 
 /* ---- the API pipeline ---- */
+
+/* A new attempt: a retry forgets what its lost connection had already answered. */
+void dispatch_attempt_begin(struct exchange *x)
+{
+    x->nsent = x->nres = 0;
+    if (x->res)
+        PQclear(x->res);
+    if (x->err)
+        PQclear(x->err);
+    x->res = x->err = NULL;
+}
+
 static bool api_send(struct pool_req *r, struct pool_conn *pc, PGconn *pg)
 {
     struct conn *c = conn_of(r);
@@ -98,7 +110,7 @@ static bool api_send(struct pool_req *r, struct pool_conn *pc, PGconn *pg)
     for (int i = 0; i < k; i++)
         name[1 + i] = digits[k - 1 - i];
     name[1 + k] = 0;
-    x->nsent = x->nres = 0;
+    dispatch_attempt_begin(x);
     if (!pool_prepared(pc, 0)) {
         if (!PQsendPrepare(pg, "s0", SQL_SET, 8, NULL))
             return false;
@@ -168,7 +180,7 @@ static int parse_status(const char *s)
     return v >= 100 && v <= 599 ? v : 0;
 }
 
-static void pool_failure(struct conn *c, int err)
+void dispatch_pool_error(struct conn *c, int err)
 {
     switch (err) {
     case POOL_LOST:
@@ -180,7 +192,9 @@ static void pool_failure(struct conn *c, int err)
                            NULL, NULL);
         break;
     case POOL_QUEUE_TIMEOUT:
-        conn_respond_error(c, 503, NULL, "no database connection became free in time", NULL, NULL,
+        conn_respond_error(c, 503, NULL, "no database connection within pool-acquire-timeout", NULL,
+                           pool_ready() ? "All connections are busy; retry the request."
+                                        : "The database is unreachable; retry the request.",
                            "Retry-After: 1\r\n");
         break;
     default:
@@ -194,7 +208,7 @@ static void api_done(struct pool_req *r, int err)
     struct conn *c = conn_of(r);
     struct exchange *x = &c->ex;
     if (err != POOL_OK) {
-        pool_failure(c, err);
+        dispatch_pool_error(c, err);
         return;
     }
     if (x->err) {
@@ -421,6 +435,7 @@ void dispatch_request(struct conn *c)
     x->voff[1] = x->pvals.len;
     sbuf_add(&x->pvals, x->auth.apikey, x->auth.apikey_len);
 
-    if (pool_submit(&x->preq, &api_ops) != POOL_OK)
-        pool_failure(c, POOL_DOWN);
+    int prc = pool_submit(&x->preq, &api_ops, x->route->read_only);
+    if (prc != POOL_OK)
+        dispatch_pool_error(c, prc);
 }

@@ -10,10 +10,15 @@
 #include <libpq-fe.h>
 
 struct conn;
+struct exchange;
 
 void dispatch_request(struct conn *c);
+/* Start of each run of a request on a connection (pool_req_ops.send): reset the results. */
+void dispatch_attempt_begin(struct exchange *x);
 /* Answer with a database error result (errmap decides the status). */
 void dispatch_pg_error(struct conn *c, const PGresult *res);
+/* Answer for a request the pool could not run (enum pool_err): 503 or 504. */
+void dispatch_pool_error(struct conn *c, int err);
 
 /* ops.c: /health, /ready, /metrics, /openapi.json.  Returns 1 if it took the request. */
 int ops_handle(struct conn *c, const char *path, size_t plen);

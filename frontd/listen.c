@@ -26,9 +26,9 @@ struct route_table *routes_from_result(PGresult *res)
     int n = PQntuples(res);
     struct route_row *rows = xcalloc((size_t)(n > 0 ? n : 1), sizeof(*rows));
     for (int i = 0; i < n; i++) {
-        const char **f[] = {&rows[i].method, &rows[i].path,    &rows[i].function,
-                            &rows[i].status, &rows[i].summary, &rows[i].tag};
-        for (int j = 0; j < 6; j++)
+        const char **f[] = {&rows[i].method,  &rows[i].path, &rows[i].function, &rows[i].status,
+                            &rows[i].summary, &rows[i].tag,  &rows[i].read_only};
+        for (int j = 0; j < (int)(sizeof(f) / sizeof(f[0])); j++)
             *f[j] = PQgetisnull(res, i, j) ? NULL : PQgetvalue(res, i, j);
     }
     struct route_table *t = router_build(rows, n, route_warn, NULL);

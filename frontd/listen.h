@@ -11,7 +11,8 @@
 #include "router.h"
 
 #define ROUTES_QUERY                                                                               \
-    "SELECT method, path, function, status, summary, tag FROM flov7.routes ORDER BY path, method"
+    "SELECT method, path, function, status, summary, tag, read_only FROM flov7.routes "            \
+    "ORDER BY path, method"
 
 void listen_init(void);
 void listen_shutdown(void);

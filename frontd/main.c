@@ -2,7 +2,8 @@
  * main.c — frontd's entry point: configuration, startup checks against the database (the only
  * blocking database work, done before the loop), the event base, and signals handled as
  * events (pgbouncer: "not actual signal handlers"):
- *   SIGTERM/SIGINT  stop accepting, let requests in flight finish, exit 0 (twice: at once)
+ *   SIGTERM/SIGINT  stop accepting, let requests in flight or waiting finish, exit 0
+ *                   (twice: at once)
  *   SIGHUP          re-read config file + environment: CORS, limits, timeouts, log, JWT
  *   SIGPIPE         ignored (bufferevents write with writev(2), which has no MSG_NOSIGNAL)
  * On exit everything is freed, so valgrind reports no leak.
@@ -116,7 +117,10 @@ static void begin_shutdown(void)
     log_info("shutdown", "draining %d connections", conn_count());
     listener_close();
     conn_shutdown_begin();
-    janitor_set_drain_deadline(now_ms() + (uint64_t)g_cfg->request_timeout_ms + 1000);
+    pool_drain();
+    /* a request may wait pool-acquire-timeout for a connection, then run request-timeout */
+    janitor_set_drain_deadline(now_ms() + (uint64_t)g_cfg->pool_acquire_timeout_ms +
+                               (uint64_t)g_cfg->request_timeout_ms + 1000);
     frontd_maybe_exit();
 }
 

@@ -159,6 +159,9 @@ void metrics_render(struct sbuf *o, const struct metrics_gauges *g)
           (uint64_t)g->pool_waiting);
     gauge(o, "flov7_db_reconnects_total", "Database connections re-established.", "counter",
           g->db_reconnects);
+    gauge(o, "flov7_db_retries_total",
+          "Read-only requests run again after their database connection was lost.", "counter",
+          g->db_retries);
     gauge(o, "flov7_http_connections_open", "Open client connections.", "gauge",
           (uint64_t)g->connections_open);
     gauge(o, "flov7_http_connections_accepted_total", "Client connections accepted.", "counter",

@@ -26,7 +26,7 @@ static bool openapi_send(struct pool_req *r, struct pool_conn *pc, PGconn *pg)
     struct conn *c = conn_of(r);
     const char *v[1] = {c->ex.pvals.data};
     (void)pc;
-    c->ex.nsent = c->ex.nres = 0;
+    dispatch_attempt_begin(&c->ex);
     if (!PQsendQueryParams(pg, "SELECT flov7.openapi($1)::text", 1, NULL, v, NULL, NULL, 0))
         return false;
     c->ex.sent[c->ex.nsent++] = CMD_OPENAPI;
@@ -53,8 +53,7 @@ static void openapi_done(struct pool_req *r, int err)
     struct conn *c = conn_of(r);
     struct exchange *x = &c->ex;
     if (err != POOL_OK) {
-        conn_respond_error(c, err == POOL_TIMEOUT ? 504 : 503, NULL, "database unavailable", NULL,
-                           NULL, "Retry-After: 1\r\n");
+        dispatch_pool_error(c, err);
     } else if (x->err) {
         dispatch_pg_error(c, x->err);
     } else if (!x->res || PQntuples(x->res) < 1 || PQgetisnull(x->res, 0, 0)) {
@@ -94,8 +93,9 @@ static void openapi(struct conn *c)
         else
             sbuf_adds(&x->pvals, g_cfg->listen);
     }
-    if (pool_submit(&x->preq, &openapi_ops) != POOL_OK)
-        conn_respond_error(c, 503, NULL, "database unavailable", NULL, NULL, "Retry-After: 1\r\n");
+    int rc = pool_submit(&x->preq, &openapi_ops, true); /* flov7.openapi() is STABLE */
+    if (rc != POOL_OK)
+        dispatch_pool_error(c, rc);
 }
 
 static void metrics(struct conn *c)
@@ -108,6 +108,7 @@ static void metrics(struct conn *c)
     g.connections_accepted = g_stats.accepted;
     g.connections_rejected = g_stats.rejected;
     g.db_reconnects = g_stats.db_reconnects;
+    g.db_retries = pool_retries();
     g.routes_reloads = g_stats.routes_reloads;
     auth_cache_stats(&g.jwt_cache_hits, &g.jwt_cache_misses, &g.jwt_cache_entries);
     struct sbuf b;

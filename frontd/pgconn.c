@@ -13,8 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Capped low: requests wait for a connection (pool-acquire-timeout, 10 s by default) and
+ * should get one soon after PostgreSQL is back, not a backoff step later. */
 #define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
+#define BACKOFF_MAX_MS 1000
 
 static char *g_conninfo;
 static char *g_options;

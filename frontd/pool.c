@@ -1,5 +1,5 @@
 /*
- * pool.c — pooled database connections, their in-flight lists and the waiting queue.
+ * pool.c — pooled database connections, their in-flight lists and the waiting queues.
  *
  * Each connection is a pgc (pgconn.c) in pipeline mode.  A connection is DOWN (connecting or
  * waiting to reconnect), IDLE (nothing in flight; on the idle stack, LIFO keeps the warmest
@@ -9,6 +9,19 @@
  * only when libpq could not send everything at once.  A request whose owner went away is
  * replaced by a placeholder that absorbs its results, so the list stays in step with the
  * server.  An error aborts a pipeline only up to its Sync, so requests never affect each other.
+ *
+ * Requests that find no room wait in a FIFO, also while no connection is up: the first
+ * requests after a start or a PostgreSQL restart are served once a connection comes (back)
+ * instead of failing.  pool-acquire-timeout bounds every wait, checked by the janitor.
+ *
+ * When a connection dies, the read-only requests in flight on it go to a second queue to run
+ * once more; the others fail (they may have committed).  A wave of terminations (PostgreSQL
+ * restarting, pg_terminate_backend on every backend) reaches the backends one by one, so a
+ * connection that has not noticed yet may be dying too: a retry only goes to a connection
+ * that has answered something sent after the loss (a new connection, or one whose Sync came
+ * back).  An idle connection is made to prove it with an empty pipeline (a lone Sync).  The
+ * loss epoch counts lost connections; a request carries the epoch it was sent in, a retry the
+ * epoch of its loss, and a connection the newest epoch it has answered in.
  */
 #include "pool.h"
 #include "frontd.h"
@@ -30,19 +43,27 @@ struct pool_conn {
     enum pc_state state;
     struct pool_req *head, *tail; /* in flight, oldest first */
     int nflight;
-    uint64_t head_since; /* when the current head became the head */
+    uint64_t head_since;  /* when the current head became the head */
+    uint64_t alive_epoch; /* newest loss epoch this backend has answered in */
     struct pool_conn *next_idle;
     bool up; /* counted in nup */
     uint8_t *prepared;
     int nprepared;
 };
 
+struct req_queue {
+    struct pool_req *head, *tail;
+    int n;
+};
+
 static struct pool_conn *conns;
 static int nconns, depth = 1;
 static struct pool_conn *idle_top;
 static int nidle, nup, nbusy, ninflight;
-static struct pool_req *q_head, *q_tail;
-static int nwaiting;
+static struct req_queue waitq;  /* new requests, FIFO */
+static struct req_queue retryq; /* read-only requests that lost their connection, by loss */
+static uint64_t loss_epoch;     /* connections lost since start */
+static uint64_t nretries;
 
 static void pc_start(struct pool_conn *pc, struct pool_req *r);
 
@@ -66,34 +87,43 @@ static void idle_remove(struct pool_conn *pc)
     pc->next_idle = NULL;
 }
 
+/* A request is in the retry queue exactly when it is queued and has been retried. */
+static struct req_queue *queue_of(struct pool_req *r)
+{
+    return r->retried ? &retryq : &waitq;
+}
+
 static void q_push(struct pool_req *r)
 {
+    struct req_queue *q = queue_of(r);
     r->qnext = NULL;
-    r->qprev = q_tail;
-    if (q_tail)
-        q_tail->qnext = r;
+    r->qprev = q->tail;
+    if (q->tail)
+        q->tail->qnext = r;
     else
-        q_head = r;
-    q_tail = r;
+        q->head = r;
+    q->tail = r;
     r->queued = true;
-    nwaiting++;
+    r->since_ms = now_ms(); /* the acquire timeout runs from here */
+    q->n++;
 }
 
 static void q_remove(struct pool_req *r)
 {
     if (!r->queued)
         return;
+    struct req_queue *q = queue_of(r);
     if (r->qprev)
         r->qprev->qnext = r->qnext;
     else
-        q_head = r->qnext;
+        q->head = r->qnext;
     if (r->qnext)
         r->qnext->qprev = r->qprev;
     else
-        q_tail = r->qprev;
+        q->tail = r->qprev;
     r->qnext = r->qprev = NULL;
     r->queued = false;
-    nwaiting--;
+    q->n--;
 }
 
 /* Append to pc's in-flight list. */
@@ -146,22 +176,37 @@ static void req_done(struct pool_req *r, int err)
         free(r);
 }
 
-/* pc has room: give it waiting requests, else park it if it is empty. */
+/* An empty pipeline: its Sync coming back shows the backend is alive now. */
+static void pc_probe(struct pool_conn *pc)
+{
+    pc_start(pc, xcalloc(1, sizeof(struct pool_req)));
+}
+
+/* pc has room: first the retries it may take, then waiting requests.  Empty, it parks — or,
+ * while retries wait for a backend known to be alive, proves itself with a probe. */
 static void pc_fill(struct pool_conn *pc)
 {
-    while (q_head && pc->pgc.state == PGC_UP && pc->nflight < depth) {
-        struct pool_req *r = q_head;
+    while (pc->pgc.state == PGC_UP && pc->nflight < depth) {
+        struct pool_req *r = retryq.head;
+        if (!r || r->epoch > pc->alive_epoch)
+            r = waitq.head;
+        if (!r)
+            break;
         q_remove(r);
         pc_start(pc, r);
     }
-    if (pc->pgc.state == PGC_UP && pc->nflight == 0 && pc->state != PC_IDLE)
+    if (pc->pgc.state != PGC_UP || pc->nflight > 0)
+        return;
+    if (retryq.head)
+        pc_probe(pc);
+    else if (pc->state != PC_IDLE)
         idle_push(pc);
 }
 
-static void fail_all_waiting(int err)
+static void fail_queue(struct req_queue *q, int err)
 {
-    while (q_head) {
-        struct pool_req *r = q_head;
+    while (q->head) {
+        struct pool_req *r = q->head;
         q_remove(r);
         req_done(r, err);
     }
@@ -172,9 +217,11 @@ static void pc_start(struct pool_conn *pc, struct pool_req *r)
     if (pc->state == PC_IDLE)
         idle_remove(pc);
     r->since_ms = now_ms();
+    r->epoch = loss_epoch;
     flight_push(pc, r);
     PGconn *pg = pc->pgc.pg;
-    if (!r->ops->send(r, pc, pg)) {
+    bool sent = r->ops ? r->ops->send(r, pc, pg) : PQpipelineSync(pg) == 1;
+    if (!sent) {
         pgc_fail(&pc->pgc, PQerrorMessage(pg));
         return;
     }
@@ -193,35 +240,61 @@ static void pc_up(struct pgc *p)
     nup++;
     pc->up = true;
     pc->state = PC_DOWN;
+    pc->alive_epoch = loss_epoch; /* a new backend: it outlived every loss seen so far */
     pc_fill(pc);
 }
 
-/* The connection is gone: every request in flight on it failed. */
+/* The connection is gone: read-only requests in flight on it run again, the others failed. */
 static void pc_down(struct pgc *p, const char *why)
 {
     struct pool_conn *pc = p->owner;
     (void)why;
     if (pc->state == PC_IDLE)
         idle_remove(pc);
-    if (pc->up)
+    if (pc->up) {
         nup--;
+        loss_epoch++;
+    }
     pc->up = false;
     /* detach them all first: done() may submit new requests elsewhere */
-    struct pool_req *list = NULL, **tailp = &list;
+    struct pool_req *lost = NULL, **tailp = &lost;
     struct pool_req *r;
+    int nretry = 0, nlost = 0;
     while ((r = flight_pop(pc)) != NULL) {
-        *tailp = r;
-        tailp = &r->qnext;
+        if (!r->ops) {
+            free(r);
+        } else if (r->may_retry && !r->retried) {
+            r->retried = true;
+            r->epoch = loss_epoch;
+            q_push(r);
+            nretry++;
+        } else {
+            *tailp = r;
+            tailp = &r->qnext;
+            nlost++;
+        }
     }
     pc->state = PC_DOWN;
-    while (list) {
-        r = list;
-        list = r->qnext;
+    nretries += (uint64_t)nretry;
+    if (nretry || nlost)
+        log_info(pc->pgc.name,
+                 "requests in flight on the lost connection: %d to run again, %d failed", nretry,
+                 nlost);
+    while (lost) {
+        r = lost;
+        lost = r->qnext;
         r->qnext = NULL;
         req_done(r, POOL_LOST);
     }
-    if (nup == 0)
-        fail_all_waiting(POOL_DOWN);
+    if (g_shutting_down && nup == 0) {
+        pool_drain();
+        return;
+    }
+    /* idle connections prove themselves (or die too) so the retries can go */
+    for (int i = 0; retryq.head && i < nconns; i++) {
+        if (conns[i].state == PC_IDLE)
+            pc_fill(&conns[i]);
+    }
 }
 
 /* Read every result that has fully arrived; each Sync completes the oldest request. */
@@ -242,6 +315,8 @@ static void pc_drain(struct pool_conn *pc)
         if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
             PQclear(res);
             struct pool_req *r = flight_pop(pc);
+            if (r->epoch > pc->alive_epoch)
+                pc->alive_epoch = r->epoch;
             pc_fill(pc); /* room before done(): the owner's next request queues fairly */
             req_done(r, POOL_OK);
             continue;
@@ -296,16 +371,18 @@ void pool_set_depth(int d)
     depth = d > 0 ? d : 1;
 }
 
-int pool_submit(struct pool_req *r, const struct pool_req_ops *ops)
+int pool_submit(struct pool_req *r, const struct pool_req_ops *ops, bool may_retry)
 {
     r->ops = ops;
     r->pc = NULL;
     r->queued = false;
+    r->may_retry = may_retry;
+    r->retried = false;
     r->since_ms = now_ms();
-    if (nup == 0)
-        return POOL_DOWN;
-    if (q_head) {
-        q_push(r); /* others are waiting already: no overtaking */
+    if (nup == 0 && g_shutting_down)
+        return POOL_DOWN; /* no connection will be made any more */
+    if (waitq.head || nup == 0) {
+        q_push(r); /* others are waiting already (no overtaking), or nothing is up yet */
         return POOL_OK;
     }
     if (idle_top) {
@@ -342,6 +419,7 @@ void pool_cancel(struct pool_req *r)
     struct pool_req *g = xcalloc(1, sizeof(*g));
     g->pc = pc;
     g->since_ms = r->since_ms;
+    g->epoch = r->epoch;
     g->qprev = r->qprev;
     g->qnext = r->qnext;
     if (g->qprev)
@@ -384,8 +462,23 @@ void pool_stats(int *size, int *up, int *busy, int *waiting, int *in_flight)
     *size = nconns;
     *up = nup;
     *busy = nbusy;
-    *waiting = nwaiting;
+    *waiting = waitq.n + retryq.n;
     *in_flight = ninflight;
+}
+
+uint64_t pool_retries(void)
+{
+    return nretries;
+}
+
+/* Each queue is in order of arrival, so the expired ones are at its head. */
+static void q_expire(struct req_queue *q, uint64_t now, uint64_t limit)
+{
+    while (q->head && now - q->head->since_ms >= limit) {
+        struct pool_req *r = q->head;
+        q_remove(r);
+        req_done(r, POOL_QUEUE_TIMEOUT);
+    }
 }
 
 void pool_janitor(uint64_t now)
@@ -397,17 +490,22 @@ void pool_janitor(uint64_t now)
         if (pc->nflight > 0 && now - pc->head->since_ms > limit + 2000) {
             log_warn(pc->pgc.name, "no answer in %llu ms: dropping the connection",
                      (unsigned long long)(now - pc->head->since_ms));
-            /* the stuck request gets 504; the ones queued behind it 503 (lost) */
+            /* the stuck request gets 504; the ones behind it are lost (or run again) */
             struct pool_req *r = flight_pop(pc);
             pgc_fail(&pc->pgc, "request timed out");
             req_done(r, POOL_TIMEOUT);
         }
     }
-    while (q_head && now - q_head->since_ms > limit) {
-        struct pool_req *r = q_head;
-        q_remove(r);
-        req_done(r, POOL_QUEUE_TIMEOUT);
-    }
+    q_expire(&retryq, now, (uint64_t)g_cfg->pool_acquire_timeout_ms);
+    q_expire(&waitq, now, (uint64_t)g_cfg->pool_acquire_timeout_ms);
+}
+
+void pool_drain(void)
+{
+    if (nup > 0)
+        return; /* the connections up serve the queues */
+    fail_queue(&retryq, POOL_DOWN);
+    fail_queue(&waitq, POOL_DOWN);
 }
 
 void pool_shutdown(void)
@@ -426,6 +524,8 @@ void pool_shutdown(void)
     conns = NULL;
     nconns = nup = nidle = nbusy = ninflight = 0;
     idle_top = NULL;
+    memset(&waitq, 0, sizeof(waitq)); /* emptied by the owners' pool_cancel before this */
+    memset(&retryq, 0, sizeof(retryq));
 }
 
 int pool_check_role(PGconn *pg, char *err, size_t errlen)

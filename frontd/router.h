@@ -16,9 +16,9 @@
 #define ROUTE_MAX_SEGS   32
 #define ROUTE_MAX_PARAMS 16
 
-/* One row of flov7.routes as text, as libpq returns it. */
+/* One row of flov7.routes as text, as libpq returns it (read_only: "t" or "f"). */
 struct route_row {
-    const char *method, *path, *function, *status, *summary, *tag;
+    const char *method, *path, *function, *status, *summary, *tag, *read_only;
 };
 
 struct route_seg {
@@ -31,7 +31,8 @@ struct route {
     int method; /* enum http_meth, < M_NROUTED */
     char *path, *function, *summary, *tag;
     int status;
-    int fn_id; /* interned function id: index of its prepared statement */
+    bool read_only; /* the function changes nothing: may run again if its connection dies */
+    int fn_id;      /* interned function id: index of its prepared statement */
     int nsegs;
     struct route_seg *segs;
 };

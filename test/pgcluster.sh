@@ -75,7 +75,7 @@ SQL
 		FLOV7_JWT_SECRET=$FLOV7_JWT_SECRET FLOV7_LISTEN=$LISTEN \
 		nohup "$ROOT/frontd/frontd" >>"$RUN/frontd.log" 2>&1 &
 	echo $! >"$RUN/frontd.pid"
-	if ! wait_http "http://$LISTEN/health" 30; then
+	if ! wait_http "http://$LISTEN/ready" 30; then
 		echo "flov7: frontd did not start; see $RUN/frontd.log" >&2
 		tail -20 "$RUN/frontd.log" >&2
 		exit 1

@@ -3,7 +3,8 @@
 #   1. META.json against flov7.control; frontd's formatting; C unit tests of frontd's pure logic
 #   2. pgTAP suites (pg_prove) against the extension; the update chain from the oldest release
 #   3. black-box HTTP tests against frontd, three times: plain, under ASan+UBSan, under valgrind
-#   4. fault tests (test/fault: refusals, PostgreSQL restart, signals, limits), plain and ASan+UBSan
+#   4. fault tests (test/fault: refusals, PostgreSQL restarts and outages, killed backends, signals,
+#      limits), plain and ASan+UBSan
 # Everything it starts is stopped on exit, also on failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -40,7 +41,8 @@ export FLOV7_JWT_SECRET=$SECRET
 export FLOV7_ADMIN_EMAIL=admin@flov7.test FLOV7_ADMIN_PASSWORD=$(random_token 12)
 export FLOV7_MAX_HEADER_BYTES=8192 FLOV7_MAX_BODY_BYTES=1048576 FLOV7_HEADER_TIMEOUT=2
 
-# start_frontd LABEL CMD...: run frontd (wrapped by CMD, e.g. valgrind) on HTTPPORT and wait for /health.
+# start_frontd LABEL CMD...: run frontd (wrapped by CMD, e.g. valgrind) on HTTPPORT and wait for
+# /ready (200 once a database connection is up; /health answers before that).
 start_frontd() {
 	local label=$1
 	shift
@@ -49,7 +51,7 @@ start_frontd() {
 		FLOV7_POOL_SIZE=4 \
 		"$@" >"$WORK/frontd-$label.log" 2>&1 &
 	FRONTD_PID=$!
-	if ! wait_http "$FLOV7_URL/health" 120; then
+	if ! wait_http "$FLOV7_URL/ready" 120; then
 		echo "frontd ($label) did not start:" >&2
 		tail -30 "$WORK/frontd-$label.log" >&2
 		return 1
@@ -116,15 +118,18 @@ flov7_setup_db "$PGDIR" "$PGPORT" "$DB" "$AUTH_PW" "$SECRET" >/dev/null &&
 
 http_suite plain frontd/frontd
 
-if [[ $(id -u) -eq 0 ]]; then PG_RESTART="runuser -u postgres -- "; else PG_RESTART=; fi
-PG_RESTART+="$PGBIN/pg_ctl -D $PGDIR/data -l $PGDIR/postgres.log -m fast -w -t 60 restart"
+if [[ $(id -u) -eq 0 ]]; then PG_CTL="runuser -u postgres -- "; else PG_CTL=; fi
+PG_CTL+="$PGBIN/pg_ctl -D $PGDIR/data -l $PGDIR/postgres.log -w -t 60"
 
-# fault_suite BIN: frontd's lifecycle (refusals, PostgreSQL restart, signals, limits), own processes.
+# fault_suite BIN: frontd's lifecycle (refusals, PostgreSQL restarts and outages, killed backends,
+# signals, limits), own processes.  The tests stop and start the cluster themselves.
 fault_suite() {
 	step "fault suite ($1)"
 	FLOV7_FRONTD_BIN=$1 \
 		FLOV7_AUTH_URI=$AUTH_URI \
-		FLOV7_PG_RESTART="$PG_RESTART" \
+		FLOV7_PG_RESTART="$PG_CTL -m fast restart" \
+		FLOV7_PG_STOP="$PG_CTL -m fast stop" \
+		FLOV7_PG_START="$PG_CTL start" \
 		"$PY" -m pytest -q -p no:cacheprovider --basetemp="$WORK/fault-$(basename "$1")" test/fault || fail "fault ($1)"
 }
 fault_suite frontd/frontd

@@ -39,7 +39,8 @@ struct ccase {
     const char *env[8];  /* name, value, ... */
     const char *argv[6]; /* after argv[0] */
     int rc;
-    const char *check; /* "pool=N", "header_ms=N", "listen=...", "access=0/1", "level=N" */
+    const char *check; /* "pool=N", "header_ms=N", "acquire_ms=N", "listen=...", "access=0/1",
+                          "level=N" */
 };
 
 static const struct ccase cases[] = {
@@ -62,6 +63,24 @@ static const struct ccase cases[] = {
      {NULL},
      CONFIG_OK,
      "body=1048576"},
+    {"default pool-acquire-timeout 10 s",
+     NULL,
+     {"FLOV7_JWT_SECRET", SECRET},
+     {NULL},
+     CONFIG_OK,
+     "acquire_ms=10000"},
+    {"pool-acquire-timeout from env, in ms",
+     NULL,
+     {"FLOV7_JWT_SECRET", SECRET, "FLOV7_POOL_ACQUIRE_TIMEOUT", "1500ms"},
+     {NULL},
+     CONFIG_OK,
+     "acquire_ms=1500"},
+    {"pool-acquire-timeout below 100 ms refused",
+     NULL,
+     {"FLOV7_JWT_SECRET", SECRET},
+     {"--pool-acquire-timeout=50ms", NULL},
+     CONFIG_ERROR,
+     NULL},
     {"file only", "pool-size = 3\n", {"FLOV7_JWT_SECRET", SECRET}, {NULL}, CONFIG_OK, "pool=3"},
     {"env beats file",
      "pool-size = 3\n",
@@ -191,6 +210,8 @@ static bool check(const struct config *cfg, const char *what)
         return cfg->pool_size == atoi(v);
     if (!strcmp(key, "header_ms"))
         return cfg->header_timeout_ms == atoi(v);
+    if (!strcmp(key, "acquire_ms"))
+        return cfg->pool_acquire_timeout_ms == atoi(v);
     if (!strcmp(key, "body"))
         return cfg->max_body_bytes == atoi(v);
     if (!strcmp(key, "listen"))

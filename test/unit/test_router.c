@@ -10,28 +10,32 @@
 #include <string.h>
 
 static const struct route_row rows[] = {
-    {"GET", "/api/v1/auth/me", "flov7_api.auth_me", "200", "me", "auth"},
-    {"POST", "/api/v1/auth/login", "flov7_api.auth_login", "200", "", "auth"},
-    {"DELETE", "/api/v1/auth/api-keys/{key_id}", "flov7_api.api_key_revoke", "204", "", "auth"},
-    {"GET", "/api/v1/users/integrations", "flov7_api.integration_list", "200", "", "users"},
-    {"POST", "/api/v1/users/integrations", "flov7_api.integration_create", "201", "", "users"},
-    {"GET", "/api/v1/users/integrations/{id}", "flov7_api.integration_get", "200", "", "users"},
-    {"PUT", "/api/v1/users/integrations/{id}", "flov7_api.integration_update", "200", "", "u"},
-    {"DELETE", "/api/v1/users/integrations/{id}", "flov7_api.integration_delete", "204", "", "u"},
-    {"PUT", "/api/v1/users/notifications/{id}/read", "flov7_api.notification_read", "200", "", "u"},
+    {"GET", "/api/v1/auth/me", "flov7_api.auth_me", "200", "me", "auth", "t"},
+    {"POST", "/api/v1/auth/login", "flov7_api.auth_login", "200", "", "auth", "t"},
+    {"DELETE", "/api/v1/auth/api-keys/{key_id}", "flov7_api.api_key_revoke", "204", "", "auth",
+     "f"},
+    {"GET", "/api/v1/users/integrations", "flov7_api.integration_list", "200", "", "users", "f"},
+    {"POST", "/api/v1/users/integrations", "flov7_api.integration_create", "201", "", "users", "f"},
+    {"GET", "/api/v1/users/integrations/{id}", "flov7_api.integration_get", "200", "", "users",
+     "t"},
+    {"PUT", "/api/v1/users/integrations/{id}", "flov7_api.integration_update", "200", "", "u", "f"},
+    {"DELETE", "/api/v1/users/integrations/{id}", "flov7_api.integration_delete", "204", "", "u",
+     "f"},
+    {"PUT", "/api/v1/users/notifications/{id}/read", "flov7_api.notification_read", "200", "", "u",
+     "f"},
     {"PUT", "/api/v1/users/notifications/read-all", "flov7_api.notification_read_all", "200", "",
-     ""},
-    {"GET", "/w/templates", "t.templates", "200", "", ""},
-    {"GET", "/w/{id}", "t.workflow_get", "200", "", ""},
-    {"GET", "/a/{x}/c", "t.axc", "200", "", ""},
-    {"GET", "/a/b/{y}", "t.aby", "200", "", ""},
-    {"PATCH", "/trailing/", "t.trailing", "200", "", ""},
+     "", "f"},
+    {"GET", "/w/templates", "t.templates", "200", "", "", "f"},
+    {"GET", "/w/{id}", "t.workflow_get", "200", "", "", "f"},
+    {"GET", "/a/{x}/c", "t.axc", "200", "", "", NULL},
+    {"GET", "/a/b/{y}", "t.aby", "200", "", "", "f"},
+    {"PATCH", "/trailing/", "t.trailing", "200", "", "", "t"},
     /* rows the builder must skip (5) */
-    {"TRACE", "/bad/method", "t.x", "200", "", ""},
-    {"GET", "no-leading-slash", "t.x", "200", "", ""},
-    {"GET", "/bad/function", "t.x; DROP TABLE x", "200", "", ""},
-    {"GET", "/bad/status", "t.x", "99", "", ""},
-    {"GET", "/api/v1/auth/me", "flov7_api.duplicate", "200", "", ""},
+    {"TRACE", "/bad/method", "t.x", "200", "", "", "f"},
+    {"GET", "no-leading-slash", "t.x", "200", "", "", "f"},
+    {"GET", "/bad/function", "t.x; DROP TABLE x", "200", "", "", "f"},
+    {"GET", "/bad/status", "t.x", "99", "", "", "f"},
+    {"GET", "/api/v1/auth/me", "flov7_api.duplicate", "200", "", "", "f"},
 };
 
 struct rcase {
@@ -130,6 +134,28 @@ void test_router(void)
         if (!ok(pass, "router: %s %s -> %d", c->method, c->path, c->rc))
             diag("got rc %d function %s params \"%s\" allow \"%s\"", rc,
                  m.route ? m.route->function : "-", sbuf_cstr(&got), m.allow ? m.allow : "-");
+    }
+    /* read_only holds for a GET that says so, never for another method */
+    static const struct {
+        int method;
+        const char *path;
+        bool read_only;
+    } ro[] = {
+        {M_GET, "/api/v1/auth/me", true},
+        {M_HEAD, "/api/v1/auth/me", true},
+        {M_GET, "/api/v1/users/integrations", false},
+        {M_GET, "/api/v1/users/integrations/x", true},
+        {M_PUT, "/api/v1/users/integrations/x", false},
+        {M_POST, "/api/v1/auth/login", false},
+        {M_PATCH, "/trailing", false},
+        {M_GET, "/a/z/c", false},
+    };
+    for (size_t i = 0; i < sizeof(ro) / sizeof(ro[0]); i++) {
+        struct route_match m;
+        int rc = router_match(t, ro[i].method, ro[i].path, strlen(ro[i].path), &m, &buf);
+        ok(rc == RM_OK && m.route->read_only == ro[i].read_only, "router: %s %s read_only=%d",
+           http_method_name(ro[i].method == M_HEAD ? M_GET : ro[i].method), ro[i].path,
+           ro[i].read_only);
     }
     /* the pattern used as the metrics label */
     struct route_match m;
