@@ -5,6 +5,7 @@
 #   make stop       stop what `make run` started
 #   make test       everything, in a throwaway cluster; non-zero exit on any failure
 #   make bench      frontd against pgbench, side by side (bench/RESULTS.md)
+#   make fault-loop the fault suite 20 times in a row per frontd build (N=20), plain and ASan
 
 EXTENSION  = flov7
 EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" flov7.control)
@@ -21,7 +22,7 @@ EXTRA_CLEAN = $(DATA_built)
 # The install script is assembled from sql/parts/ in name order.
 SQL_PARTS = $(sort $(wildcard sql/parts/*.sql))
 
-.PHONY: all deps frontd run stop test bench unit
+.PHONY: all deps frontd run stop test bench unit fault-loop
 
 # `deps` must run before PGXS is read when pg_config is missing, so it is a separate make invocation.
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
@@ -62,6 +63,13 @@ test: deps
 
 unit:
 	$(MAKE) -C frontd unit
+
+N ?= 20
+fault-loop: deps
+	$(MAKE) all
+	$(MAKE) install
+	$(MAKE) -C frontd asan
+	@bash test/fault/loop.sh $(N)
 
 bench: deps
 	$(MAKE) all
