@@ -59,12 +59,14 @@ class Frontd:
             return f.read()
 
     def wait_up(self):
+        # /ready, not /health: /health answers before the pool's first connection is up, and a
+        # test calling the API right away would race it (503 "database unavailable")
         deadline = time.time() + TIMEOUT
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError("frontd exited %s:\n%s" % (self.proc.returncode, self.output()))
             try:
-                if requests.get(self.url + "/health", timeout=2).status_code == 200:
+                if requests.get(self.url + "/ready", timeout=2).status_code == 200:
                     return self
             except requests.RequestException:
                 pass
