@@ -107,6 +107,7 @@ static void metrics(struct conn *c)
     g.routes = g_routes ? g_routes->nroutes : 0;
     g.connections_accepted = g_stats.accepted;
     g.connections_rejected = g_stats.rejected;
+    g.connections_evicted = g_stats.evicted;
     g.db_reconnects = g_stats.db_reconnects;
     g.routes_reloads = g_stats.routes_reloads;
     auth_cache_stats(&g.jwt_cache_hits, &g.jwt_cache_misses, &g.jwt_cache_entries);

@@ -39,7 +39,8 @@ struct ccase {
     const char *env[8];  /* name, value, ... */
     const char *argv[6]; /* after argv[0] */
     int rc;
-    const char *check; /* "pool=N", "header_ms=N", "listen=...", "access=0/1", "level=N" */
+    const char *check; /* "pool=N", "header_ms=N", "first_ms=N", "per_ip=N", "listen=...",
+                          "access=0/1", "level=N" */
 };
 
 static const struct ccase cases[] = {
@@ -62,6 +63,30 @@ static const struct ccase cases[] = {
      {NULL},
      CONFIG_OK,
      "body=1048576"},
+    {"default first-byte-timeout 3 s",
+     NULL,
+     {"FLOV7_JWT_SECRET", SECRET},
+     {NULL},
+     CONFIG_OK,
+     "first_ms=3000"},
+    {"default max-connections-per-ip",
+     NULL,
+     {"FLOV7_JWT_SECRET", SECRET},
+     {NULL},
+     CONFIG_OK,
+     "per_ip=256"},
+    {"first-byte-timeout from env",
+     NULL,
+     {"FLOV7_JWT_SECRET", SECRET, "FLOV7_FIRST_BYTE_TIMEOUT", "500ms"},
+     {NULL},
+     CONFIG_OK,
+     "first_ms=500"},
+    {"no per-address cap",
+     "max-connections-per-ip = 0\n",
+     {"FLOV7_JWT_SECRET", SECRET},
+     {NULL},
+     CONFIG_OK,
+     "per_ip=0"},
     {"file only", "pool-size = 3\n", {"FLOV7_JWT_SECRET", SECRET}, {NULL}, CONFIG_OK, "pool=3"},
     {"env beats file",
      "pool-size = 3\n",
@@ -141,6 +166,12 @@ static const struct ccase cases[] = {
      {NULL},
      CONFIG_ERROR,
      NULL},
+    {"negative per-address cap",
+     NULL,
+     {"FLOV7_JWT_SECRET", SECRET},
+     {"--max-connections-per-ip=-1", NULL},
+     CONFIG_ERROR,
+     NULL},
     {"bad bool", "access-log = maybe\n", {"FLOV7_JWT_SECRET", SECRET}, {NULL}, CONFIG_ERROR, NULL},
     {"bad log level",
      NULL,
@@ -191,6 +222,10 @@ static bool check(const struct config *cfg, const char *what)
         return cfg->pool_size == atoi(v);
     if (!strcmp(key, "header_ms"))
         return cfg->header_timeout_ms == atoi(v);
+    if (!strcmp(key, "first_ms"))
+        return cfg->first_byte_timeout_ms == atoi(v);
+    if (!strcmp(key, "per_ip"))
+        return cfg->max_connections_per_ip == atoi(v);
     if (!strcmp(key, "body"))
         return cfg->max_body_bytes == atoi(v);
     if (!strcmp(key, "listen"))
@@ -253,7 +288,8 @@ void test_config(void)
     config_print_help(m);
     fclose(m);
     ok(strstr(buf, "--db-uri") && strstr(buf, "FLOV7_DB_URI") && strstr(buf, "--max-body-bytes") &&
-           strstr(buf, "FLOV7_JWT_LEEWAY") && strstr(buf, "127.0.0.1:8000"),
+           strstr(buf, "FLOV7_JWT_LEEWAY") && strstr(buf, "127.0.0.1:8000") &&
+           strstr(buf, "FLOV7_MAX_CONNECTIONS_PER_IP") && strstr(buf, "--first-byte-timeout"),
        "config: --help lists options, env vars and defaults");
     free(buf);
 }
