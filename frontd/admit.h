@@ -6,7 +6,7 @@
  * connections when it runs short; so do we, and also those that never sent a byte).
  *
  * A node is embedded in each connection.  "Idle" here is what the connection code says it is
- * (no request started); whether an idle connection may really go now (nothing buffered either
+ * (no request in flight); whether an idle connection may really go now (nothing buffered either
  * way) is asked through a predicate at eviction time.
  */
 #ifndef FRONTD_ADMIT_H

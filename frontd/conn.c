@@ -136,8 +136,9 @@ static void conn_set_state(struct conn *c, enum conn_state s)
     case CONN_DEAD: c->deadline_ms = 0; break;
     }
     c->state = s;
-    /* idle connections are the ones a newcomer may displace at a limit, longest idle first */
-    admit_set_idle(&c->adm, s == CONN_IDLE);
+    /* a newcomer at a limit may displace a connection with no request in flight: waiting for
+     * one, or lingering after its last answer; the longest idle first */
+    admit_set_idle(&c->adm, s == CONN_IDLE || s == CONN_LINGER);
     if (s != CONN_DEAD)
         update_events(c);
 }
@@ -858,14 +859,16 @@ void conn_accept(int fd, const struct sockaddr *sa, const struct admit_key *k, b
     conn_set_state(c, CONN_IDLE);
 }
 
-/* Idle, and nothing of a request on either side: not in our input, not in the kernel's receive
- * queue (a request already sent is never lost to eviction, even before we have read it), and
- * no answer still being written. */
+/* Idle or lingering, and nothing on either side: not in our input, not in the kernel's receive
+ * queue (a request already sent is never lost to eviction, even before we have read it; nor
+ * is the answer a lingering client has yet to read destroyed by the reset that unread input
+ * would cause), and no answer still being written. */
 bool conn_evictable(const struct admit_node *n, void *arg)
 {
     const struct conn *c = (const struct conn *)((const char *)n - offsetof(struct conn, adm));
     (void)arg;
-    if (c->state != CONN_IDLE || c->in_process || in_len(c) > 0 || out_pending(c) > 0)
+    if ((c->state != CONN_IDLE && c->state != CONN_LINGER) || c->in_process || in_len(c) > 0 ||
+        out_pending(c) > 0)
         return false;
     int queued = 0;
     return ioctl(c->fd, FIONREAD, &queued) == 0 && queued == 0;

@@ -32,7 +32,7 @@ enum conn_state {
     CONN_BUSY,    /* request complete, being answered (maybe waiting for the database) */
     CONN_CLOSING, /* last response being written, then lingering close */
     CONN_LINGER,  /* write side shut; reading and dropping input briefly so the peer sees our
-                     answer instead of a reset */
+                     answer instead of a reset; may be evicted too */
     CONN_DEAD,    /* closed; memory released by the reaper after the current callback */
 };
 
@@ -94,7 +94,7 @@ struct conn {
     bool over_limit, peer_eof, in_process, hdr_value_last, too_large;
     char peer_ip[48];
     char subject[96];      /* log prefix: "C-12 127.0.0.1:5000" */
-    struct admit_node adm; /* per-address count; on the idle lists while CONN_IDLE */
+    struct admit_node adm; /* per-address count; on the idle lists while IDLE or LINGER */
     struct exchange ex;
 };
 
@@ -103,7 +103,8 @@ void conn_ensure_request_id(struct conn *c);
 /* over_limit: admitted into the reserve above a limit, for /health and /ready only. */
 void conn_accept(int fd, const struct sockaddr *sa, const struct admit_key *k, bool over_limit);
 int conn_count(void);
-/* Whether an idle connection can go now without losing a byte of a request or response. */
+/* Whether an idle or lingering connection can go now without losing a byte of a request or
+ * response. */
 bool conn_evictable(const struct admit_node *n, void *arg);
 /* Close an idle connection to admit another (see admit.h). */
 void conn_evict(struct admit_node *n);
