@@ -1,0 +1,65 @@
+"""An idle-connection flood, run as its own process by the connection-exhaustion tests (so its
+loop never competes with the measuring client for the test's GIL).
+
+    python3 flood.py PORT COUNT [--refresh] [--source ADDR]
+
+Opens COUNT TCP connections to 127.0.0.1:PORT as fast as it can and never sends a byte; prints
+"open COUNT" once all are open.  Then it holds them, or with --refresh keeps replacing the oldest
+by a new one (closed with a reset, as an attacker would, so no TIME_WAIT piles up).  On SIGTERM
+it prints "reconnects N" and exits.
+"""
+
+import collections
+import resource
+import signal
+import socket
+import struct
+import sys
+
+
+def raise_nofile(need):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = need if hard == resource.RLIM_INFINITY else min(need, hard)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+def connect(port, source):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    if source:
+        s.bind((source, 0))
+    s.settimeout(30)
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def main():
+    port, count = int(sys.argv[1]), int(sys.argv[2])
+    refresh = "--refresh" in sys.argv
+    source = sys.argv[sys.argv.index("--source") + 1] if "--source" in sys.argv else None
+    raise_nofile(count + 64)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    socks = collections.deque()
+    for _ in range(count):
+        socks.append(connect(port, source))
+    print("open %d" % len(socks), flush=True)
+    reconnects = 0
+    while not stop:
+        if not refresh:
+            signal.pause()
+            continue
+        socks.popleft().close()
+        try:
+            socks.append(connect(port, source))
+        except OSError:
+            continue  # the backlog was full for 30 s: try again
+        reconnects += 1
+    print("reconnects %d" % reconnects, flush=True)
+    for s in socks:
+        s.close()
+
+
+if __name__ == "__main__":
+    main()
