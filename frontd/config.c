@@ -392,12 +392,12 @@ void config_print_help(FILE *out)
                  "in the environment or in the config file (`option = value`); flags win over\n"
                  "the environment, which wins over the file, which wins over the defaults.\n"
                  "Durations are seconds unless suffixed with ms.  SIGHUP reloads.\n\n");
-    fprintf(out, "  %-22s %-26s %-15s %s\n", "option", "environment", "default", "meaning");
+    fprintf(out, "  %-24s %-28s %-15s %s\n", "option", "environment", "default", "meaning");
     for (size_t i = 0; i < NOPTIONS; i++) {
         const struct option_def *o = &options[i];
         char flag[40];
         snprintf(flag, sizeof(flag), "--%s", o->name);
-        fprintf(out, "  %-22s %-26s %-15s %s\n", flag, o->env, o->def[0] ? o->def : "\"\"",
+        fprintf(out, "  %-24s %-28s %-15s %s\n", flag, o->env, o->def[0] ? o->def : "\"\"",
                 o->help);
     }
 }
