@@ -36,7 +36,7 @@ def free_port():
 class Frontd:
     """One frontd process on a free port, its stderr kept for assertions."""
 
-    def __init__(self, *args, env=None, tmp_path=None, preexec_fn=None):
+    def __init__(self, *args, env=None, tmp_path=None):
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         base = dict(os.environ)
@@ -50,8 +50,7 @@ class Frontd:
         base.update(env or {})
         self.log_path = str(tmp_path / ("frontd-%d.log" % self.port))
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([BIN, *args], env=base, stdout=self.log, stderr=subprocess.STDOUT,
-                                     preexec_fn=preexec_fn)
+        self.proc = subprocess.Popen([BIN, *args], env=base, stdout=self.log, stderr=subprocess.STDOUT)
 
     def output(self):
         if not self.log.closed:
@@ -91,8 +90,8 @@ class Frontd:
 def frontd(tmp_path):
     started = []
 
-    def start(*args, env=None, preexec_fn=None):
-        f = Frontd(*args, env=env, tmp_path=tmp_path, preexec_fn=preexec_fn)
+    def start(*args, env=None):
+        f = Frontd(*args, env=env, tmp_path=tmp_path)
         started.append(f)
         return f
 
