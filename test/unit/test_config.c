@@ -39,8 +39,7 @@ struct ccase {
     const char *env[8];  /* name, value, ... */
     const char *argv[6]; /* after argv[0] */
     int rc;
-    const char *check; /* "pool=N", "header_ms=N", "first_ms=N", "per_ip=N", "listen=...",
-                          "access=0/1", "level=N" */
+    const char *check; /* "pool=N", "header_ms=N", "listen=...", "access=0/1", "level=N" */
 };
 
 static const struct ccase cases[] = {
@@ -63,30 +62,6 @@ static const struct ccase cases[] = {
      {NULL},
      CONFIG_OK,
      "body=1048576"},
-    {"default first-byte-timeout 3 s",
-     NULL,
-     {"FLOV7_JWT_SECRET", SECRET},
-     {NULL},
-     CONFIG_OK,
-     "first_ms=3000"},
-    {"default max-connections-per-ip",
-     NULL,
-     {"FLOV7_JWT_SECRET", SECRET},
-     {NULL},
-     CONFIG_OK,
-     "per_ip=256"},
-    {"first-byte-timeout from env",
-     NULL,
-     {"FLOV7_JWT_SECRET", SECRET, "FLOV7_FIRST_BYTE_TIMEOUT", "500ms"},
-     {NULL},
-     CONFIG_OK,
-     "first_ms=500"},
-    {"no per-address cap",
-     "max-connections-per-ip = 0\n",
-     {"FLOV7_JWT_SECRET", SECRET},
-     {NULL},
-     CONFIG_OK,
-     "per_ip=0"},
     {"file only", "pool-size = 3\n", {"FLOV7_JWT_SECRET", SECRET}, {NULL}, CONFIG_OK, "pool=3"},
     {"env beats file",
      "pool-size = 3\n",
@@ -138,6 +113,30 @@ static const struct ccase cases[] = {
      {NULL},
      CONFIG_OK,
      "listen=0.0.0.0:9"},
+    {"default first-byte-timeout 3 s",
+     NULL,
+     {"FLOV7_JWT_SECRET", SECRET},
+     {NULL},
+     CONFIG_OK,
+     "first_ms=3000"},
+    {"default max-connections-per-ip",
+     NULL,
+     {"FLOV7_JWT_SECRET", SECRET},
+     {NULL},
+     CONFIG_OK,
+     "per_ip=256"},
+    {"first-byte-timeout from env",
+     NULL,
+     {"FLOV7_JWT_SECRET", SECRET, "FLOV7_FIRST_BYTE_TIMEOUT", "500ms"},
+     {NULL},
+     CONFIG_OK,
+     "first_ms=500"},
+    {"no per-address cap",
+     "max-connections-per-ip = 0\n",
+     {"FLOV7_JWT_SECRET", SECRET},
+     {NULL},
+     CONFIG_OK,
+     "per_ip=0"},
     /* errors */
     {"short secret refused", NULL, {"FLOV7_JWT_SECRET", "too-short"}, {NULL}, CONFIG_ERROR, NULL},
     {"no secret refused", NULL, {NULL}, {NULL}, CONFIG_ERROR, NULL},
@@ -222,10 +221,6 @@ static bool check(const struct config *cfg, const char *what)
         return cfg->pool_size == atoi(v);
     if (!strcmp(key, "header_ms"))
         return cfg->header_timeout_ms == atoi(v);
-    if (!strcmp(key, "first_ms"))
-        return cfg->first_byte_timeout_ms == atoi(v);
-    if (!strcmp(key, "per_ip"))
-        return cfg->max_connections_per_ip == atoi(v);
     if (!strcmp(key, "body"))
         return cfg->max_body_bytes == atoi(v);
     if (!strcmp(key, "listen"))
@@ -234,6 +229,11 @@ static bool check(const struct config *cfg, const char *what)
         return cfg->access_log == (atoi(v) != 0);
     if (!strcmp(key, "level"))
         return cfg->log_level == atoi(v);
+    /* connection limits */
+    if (!strcmp(key, "first_ms"))
+        return cfg->first_byte_timeout_ms == atoi(v);
+    if (!strcmp(key, "per_ip"))
+        return cfg->max_connections_per_ip == atoi(v);
     return false;
 }
 
