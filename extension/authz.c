@@ -461,8 +461,18 @@ current_caller(FunctionCallInfo fcinfo)
 	else
 	{
 		int			rc;
+		int			guc_level;
 
+		/*
+		 * The lookups run as the extension owner, so they must not resolve
+		 * names through the caller's search_path: pinned like a SET clause of
+		 * a SECURITY DEFINER function, with pg_temp last.
+		 */
 		GetUserIdAndSecContext(&save_userid, &save_sec);
+		guc_level = NewGUCNestLevel();
+		(void) set_config_option("search_path", "pg_catalog, pg_temp",
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+								 true, 0, false);
 		SetUserIdAndSecContext(function_owner(fcinfo),
 							   save_sec | SECURITY_LOCAL_USERID_CHANGE);
 		resolving = true;
@@ -482,6 +492,8 @@ current_caller(FunctionCallInfo fcinfo)
 			SetUserIdAndSecContext(save_userid, save_sec);
 		}
 		PG_END_TRY();
+		/* on error, transaction abort restores search_path */
+		AtEOXact_GUC(true, guc_level);
 	}
 
 	cache.caller = c;

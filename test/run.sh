@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: every suite against a throwaway cluster and frontd; exits non-zero on any failure.
 #   1. META.json against flov7.control; frontd's formatting; C unit tests of frontd's pure logic
-#   2. pgTAP suites (pg_prove) against the extension
+#   2. pgTAP suites (pg_prove) against the extension; the update chain from the oldest release
 #   3. black-box HTTP tests against frontd, three times: plain, under ASan+UBSan, under valgrind
 #   4. fault tests (test/fault: refusals, PostgreSQL restart, signals, limits), plain and ASan+UBSan
 # Everything it starts is stopped on exit, also on failure.
@@ -104,6 +104,9 @@ pg_init "$PGDIR" "$PGPORT" && pg_start "$PGDIR" "$PGPORT" &&
 step "pgTAP"
 PGHOST=$PGDIR PGPORT=$PGPORT PGUSER=postgres PGDATABASE=$DB \
 	pg_prove --ext .sql -r test/sql || fail pgtap
+
+step "upgrade chain (oldest release with data -> current, compared with a fresh install)"
+bash test/upgrade/run.sh "$PGDIR" "$PGPORT" || fail upgrade
 
 step "frontd database setup"
 flov7_setup_db "$PGDIR" "$PGPORT" "$DB" "$AUTH_PW" "$SECRET" >/dev/null &&

@@ -2,7 +2,7 @@
 
 -- Read a setting; settings are readable by the extension owner only.
 CREATE FUNCTION flov7.setting(name text) RETURNS text
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v text;
 BEGIN
@@ -17,7 +17,7 @@ $$;
 
 -- Replace the JWT signing secret (superuser only; at least 32 bytes).
 CREATE FUNCTION flov7.set_jwt_secret(secret text) RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
 BEGIN
 	IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user) THEN
 		RAISE EXCEPTION 'only a superuser may change the jwt secret' USING ERRCODE = '42501';

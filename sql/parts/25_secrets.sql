@@ -1,7 +1,7 @@
 -- 25_secrets.sql: password hashing and credential encryption (pgcrypto).
 --
 -- pgcrypto may live in any schema; the DO block at the end pins each of
--- these functions' search_path to pg_catalog, flov7 and pgcrypto's schema.
+-- these functions' search_path to pg_catalog, flov7, pgcrypto's schema and pg_temp (last).
 
 -- Hash a password with bcrypt at the cost in setting bcrypt_cost.
 CREATE FUNCTION flov7.password_hash(password text) RETURNS text
@@ -55,7 +55,7 @@ BEGIN
 	FOREACH fn IN ARRAY ARRAY['flov7.password_hash(text)', 'flov7.password_matches(text, text)',
 							  'flov7.credentials_encrypt(jsonb)', 'flov7.credentials_decrypt(bytea)']
 	LOOP
-		EXECUTE pg_catalog.format('ALTER FUNCTION %s SET search_path = pg_catalog, flov7, %I',
+		EXECUTE pg_catalog.format('ALTER FUNCTION %s SET search_path = pg_catalog, flov7, %I, pg_temp',
 								  fn, crypto_schema);
 	END LOOP;
 END

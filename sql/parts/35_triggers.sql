@@ -37,7 +37,7 @@ CREATE TRIGGER users_guard BEFORE UPDATE ON flov7.users
 
 -- Refuse an insert that would take the owner past their plan's quota (53400).
 CREATE FUNCTION flov7.enforce_quota() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	owner_plan text;
 	q flov7.plan_quotas;
@@ -111,7 +111,7 @@ $$;
 
 -- Write an audit_logs row for a change, without secrets, with caller, IP, user agent, request id.
 CREATE FUNCTION flov7.audit() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	hidden CONSTANT text[] := ARRAY['credentials_encrypted', 'key_hash'];
 	usage CONSTANT text[] := ARRAY['last_used_at', 'usage_count'];

@@ -3,7 +3,7 @@
 
 -- Sign an access token and store a new refresh token in a session (refresh family).
 CREATE FUNCTION flov7.issue_tokens(p_user_id uuid, p_family_id uuid DEFAULT NULL) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_user flov7.users;
 	v_ttl int := flov7.setting('access_token_ttl')::int;
@@ -30,7 +30,7 @@ $$;
 
 -- POST /auth/register: create a user (role user, plan free) and log them in.
 CREATE FUNCTION flov7_api.auth_register(args jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_email text := flov7.normalize_email(flov7.arg_text(args, 'email', true, 254));
 	v_password text := flov7.arg_text(args, 'password', true, 1000);
@@ -54,7 +54,7 @@ $$;
 
 -- POST /auth/login: check the password (same answer and time for unknown emails).
 CREATE FUNCTION flov7_api.auth_login(args jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_email text := lower(btrim(flov7.arg_text(args, 'email', true, 320)));
 	v_password text := flov7.arg_text(args, 'password', true, 1000);
@@ -81,7 +81,7 @@ $$;
 -- revocation.  So the function revokes the family, commits, and answers
 -- with HTTP status 401 and the error body {"code": "28000", ...}.
 CREATE FUNCTION flov7_api.auth_refresh(args jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_token flov7.refresh_tokens;
 	v_active boolean;
@@ -119,7 +119,7 @@ $$;
 
 -- POST /auth/logout: revoke this access token (jti), its session (sid) and an optional refresh token's session.
 CREATE FUNCTION flov7_api.auth_logout(args jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize(NULL);
 	v_refresh text := flov7.arg_text(args, 'refresh_token', false, 200);
@@ -152,7 +152,7 @@ $$;
 
 -- The caller's own user record, once authorized for profile:read (GET /auth/me, GET /users/profile).
 CREATE FUNCTION flov7.caller_user_json() RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('profile:read');
 	v_result jsonb;
@@ -167,11 +167,11 @@ $$;
 
 -- GET /auth/me: the caller's user record.
 CREATE FUNCTION flov7_api.auth_me(args jsonb) RETURNS jsonb
-LANGUAGE sql VOLATILE AS $$ SELECT flov7.caller_user_json() $$;
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$ SELECT flov7.caller_user_json() $$;
 
 -- GET /auth/verify: are these credentials valid, and whose are they?
 CREATE FUNCTION flov7_api.auth_verify(args jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize(NULL);
 	v_expires timestamptz;
@@ -201,7 +201,7 @@ $$;
 
 -- POST /auth/api-keys: create a key with a subset of the caller's permissions; the key is shown once.
 CREATE FUNCTION flov7_api.api_key_create(args jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('api_keys:write');
 	v_name text := btrim(flov7.arg_text(args, 'name', true, 100));
@@ -244,7 +244,7 @@ $$;
 
 -- GET /auth/api-keys: the caller's API keys, newest first.
 CREATE FUNCTION flov7_api.api_key_list(args jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('api_keys:read');
 	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
@@ -266,7 +266,7 @@ $$;
 
 -- DELETE /auth/api-keys/{key_id}: revoke one of the caller's keys (kept, inactive, for the audit trail).
 CREATE FUNCTION flov7_api.api_key_revoke(args jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('api_keys:write');
 	v_id uuid := flov7.arg_uuid(args, 'key_id');

@@ -7,7 +7,7 @@
 
 -- Change the caller's password after checking the current one; other sessions are revoked.
 CREATE FUNCTION flov7.change_password(current_password text, new_password text) RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('profile:write');
 	v_hash text;
@@ -31,11 +31,11 @@ $$;
 
 -- GET /users/profile: the caller's profile.
 CREATE FUNCTION flov7_api.users_profile_get(args jsonb) RETURNS jsonb
-LANGUAGE sql VOLATILE AS $$ SELECT flov7.caller_user_json() $$;
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$ SELECT flov7.caller_user_json() $$;
 
 -- PUT /users/profile: change full_name and avatar_url; the password with current_password + new_password.
 CREATE FUNCTION flov7_api.users_profile_update(args jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('profile:write');
 	v_full_name text := flov7.arg_text(args, 'full_name', false, 200);
@@ -65,7 +65,7 @@ $$;
 
 -- GET /users/stats: counts of the caller's workflows, executions, integrations, keys, notifications.
 CREATE FUNCTION flov7_api.users_stats(args jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('profile:read');
 BEGIN
@@ -109,7 +109,7 @@ $$;
 
 -- POST /users/integrations: store an integration, credentials encrypted.
 CREATE FUNCTION flov7_api.integration_create(args jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('integrations:write');
 	v_name text := btrim(flov7.arg_text(args, 'service_name', true, 100));
@@ -131,7 +131,7 @@ $$;
 
 -- GET /users/integrations: the caller's integrations, filtered by service_type / is_active.
 CREATE FUNCTION flov7_api.integration_list(args jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('integrations:read');
 	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
@@ -156,7 +156,7 @@ $$;
 
 -- GET /users/integrations/{id}: one of the caller's integrations.
 CREATE FUNCTION flov7_api.integration_get(args jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('integrations:read');
 	v_id uuid := flov7.arg_uuid(args, 'id');
@@ -173,7 +173,7 @@ $$;
 
 -- PUT /users/integrations/{id}: change service_name, service_type, is_active and/or credentials.
 CREATE FUNCTION flov7_api.integration_update(args jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('integrations:write');
 	v_id uuid := flov7.arg_uuid(args, 'id');
@@ -210,7 +210,7 @@ $$;
 
 -- DELETE /users/integrations/{id}: delete one of the caller's integrations.
 CREATE FUNCTION flov7_api.integration_delete(args jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('integrations:write');
 	v_id uuid := flov7.arg_uuid(args, 'id');
@@ -232,7 +232,7 @@ $$;
 
 -- GET /users/notifications: the caller's notifications, newest first, filtered by is_read / type.
 CREATE FUNCTION flov7_api.notification_list(args jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('notifications:read');
 	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
@@ -257,7 +257,7 @@ $$;
 
 -- PUT /users/notifications/{id}/read: mark one of the caller's notifications read.
 CREATE FUNCTION flov7_api.notification_read(args jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('notifications:write');
 	v_id uuid := flov7.arg_uuid(args, 'id');
@@ -276,7 +276,7 @@ $$;
 
 -- PUT /users/notifications/read-all: mark all the caller's notifications read.
 CREATE FUNCTION flov7_api.notification_read_all(args jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('notifications:write');
 	v_count bigint;

@@ -6,7 +6,7 @@
 
 -- GET /users/admin/users: every user, filtered by role, is_active and an email/name substring.
 CREATE FUNCTION flov7_api.admin_user_list(args jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('admin:users');
 	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
@@ -36,7 +36,7 @@ $$;
 
 -- PUT /users/admin/users/{id}/role: change a user's role (not one's own).
 CREATE FUNCTION flov7_api.admin_user_set_role(args jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('admin:users');
 	v_id uuid := flov7.arg_uuid(args, 'id');
@@ -57,7 +57,7 @@ $$;
 
 -- PUT /users/admin/users/{id}/status: activate or deactivate a user (not oneself).
 CREATE FUNCTION flov7_api.admin_user_set_status(args jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('admin:users');
 	v_id uuid := flov7.arg_uuid(args, 'id');
@@ -81,7 +81,7 @@ $$;
 
 -- GET /users/admin/stats: platform-wide counts.
 CREATE FUNCTION flov7_api.admin_stats(args jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('admin:stats');
 BEGIN
@@ -132,7 +132,7 @@ $$;
 
 -- Create an admin, or promote and reactivate an existing user (superuser only; for DBAs and setup scripts).
 CREATE FUNCTION flov7.create_admin(email text, password text, full_name text DEFAULT NULL) RETURNS uuid
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_email text := flov7.normalize_email(email);
 	v_id uuid;

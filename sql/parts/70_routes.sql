@@ -31,7 +31,7 @@ UPDATE flov7.routes SET read_only = true WHERE method = 'GET';
 
 -- An OpenAPI 3.0 document describing flov7.routes, served by frontd at /openapi.json.
 CREATE FUNCTION flov7.openapi(server_url text DEFAULT NULL) RETURNS jsonb
-LANGUAGE sql STABLE SET search_path = pg_catalog, flov7 AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, flov7, pg_temp AS $$
 	WITH r AS (
 		SELECT r.method, r.path, r.function, r.status, r.summary, r.tag,
 			   ARRAY(SELECT m[1] FROM regexp_matches(r.path, '\{([^}]+)\}', 'g') AS m) AS params,

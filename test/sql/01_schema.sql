@@ -1,6 +1,6 @@
 -- 01_schema.sql: tables, columns, roles, grants, RLS, and constraints that refuse bad states.
 BEGIN;
-SELECT plan(82);
+SELECT plan(84);
 \ir helpers.psql
 
 SELECT has_schema('flov7');
@@ -24,7 +24,11 @@ SELECT has_column('flov7', 'user_integrations', c, 'user_integrations.' || c)
 	'last_used_at', 'usage_count', 'created_at', 'updated_at']) c;
 SELECT columns_are('flov7', 'refresh_tokens', ARRAY['id', 'user_id', 'family_id', 'token_hash', 'expires_at',
 	'used_at', 'revoked_at', 'created_at']);
-SELECT columns_are('flov7', 'routes', ARRAY['method', 'path', 'function', 'status', 'summary', 'tag']);
+SELECT columns_are('flov7', 'routes', ARRAY['method', 'path', 'function', 'status', 'summary', 'tag', 'read_only']);
+SELECT throws_ok($$INSERT INTO flov7.routes (method, path, function, read_only) VALUES ('POST', '/api/v1/x', 'flov7_api.auth_me', true)$$,
+				 '23514', NULL, 'only a GET can be read-only (frontd may run it twice)');
+SELECT is(ARRAY(SELECT r.function FROM flov7.routes r WHERE r.method = 'GET' AND NOT r.read_only), '{}'::text[],
+		  'every GET of this release is read-only');
 SELECT col_is_pk('flov7', 'routes', ARRAY['method', 'path']::name[], 'routes are keyed on (method, path)');
 
 -- Roles.
