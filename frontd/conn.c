@@ -570,6 +570,13 @@ static void conn_parse_head(struct conn *c, const char *p, size_t end)
     memcpy(c->hbuf, p + lead, blen);
     c->hbuf[blen] = 0;
     evbuffer_drain(bufferevent_get_input(c->bev), end);
+    if (c->nodelay_pending) {
+        /* at the first request, not at accept: a socket that never sends one (a flood) costs
+         * no system call for it */
+        int one = 1;
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        c->nodelay_pending = false;
+    }
     head_scan_init(&c->scan);
     c->too_large = false;
 
@@ -838,9 +845,7 @@ void conn_accept(int fd, const struct sockaddr *sa, const struct admit_key *k, b
     c->over_limit = over_limit;
     c->accept_ms = now_ms();
     admit_attach(&c->adm, k);
-    int one = 1;
-    if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->nodelay_pending = sa->sa_family == AF_INET || sa->sa_family == AF_INET6;
     format_peer(c, sa);
     /* the input never holds more than one header block at its limit plus a little: beyond
      * that the block is a 431 anyway, and pipelined requests wait in the kernel */

@@ -91,7 +91,7 @@ struct conn {
     uint64_t accept_ms;   /* the first header block's deadline counts from here */
     uint64_t linger_bytes;
     int nrequests;
-    bool over_limit, peer_eof, in_process, hdr_value_last, too_large;
+    bool over_limit, peer_eof, in_process, hdr_value_last, too_large, nodelay_pending;
     char peer_ip[48];
     char subject[96];      /* log prefix: "C-12 127.0.0.1:5000" */
     struct admit_node adm; /* per-address count; on the idle lists while IDLE or LINGER */
