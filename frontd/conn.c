@@ -782,8 +782,9 @@ static void conn_close(struct conn *c, const char *why)
         return;
     if (why)
         log_debug(c->subject, "closing: %s", why);
-    /* clears the callbacks, drops unsent output and closes the socket (BEV_OPT_CLOSE_ON_FREE);
-     * safe inside this bufferevent's own callbacks, which hold a reference */
+    /* clears the callbacks, drops unsent output and closes the socket (BEV_OPT_CLOSE_ON_FREE,
+     * when libevent finalizes the bufferevent, after the current callback); safe inside this
+     * bufferevent's own callbacks, which hold a reference */
     bufferevent_free(c->bev);
     c->bev = NULL;
     c->fd = -1;

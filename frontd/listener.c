@@ -7,10 +7,11 @@
  * heard (and so stop being idle) before more arrivals could displace it.
  *
  * Out of descriptors (EMFILE/ENFILE) the listening socket stays readable and accept fails
- * again at once.  First the longest-idle connection is evicted, which frees a descriptor;
- * with nothing idle, a spare descriptor kept open for this moment is closed, the pending
- * connection accepted, given the canned 503 and closed, and the spare reopened (the reserve
- * descriptor of nginx and libevent users).  Only if even that fails does accepting pause.
+ * again at once.  First the longest-idle connection is evicted, which frees a descriptor by
+ * the next wakeup; with nothing idle, a spare descriptor kept open for this moment is closed,
+ * the pending connection accepted, given the canned 503 and closed, and the spare reopened
+ * (the reserve descriptor of nginx and libevent users).  Only if even that fails does
+ * accepting pause.
  */
 #define _GNU_SOURCE /* accept4 */
 #include "listener.h"
@@ -147,8 +148,11 @@ static bool out_of_fds(int e)
     }
     struct admit_node *victim = admit_oldest(conn_evictable, NULL);
     if (victim) {
+        /* its descriptor is closed when libevent finalizes the bufferevent, after this
+         * callback: accepting again now would fail again and evict one idle connection per
+         * try, so wait for the next wakeup (the listening socket is level-triggered) */
         conn_evict(victim);
-        return true;
+        return false;
     }
     if (spare_fd >= 0) {
         close(spare_fd);
