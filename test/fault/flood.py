@@ -1,7 +1,7 @@
 """An idle-connection flood, run as its own process by the connection-exhaustion tests (so its
 loop never competes with the measuring client for the test's GIL).
 
-    python3 flood.py PORT COUNT [--refresh RATE] [--source ADDR]
+    python3 flood.py PORT COUNT [--refresh RATE]
 
 Opens COUNT TCP connections to 127.0.0.1:PORT as fast as it can and never sends a byte; prints
 "open COUNT" once all are open.  Then it holds them, or with --refresh keeps replacing the oldest
@@ -31,11 +31,9 @@ def raise_nofile(need):
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
-def connect(port, source):
+def connect(port):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    if source:
-        s.bind((source, 0))
     s.settimeout(30)
     s.connect(("127.0.0.1", port))
     return s
@@ -44,14 +42,13 @@ def connect(port, source):
 def main():
     port, count = int(sys.argv[1]), int(sys.argv[2])
     rate = float(sys.argv[sys.argv.index("--refresh") + 1]) if "--refresh" in sys.argv else 0
-    source = sys.argv[sys.argv.index("--source") + 1] if "--source" in sys.argv else None
     raise_nofile(count + 64)
     os.nice(19)
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     socks = collections.deque()
     for _ in range(count):
-        socks.append(connect(port, source))
+        socks.append(connect(port))
     print("open %d" % len(socks), flush=True)
     reconnects = 0
     due = time.monotonic()
@@ -65,7 +62,7 @@ def main():
             time.sleep(ahead)
         socks.popleft().close()
         try:
-            socks.append(connect(port, source))
+            socks.append(connect(port))
         except OSError:
             continue  # the backlog was full for 30 s: try again
         reconnects += 1
