@@ -40,13 +40,21 @@ static const struct option_def options[] = {
      OFF(pool_acquire_timeout_ms), 100, 3600000,
      "longest wait for a database connection, also while it reconnects; then 503"},
     {"max-connections", OPT_INT, "1024", "FLOV7_MAX_CONNECTIONS", OFF(max_connections), 1, 1000000,
-     "open client connections; beyond it requests get 503 (but /health answers)"},
+     "open client connections; at it the longest-idle one is closed for a newcomer, 503 if "
+     "none is idle (/health and /ready still answer)"},
+    {"max-connections-per-ip", OPT_INT, "256", "FLOV7_MAX_CONNECTIONS_PER_IP",
+     OFF(max_connections_per_ip), 0, 1000000,
+     "open connections per client address (IPv6: per /64); at it that address's longest-idle "
+     "one is closed, 503 if none is idle; 0 = no cap (raise it behind a proxy)"},
     {"max-header-bytes", OPT_INT, "8192", "FLOV7_MAX_HEADER_BYTES", OFF(max_header_bytes), 256,
      1048576, "largest request header block; larger gets 431"},
     {"max-body-bytes", OPT_INT, "1048576", "FLOV7_MAX_BODY_BYTES", OFF(max_body_bytes), 0,
      1073741824, "largest request body; larger gets 413"},
     {"header-timeout", OPT_MS, "10s", "FLOV7_HEADER_TIMEOUT", OFF(header_timeout_ms), 100, 3600000,
      "deadline to receive a whole header block (408), also for a new connection"},
+    {"first-byte-timeout", OPT_MS, "3s", "FLOV7_FIRST_BYTE_TIMEOUT", OFF(first_byte_timeout_ms),
+     100, 3600000,
+     "a new connection closed if it sends nothing this long (at most header-timeout)"},
     {"idle-timeout", OPT_MS, "60s", "FLOV7_IDLE_TIMEOUT", OFF(idle_timeout_ms), 100, 86400000,
      "keep-alive connection closed after this long without a request"},
     {"request-timeout", OPT_MS, "30s", "FLOV7_REQUEST_TIMEOUT", OFF(request_timeout_ms), 100,
@@ -387,12 +395,12 @@ void config_print_help(FILE *out)
                  "in the environment or in the config file (`option = value`); flags win over\n"
                  "the environment, which wins over the file, which wins over the defaults.\n"
                  "Durations are seconds unless suffixed with ms.  SIGHUP reloads.\n\n");
-    fprintf(out, "  %-22s %-26s %-15s %s\n", "option", "environment", "default", "meaning");
+    fprintf(out, "  %-24s %-28s %-15s %s\n", "option", "environment", "default", "meaning");
     for (size_t i = 0; i < NOPTIONS; i++) {
         const struct option_def *o = &options[i];
         char flag[40];
         snprintf(flag, sizeof(flag), "--%s", o->name);
-        fprintf(out, "  %-22s %-26s %-15s %s\n", flag, o->env, o->def[0] ? o->def : "\"\"",
+        fprintf(out, "  %-24s %-28s %-15s %s\n", flag, o->env, o->def[0] ? o->def : "\"\"",
                 o->help);
     }
 }

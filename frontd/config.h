@@ -23,9 +23,11 @@ struct config {
     int pool_pipeline_depth;
     int pool_acquire_timeout_ms; /* longest wait for a database connection */
     int max_connections;
+    int max_connections_per_ip; /* 0 = no cap */
     int max_header_bytes;
     int max_body_bytes;
     int header_timeout_ms;
+    int first_byte_timeout_ms; /* never more than header_timeout_ms in effect */
     int idle_timeout_ms;
     int request_timeout_ms;
     int jwt_leeway; /* seconds */

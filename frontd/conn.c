@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -112,15 +113,21 @@ static void conn_set_state(struct conn *c, enum conn_state s)
     const struct config *cfg = g_cfg;
     switch (s) {
     case CONN_IDLE:
-        /* a new connection must start its request soon; a kept-alive one may idle longer */
-        c->deadline_ms =
-            now + (uint64_t)(c->nrequests ? cfg->idle_timeout_ms : cfg->header_timeout_ms);
+        /* a new connection must send its first byte soon (a socket that never does only
+         * holds a slot); a kept-alive one may idle longer */
+        if (c->nrequests == 0) {
+            int ms = cfg->first_byte_timeout_ms < cfg->header_timeout_ms
+                         ? cfg->first_byte_timeout_ms
+                         : cfg->header_timeout_ms;
+            c->deadline_ms = c->accept_ms + (uint64_t)ms;
+        } else {
+            c->deadline_ms = now + (uint64_t)cfg->idle_timeout_ms;
+        }
         break;
     case CONN_HEAD:
         /* header-timeout is a total deadline for the block; the first request's clock
          * started at accept */
-        if (c->nrequests > 0 || c->state != CONN_IDLE)
-            c->deadline_ms = now + (uint64_t)cfg->header_timeout_ms;
+        c->deadline_ms = (c->nrequests ? now : c->accept_ms) + (uint64_t)cfg->header_timeout_ms;
         break;
     case CONN_BODY: c->deadline_ms = now + (uint64_t)cfg->request_timeout_ms; break;
     case CONN_BUSY: c->deadline_ms = 0; break;
@@ -129,6 +136,9 @@ static void conn_set_state(struct conn *c, enum conn_state s)
     case CONN_DEAD: c->deadline_ms = 0; break;
     }
     c->state = s;
+    /* a newcomer at a limit may displace a connection with no request in flight: waiting for
+     * one, or lingering after its last answer; the longest idle first */
+    admit_set_idle(&c->adm, s == CONN_IDLE || s == CONN_LINGER);
     if (s != CONN_DEAD)
         update_events(c);
 }
@@ -560,6 +570,13 @@ static void conn_parse_head(struct conn *c, const char *p, size_t end)
     memcpy(c->hbuf, p + lead, blen);
     c->hbuf[blen] = 0;
     evbuffer_drain(bufferevent_get_input(c->bev), end);
+    if (c->nodelay_pending) {
+        /* at the first request, not at accept: a socket that never sends one (a flood) costs
+         * no system call for it */
+        int one = 1;
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        c->nodelay_pending = false;
+    }
     head_scan_init(&c->scan);
     c->too_large = false;
 
@@ -765,13 +782,15 @@ static void conn_close(struct conn *c, const char *why)
         return;
     if (why)
         log_debug(c->subject, "closing: %s", why);
-    /* clears the callbacks, drops unsent output and closes the socket (BEV_OPT_CLOSE_ON_FREE);
-     * safe inside this bufferevent's own callbacks, which hold a reference */
+    /* clears the callbacks, drops unsent output and closes the socket (BEV_OPT_CLOSE_ON_FREE,
+     * when libevent finalizes the bufferevent, after the current callback); safe inside this
+     * bufferevent's own callbacks, which hold a reference */
     bufferevent_free(c->bev);
     c->bev = NULL;
     c->fd = -1;
     exchange_end(c);
     conn_set_state(c, CONN_DEAD);
+    admit_detach(&c->adm);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -808,9 +827,8 @@ static void format_peer(struct conn *c, const struct sockaddr *sa)
     snprintf(c->subject, sizeof(c->subject), "C-%llu %s:%d", (unsigned long long)c->id, ip, port);
 }
 
-void conn_accept(int fd, const struct sockaddr *sa, int salen, bool over_limit)
+void conn_accept(int fd, const struct sockaddr *sa, const struct admit_key *k, bool over_limit)
 {
-    (void)salen;
     if (!settings_ready)
         init_settings();
     if (!reap_ev)
@@ -826,9 +844,9 @@ void conn_accept(int fd, const struct sockaddr *sa, int salen, bool over_limit)
     c->fd = fd;
     c->bev = bev;
     c->over_limit = over_limit;
-    int one = 1;
-    if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->accept_ms = now_ms();
+    admit_attach(&c->adm, k);
+    c->nodelay_pending = sa->sa_family == AF_INET || sa->sa_family == AF_INET6;
     format_peer(c, sa);
     /* the input never holds more than one header block at its limit plus a little: beyond
      * that the block is a 431 anyway, and pipelined requests wait in the kernel */
@@ -845,6 +863,29 @@ void conn_accept(int fd, const struct sockaddr *sa, int salen, bool over_limit)
     nlive++;
     c->state = CONN_IDLE;
     conn_set_state(c, CONN_IDLE);
+}
+
+/* Idle or lingering, and nothing on either side: not in our input, not in the kernel's receive
+ * queue (a request already sent is never lost to eviction, even before we have read it; nor
+ * is the answer a lingering client has yet to read destroyed by the reset that unread input
+ * would cause), and no answer still being written. */
+bool conn_evictable(const struct admit_node *n, void *arg)
+{
+    const struct conn *c = (const struct conn *)((const char *)n - offsetof(struct conn, adm));
+    (void)arg;
+    if ((c->state != CONN_IDLE && c->state != CONN_LINGER) || c->in_process || in_len(c) > 0 ||
+        out_pending(c) > 0)
+        return false;
+    int queued = 0;
+    return ioctl(c->fd, FIONREAD, &queued) == 0 && queued == 0;
+}
+
+void conn_evict(struct admit_node *n)
+{
+    struct conn *c = (struct conn *)((char *)n - offsetof(struct conn, adm));
+    g_stats.evicted++;
+    log_debug(c->subject, "evicted: idle at a connection limit");
+    conn_close(c, NULL);
 }
 
 void conn_janitor(uint64_t now)

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "admit.h"
 #include "auth.h"
 #include "http.h"
 #include "pool.h"
@@ -24,13 +25,14 @@
 #include "util.h"
 
 enum conn_state {
-    CONN_IDLE,    /* no request bytes yet (new, or keep-alive between requests) */
+    CONN_IDLE,    /* no request bytes yet (new, or keep-alive between requests); may be
+                     evicted at a connection limit */
     CONN_HEAD,    /* receiving the header block; header-timeout running */
     CONN_BODY,    /* receiving the body; request-timeout running */
     CONN_BUSY,    /* request complete, being answered (maybe waiting for the database) */
     CONN_CLOSING, /* last response being written, then lingering close */
     CONN_LINGER,  /* write side shut; reading and dropping input briefly so the peer sees our
-                     answer instead of a reset */
+                     answer instead of a reset; may be evicted too */
     CONN_DEAD,    /* closed; memory released by the reaper after the current callback */
 };
 
@@ -86,18 +88,26 @@ struct conn {
     struct head_scan scan;
     struct http_request req;
     uint64_t deadline_ms; /* monotonic; 0 = none */
+    uint64_t accept_ms;   /* the first header block's deadline counts from here */
     uint64_t linger_bytes;
     int nrequests;
-    bool over_limit, peer_eof, in_process, hdr_value_last, too_large;
+    bool over_limit, peer_eof, in_process, hdr_value_last, too_large, nodelay_pending;
     char peer_ip[48];
-    char subject[96]; /* log prefix: "C-12 127.0.0.1:5000" */
+    char subject[96];      /* log prefix: "C-12 127.0.0.1:5000" */
+    struct admit_node adm; /* per-address count; on the idle lists while IDLE or LINGER */
     struct exchange ex;
 };
 
 /* The client's X-Request-Id if sane (set by dispatch), else a generated one. */
 void conn_ensure_request_id(struct conn *c);
-void conn_accept(int fd, const struct sockaddr *sa, int salen, bool over_limit);
+/* over_limit: admitted into the reserve above a limit, for /health and /ready only. */
+void conn_accept(int fd, const struct sockaddr *sa, const struct admit_key *k, bool over_limit);
 int conn_count(void);
+/* Whether an idle or lingering connection can go now without losing a byte of a request or
+ * response. */
+bool conn_evictable(const struct admit_node *n, void *arg);
+/* Close an idle connection to admit another (see admit.h). */
+void conn_evict(struct admit_node *n);
 
 /* Responses.  extra: preformatted header lines ("Allow: GET\r\n"), may be NULL. */
 void conn_respond(struct conn *c, int status, const char *extra, const char *body, size_t blen);

@@ -22,7 +22,7 @@ extern struct route_table *g_routes;
 extern bool g_shutting_down;
 
 struct frontd_stats {
-    uint64_t accepted, rejected, db_reconnects, routes_reloads;
+    uint64_t accepted, rejected, evicted, db_reconnects, routes_reloads;
 };
 extern struct frontd_stats g_stats;
 

@@ -1,6 +1,7 @@
 /*
- * janitor.h — the periodic timer (pgbouncer's janitor): connection deadlines (header, body,
- * idle, linger), database request and queue timeouts, and the graceful-drain deadline.
+ * janitor.h — the periodic timer (pgbouncer's janitor): connection deadlines (first byte,
+ * header, body, idle, linger), database request and queue timeouts, and the graceful-drain
+ * deadline.
  */
 #ifndef FRONTD_JANITOR_H
 #define FRONTD_JANITOR_H

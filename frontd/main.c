@@ -8,6 +8,7 @@
  *   SIGPIPE         ignored (bufferevents write with writev(2), which has no MSG_NOSIGNAL)
  * On exit everything is freed, so valgrind reports no leak.
  */
+#include "admit.h"
 #include "auth.h"
 #include "conn.h"
 #include "config.h"
@@ -65,6 +66,8 @@ static void apply_runtime(const struct config *old, const struct config *cfg)
         old->jwt_leeway != cfg->jwt_leeway || old->jwt_cache_size != cfg->jwt_cache_size)
         auth_init(cfg->jwt_secret, cfg->jwt_leeway, cfg->jwt_cache_size);
     pool_set_depth(cfg->pool_pipeline_depth);
+    if (!old || old->max_connections != cfg->max_connections)
+        listener_fit_fd_limit(cfg);
     if (!old || old->request_timeout_ms != cfg->request_timeout_ms)
         pgc_global_init(cfg->db_uri, cfg->request_timeout_ms); /* used by (re)connections */
 }
@@ -233,6 +236,7 @@ int main(int argc, char **argv)
 out:
     listener_close();
     conn_close_all();
+    admit_shutdown();
     pool_shutdown();
     listen_shutdown();
     janitor_shutdown();

@@ -167,8 +167,11 @@ void metrics_render(struct sbuf *o, const struct metrics_gauges *g)
     gauge(o, "flov7_http_connections_accepted_total", "Client connections accepted.", "counter",
           g->connections_accepted);
     gauge(o, "flov7_http_connections_rejected_total",
-          "Client connections refused with 503 at max-connections.", "counter",
-          g->connections_rejected);
+          "Client connections refused with 503 at a connection limit (nothing idle to evict).",
+          "counter", g->connections_rejected);
+    gauge(o, "flov7_http_connections_evicted_total",
+          "Idle client connections closed to admit a new one at a connection limit.", "counter",
+          g->connections_evicted);
     gauge(o, "flov7_routes", "Routes loaded from flov7.routes.", "gauge", (uint64_t)g->routes);
     gauge(o, "flov7_routes_reloads_total", "Route table reloads.", "counter", g->routes_reloads);
     gauge(o, "flov7_jwt_cache_hits_total", "JWTs found in the verified-token cache.", "counter",

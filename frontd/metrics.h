@@ -14,7 +14,7 @@
 struct metrics_gauges {
     int pool_size, pool_connected, pool_busy, pool_waiting, pool_in_flight;
     int connections_open, routes;
-    uint64_t connections_accepted, connections_rejected;
+    uint64_t connections_accepted, connections_rejected, connections_evicted;
     uint64_t jwt_cache_hits, jwt_cache_misses;
     int jwt_cache_entries;
     uint64_t db_reconnects, db_retries, routes_reloads;

@@ -107,6 +107,7 @@ static void metrics(struct conn *c)
     g.routes = g_routes ? g_routes->nroutes : 0;
     g.connections_accepted = g_stats.accepted;
     g.connections_rejected = g_stats.rejected;
+    g.connections_evicted = g_stats.evicted;
     g.db_reconnects = g_stats.db_reconnects;
     g.db_retries = pool_retries();
     g.routes_reloads = g_stats.routes_reloads;

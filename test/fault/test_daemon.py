@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -191,31 +190,3 @@ def test_sigterm_drains_in_flight_requests(frontd, su, slow_route):
     # and it no longer accepts connections
     with pytest.raises(requests.ConnectionError):
         requests.get(f.url + "/health", timeout=5)
-
-
-# --- connection limit ---------------------------------------------------------------------------
-
-def test_max_connections_still_answers_health(frontd):
-    f = frontd("--max-connections=3").wait_up()
-    idle = []
-    try:
-        for _ in range(3):
-            s = socket.create_connection(("127.0.0.1", f.port), timeout=TIMEOUT)
-            idle.append(s)
-        time.sleep(0.3)
-        r = requests.get(f.url + "/api/v1/auth/me", timeout=TIMEOUT)
-        assert r.status_code == 503
-        assert r.json()["code"] == "PT503"
-        assert requests.get(f.url + "/health", timeout=TIMEOUT).status_code == 200
-    finally:
-        for s in idle:
-            s.close()
-    # once the idle ones are gone, the API answers again
-    deadline = time.time() + TIMEOUT
-    while time.time() < deadline:
-        if requests.get(f.url + "/api/v1/auth/me", timeout=TIMEOUT).status_code == 401:
-            break
-        time.sleep(0.1)
-    else:
-        raise AssertionError("API did not recover after the idle connections closed")
-    f.stop()

@@ -51,5 +51,6 @@ int main(void)
     test_errmap();
     test_config();
     test_auth();
+    test_admit();
     return tap_done();
 }

@@ -19,5 +19,6 @@ void test_errmap(void);
 void test_config(void);
 void test_auth(void);
 void test_util(void);
+void test_admit(void);
 
 #endif

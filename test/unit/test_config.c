@@ -132,6 +132,30 @@ static const struct ccase cases[] = {
      {NULL},
      CONFIG_OK,
      "listen=0.0.0.0:9"},
+    {"default first-byte-timeout 3 s",
+     NULL,
+     {"FLOV7_JWT_SECRET", SECRET},
+     {NULL},
+     CONFIG_OK,
+     "first_ms=3000"},
+    {"default max-connections-per-ip",
+     NULL,
+     {"FLOV7_JWT_SECRET", SECRET},
+     {NULL},
+     CONFIG_OK,
+     "per_ip=256"},
+    {"first-byte-timeout from env",
+     NULL,
+     {"FLOV7_JWT_SECRET", SECRET, "FLOV7_FIRST_BYTE_TIMEOUT", "500ms"},
+     {NULL},
+     CONFIG_OK,
+     "first_ms=500"},
+    {"no per-address cap",
+     "max-connections-per-ip = 0\n",
+     {"FLOV7_JWT_SECRET", SECRET},
+     {NULL},
+     CONFIG_OK,
+     "per_ip=0"},
     /* errors */
     {"short secret refused", NULL, {"FLOV7_JWT_SECRET", "too-short"}, {NULL}, CONFIG_ERROR, NULL},
     {"no secret refused", NULL, {NULL}, {NULL}, CONFIG_ERROR, NULL},
@@ -158,6 +182,12 @@ static const struct ccase cases[] = {
      "idle-timeout = 2m\n",
      {"FLOV7_JWT_SECRET", SECRET},
      {NULL},
+     CONFIG_ERROR,
+     NULL},
+    {"negative per-address cap",
+     NULL,
+     {"FLOV7_JWT_SECRET", SECRET},
+     {"--max-connections-per-ip=-1", NULL},
      CONFIG_ERROR,
      NULL},
     {"bad bool", "access-log = maybe\n", {"FLOV7_JWT_SECRET", SECRET}, {NULL}, CONFIG_ERROR, NULL},
@@ -220,6 +250,11 @@ static bool check(const struct config *cfg, const char *what)
         return cfg->access_log == (atoi(v) != 0);
     if (!strcmp(key, "level"))
         return cfg->log_level == atoi(v);
+    /* connection limits */
+    if (!strcmp(key, "first_ms"))
+        return cfg->first_byte_timeout_ms == atoi(v);
+    if (!strcmp(key, "per_ip"))
+        return cfg->max_connections_per_ip == atoi(v);
     return false;
 }
 
@@ -274,7 +309,8 @@ void test_config(void)
     config_print_help(m);
     fclose(m);
     ok(strstr(buf, "--db-uri") && strstr(buf, "FLOV7_DB_URI") && strstr(buf, "--max-body-bytes") &&
-           strstr(buf, "FLOV7_JWT_LEEWAY") && strstr(buf, "127.0.0.1:8000"),
+           strstr(buf, "FLOV7_JWT_LEEWAY") && strstr(buf, "127.0.0.1:8000") &&
+           strstr(buf, "FLOV7_MAX_CONNECTIONS_PER_IP") && strstr(buf, "--first-byte-timeout"),
        "config: --help lists options, env vars and defaults");
     free(buf);
 }
