@@ -167,3 +167,26 @@ def sleeping_backend(su, function, not_pid=0):
             row = c.fetchone()
             return row and row[0]
     return wait_until("a backend sleeping in " + function, find)
+
+
+@pytest.fixture
+def slow_route(su):
+    """A route whose function sleeps, added as data and removed after the test."""
+    path = "/api/v1/fault/slow-%s" % uuid.uuid4().hex[:8]
+    with su.cursor() as c:
+        c.execute("""CREATE OR REPLACE FUNCTION flov7_api.fault_slow(args jsonb) RETURNS jsonb
+                     LANGUAGE sql AS $$ SELECT pg_sleep(1.5); SELECT '{"slept":true}'::jsonb $$""")
+        c.execute("GRANT EXECUTE ON FUNCTION flov7_api.fault_slow(jsonb) TO flov7_anon")
+        c.execute("INSERT INTO flov7.routes (method, path, function, status, summary, tag) "
+                  "VALUES ('GET', %s, 'flov7_api.fault_slow', 200, 'sleeps', 'test')", (path,))
+    yield path
+    with su.cursor() as c:
+        c.execute("DELETE FROM flov7.routes WHERE path = %s", (path,))
+        c.execute("DROP FUNCTION flov7_api.fault_slow(jsonb)")
+
+
+def wait_route(url, path, method):
+    """Wait until frontd has loaded the route METHOD PATH (another method answers 405)."""
+    other = "DELETE" if method != "DELETE" else "GET"
+    wait_until("route " + path, lambda: requests.request(other, url + path, timeout=TIMEOUT)
+               .status_code == 405)

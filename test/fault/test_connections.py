@@ -17,11 +17,7 @@ import time
 import pytest
 import requests
 
-try:  # the harness lives in conftest.py where the suite has one, else in test_daemon.py
-    from conftest import TIMEOUT
-except ImportError:
-    from test_daemon import TIMEOUT, frontd, su  # noqa: F401 (fixtures)
-from test_daemon import slow_route, wait_route  # noqa: F401 (fixture)
+from conftest import TIMEOUT, wait_route
 
 FLOOD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "flood.py")
 PROMPT = 1.0  # a normal client's answer, flood or not
@@ -208,7 +204,7 @@ def test_requests_in_flight_are_not_evicted(frontd, slow_route):
     """At max-connections, idle sockets make room; a half-sent header, a half-sent body and a
     request waiting on the database do not."""
     f = frontd("--max-connections=8", "--max-connections-per-ip=0").wait_up()
-    wait_route(f.url, slow_route)
+    wait_route(f.url, slow_route, "GET")
     result = {}
 
     def call():

@@ -11,7 +11,7 @@ import psycopg2
 import pytest
 import requests
 
-from conftest import BIN, PGURI, TIMEOUT, me, register, sleeping_backend
+from conftest import BIN, PGURI, TIMEOUT, me, register, sleeping_backend, wait_route
 
 
 # --- refusing to start -------------------------------------------------------------------------
@@ -145,35 +145,9 @@ def test_sighup_reloads_config_file(frontd, tmp_path):
     f.stop()
 
 
-@pytest.fixture
-def slow_route(su):
-    """A route whose function sleeps, added as data and removed after the test."""
-    path = "/api/v1/fault/slow-%s" % uuid.uuid4().hex[:8]
-    with su.cursor() as c:
-        c.execute("""CREATE OR REPLACE FUNCTION flov7_api.fault_slow(args jsonb) RETURNS jsonb
-                     LANGUAGE sql AS $$ SELECT pg_sleep(1.5); SELECT '{"slept":true}'::jsonb $$""")
-        c.execute("GRANT EXECUTE ON FUNCTION flov7_api.fault_slow(jsonb) TO flov7_anon")
-        c.execute("INSERT INTO flov7.routes (method, path, function, status, summary, tag) "
-                  "VALUES ('GET', %s, 'flov7_api.fault_slow', 200, 'sleeps', 'test')", (path,))
-    yield path
-    with su.cursor() as c:
-        c.execute("DELETE FROM flov7.routes WHERE path = %s", (path,))
-        c.execute("DROP FUNCTION flov7_api.fault_slow(jsonb)")
-
-
-def wait_route(url, path):
-    deadline = time.time() + TIMEOUT
-    while time.time() < deadline:
-        # a known path answers 405 to the wrong method; an unknown one 404
-        if requests.post(url + path, timeout=TIMEOUT).status_code == 405:
-            return
-        time.sleep(0.1)
-    raise AssertionError("route %s never loaded" % path)
-
-
 def test_sigterm_drains_in_flight_requests(frontd, su, slow_route):
     f = frontd().wait_up()
-    wait_route(f.url, slow_route)
+    wait_route(f.url, slow_route, "GET")
     result = {}
 
     def call():

@@ -14,7 +14,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import TIMEOUT, me, pg_command, register, sleeping_backend, wait_until
+from conftest import TIMEOUT, me, pg_command, register, sleeping_backend, wait_route, wait_until
 
 GETS = ("/api/v1/users/profile", "/api/v1/auth/me")
 TERMINATE_ALL = ("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
@@ -232,12 +232,6 @@ def counted_route(su):
             c.execute("DELETE FROM flov7.routes WHERE path = %s", (path,))
             c.execute("DROP FUNCTION %s(jsonb)" % fn)
             c.execute("DROP SEQUENCE %s" % seq)
-
-
-def wait_route(url, path, method):
-    other = "DELETE" if method != "DELETE" else "GET"
-    wait_until("route " + path, lambda: requests.request(other, url + path, timeout=TIMEOUT)
-               .status_code == 405)
 
 
 def terminate(su, pid):
