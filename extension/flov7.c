@@ -14,6 +14,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "engine.h"
 #include "flov7.h"
 #include "validate.h"
 
@@ -27,5 +28,6 @@ _PG_init(void)
 {
 	flov7_authz_init();
 	flov7_validate_init();
+	flov7_engine_init();
 	MarkGUCPrefixReserved("flov7");
 }

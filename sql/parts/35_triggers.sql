@@ -4,8 +4,10 @@ CREATE TRIGGER users_touch BEFORE UPDATE ON flov7.users
 	FOR EACH ROW EXECUTE FUNCTION flov7.touch_updated_at();
 CREATE TRIGGER user_passwords_touch BEFORE UPDATE ON flov7.user_passwords
 	FOR EACH ROW EXECUTE FUNCTION flov7.touch_updated_at();
+-- A run counted on its workflow (execution_count, last_executed_at) is not an edit.
 CREATE TRIGGER workflows_touch BEFORE UPDATE ON flov7.workflows
-	FOR EACH ROW EXECUTE FUNCTION flov7.touch_updated_at();
+	FOR EACH ROW WHEN (OLD.execution_count = NEW.execution_count)
+	EXECUTE FUNCTION flov7.touch_updated_at();
 CREATE TRIGGER user_integrations_touch BEFORE UPDATE ON flov7.user_integrations
 	FOR EACH ROW EXECUTE FUNCTION flov7.touch_updated_at();
 CREATE TRIGGER workflow_templates_touch BEFORE UPDATE ON flov7.workflow_templates
@@ -114,7 +116,7 @@ CREATE FUNCTION flov7.audit() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	hidden CONSTANT text[] := ARRAY['credentials_encrypted', 'key_hash'];
-	usage CONSTANT text[] := ARRAY['last_used_at', 'usage_count'];
+	usage CONSTANT text[] := ARRAY['last_used_at', 'usage_count', 'execution_count', 'last_executed_at'];
 	old_data jsonb;
 	new_data jsonb;
 	rec jsonb;

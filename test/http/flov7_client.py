@@ -508,4 +508,5 @@ ROUTES = [
     ("DELETE", "/workflows/{id}", 204),
     ("GET", "/workflows/templates", 200),
     ("POST", "/workflows/templates/{id}/use", 201),
+    ("POST", "/workflows/{id}/execute", 202),
 ]
