@@ -747,11 +747,14 @@ ALTER TABLE flov7.workflow_executions
 	ADD COLUMN steps_completed int NOT NULL DEFAULT 0 CHECK (steps_completed >= 0),
 	ADD COLUMN steps_failed int NOT NULL DEFAULT 0 CHECK (steps_failed >= 0),
 	ADD COLUMN error_node text,
+	ADD COLUMN retry_count int NOT NULL DEFAULT 0 CHECK (retry_count >= 0),
 	ADD CONSTRAINT workflow_executions_user_id_id_key UNIQUE (user_id, id);
 CREATE INDEX workflow_executions_user_workflow_idx
 	ON flov7.workflow_executions (user_id, workflow_id, created_at DESC, id DESC);
 COMMENT ON COLUMN flov7.workflow_executions.definition IS
 	'the workflow_json the execution runs, as it was when it started (workflow_version)';
+COMMENT ON COLUMN flov7.workflow_executions.retry_count IS
+	'times the execution was retried from its failed steps; its workflow counts it once, at its first end';
 
 CREATE TABLE flov7.execution_steps (
 	user_id			uuid NOT NULL,
@@ -849,7 +852,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 		'output_data', e.output_data, 'error_message', e.error_message, 'error_node', e.error_node,
 		'execution_time_seconds', e.execution_time_seconds, 'cost_usd', e.cost_usd,
 		'idempotency_key', e.idempotency_key, 'steps_total', e.steps_total,
-		'steps_completed', e.steps_completed, 'steps_failed', e.steps_failed,
+		'steps_completed', e.steps_completed, 'steps_failed', e.steps_failed, 'retry_count', e.retry_count,
 		'started_at', e.started_at, 'completed_at', e.completed_at, 'created_at', e.created_at)
 $$;
 
@@ -1336,7 +1339,9 @@ BEGIN
 		   started_at = coalesce(e.started_at, e.created_at),
 		   execution_time_seconds = round(extract(epoch FROM clock_timestamp() - coalesce(e.started_at, e.created_at))::numeric, 3)
 	 WHERE e.user_id = p_uid AND e.id = p_exec;
-	PERFORM flov7.workflow_count_run(p_uid, v_exec.workflow_id);
+	IF v_exec.retry_count = 0 THEN
+		PERFORM flov7.workflow_count_run(p_uid, v_exec.workflow_id);
+	END IF;
 END
 $$;
 
@@ -1352,6 +1357,7 @@ CREATE FUNCTION flov7.execution_fail(p_uid uuid, p_exec uuid, p_node text, p_err
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_wf uuid;
+	v_retries int;
 BEGIN
 	UPDATE flov7.execution_steps s SET state = 'cancelled', completed_at = now(), ready_at = NULL
 	 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.state IN ('pending', 'ready', 'waiting');
@@ -1361,8 +1367,8 @@ BEGIN
 		   started_at = coalesce(e.started_at, e.created_at),
 		   execution_time_seconds = round(extract(epoch FROM clock_timestamp() - coalesce(e.started_at, e.created_at))::numeric, 3)
 	 WHERE e.user_id = p_uid AND e.id = p_exec AND e.status NOT IN ('completed', 'failed', 'cancelled')
-	RETURNING e.workflow_id INTO v_wf;
-	IF FOUND THEN
+	RETURNING e.workflow_id, e.retry_count INTO v_wf, v_retries;
+	IF FOUND AND v_retries = 0 THEN
 		PERFORM flov7.workflow_count_run(p_uid, v_wf);
 	END IF;
 END
@@ -1534,6 +1540,218 @@ CREATE FUNCTION flov7.run_ready(max_steps int DEFAULT 100) RETURNS int
 COMMENT ON FUNCTION flov7.run_ready(int) IS
 	'run up to max_steps due steps of any owner now (superuser; what the background workers do)';
 
+-- sql/parts/67_executions_api.sql
+-- 67_executions_api.sql: listing, reading, cancelling and retrying executions.
+--
+-- Reads are invoker rights under RLS, scoped to the caller explicitly (another user's
+-- execution is "not found", also for an admin); cancel and retry change the queue, which
+-- users cannot write, so they go through SECURITY DEFINER helpers that check the owner.
+
+-- One step of an execution with its latest attempt's data.
+CREATE FUNCTION flov7.step_to_json(s flov7.execution_steps) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+	SELECT jsonb_build_object(
+		'node_id', s.node_id, 'iteration', s.iteration, 'state', s.state, 'attempt', s.attempt,
+		'ready_at', s.ready_at, 'started_at', s.started_at, 'completed_at', s.completed_at,
+		'input', d.input, 'output', d.output, 'branches', to_jsonb(d.branches), 'error', d.error,
+		'worker', d.worker, 'duration_ms',
+		round(extract(epoch FROM d.finished_at - d.started_at)::numeric * 1000, 3))
+	  FROM (SELECT 1) one
+	  LEFT JOIN LATERAL (SELECT x.* FROM flov7.execution_step_data x
+						  WHERE x.user_id = s.user_id AND x.execution_id = s.execution_id
+							AND x.node_id = s.node_id AND x.iteration = s.iteration
+						  ORDER BY x.attempt DESC LIMIT 1) d ON true
+$$;
+
+-- GET /workflows/{id}/executions: the executions of one of the caller's workflows, newest
+-- first; filters status, created_after, created_before; limit/offset, or the keyset cursor
+-- "before" (an execution id: the page after it), which costs the same on any page.
+CREATE FUNCTION flov7_api.execution_list(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('workflows:read');
+	v_wf uuid := flov7.arg_uuid(args, 'id');
+	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
+	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
+	v_status text := flov7.arg_enum(args, 'status',
+		ARRAY['pending', 'running', 'completed', 'failed', 'cancelled', 'waiting'], false);
+	v_after timestamptz := flov7.arg_timestamptz(args, 'created_after');
+	v_before timestamptz := flov7.arg_timestamptz(args, 'created_before');
+	v_cursor uuid;
+	v_ct timestamptz;
+	v_items jsonb;
+	v_total bigint;
+	v_last flov7.workflow_executions;
+BEGIN
+	IF args ? 'before' THEN
+		v_cursor := flov7.arg_uuid(args, 'before');
+	END IF;
+	PERFORM 1 FROM flov7.workflows w WHERE w.id = v_wf AND w.user_id = v_uid;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'workflow not found' USING ERRCODE = 'P0002';
+	END IF;
+	IF v_cursor IS NOT NULL THEN
+		SELECT e.created_at INTO v_ct FROM flov7.workflow_executions e
+		 WHERE e.user_id = v_uid AND e.workflow_id = v_wf AND e.id = v_cursor;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'field "before" names no execution of this workflow' USING ERRCODE = '22023';
+		END IF;
+		v_offset := 0;
+	END IF;
+	SELECT count(*) INTO v_total FROM flov7.workflow_executions e
+	 WHERE e.user_id = v_uid AND e.workflow_id = v_wf AND (v_status IS NULL OR e.status = v_status)
+	   AND (v_after IS NULL OR e.created_at >= v_after) AND (v_before IS NULL OR e.created_at < v_before);
+	SELECT coalesce(jsonb_agg(flov7.execution_to_json(x) ORDER BY x.created_at DESC, x.id DESC), '[]')
+	  INTO v_items
+	  FROM (SELECT * FROM flov7.workflow_executions e
+			 WHERE e.user_id = v_uid AND e.workflow_id = v_wf AND (v_status IS NULL OR e.status = v_status)
+			   AND (v_after IS NULL OR e.created_at >= v_after) AND (v_before IS NULL OR e.created_at < v_before)
+			   AND (v_cursor IS NULL OR (e.created_at, e.id) < (v_ct, v_cursor))
+			 ORDER BY e.created_at DESC, e.id DESC LIMIT v_limit OFFSET v_offset) x;
+	RETURN jsonb_build_object('items', v_items, 'total', v_total, 'limit', v_limit, 'offset', v_offset,
+							  'next_cursor', CASE WHEN jsonb_array_length(v_items) = v_limit
+												  THEN v_items -> (v_limit - 1) -> 'id' END);
+END
+$$;
+
+-- GET /workflows/executions/{id}: one of the caller's executions with its steps.
+CREATE FUNCTION flov7_api.execution_get(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('workflows:read');
+	v_id uuid := flov7.arg_uuid(args, 'id');
+	v_exec flov7.workflow_executions;
+BEGIN
+	SELECT * INTO v_exec FROM flov7.workflow_executions e WHERE e.user_id = v_uid AND e.id = v_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'execution not found' USING ERRCODE = 'P0002';
+	END IF;
+	RETURN flov7.execution_to_json(v_exec) || jsonb_build_object(
+		'steps', (SELECT coalesce(jsonb_agg(flov7.step_to_json(s) ORDER BY s.started_at NULLS LAST, s.node_id, s.iteration), '[]')
+					FROM flov7.execution_steps s WHERE s.user_id = v_uid AND s.execution_id = v_id));
+END
+$$;
+
+-- Cancel one of the caller's executions: its pending, ready and waiting steps are cancelled
+-- (a step running right now finishes, and its successors do not start).  PT409 if it ended.
+CREATE FUNCTION flov7.execution_cancel(p_id uuid) RETURNS flov7.workflow_executions
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('workflows:execute');
+	v_exec flov7.workflow_executions;
+BEGIN
+	SELECT * INTO v_exec FROM flov7.workflow_executions e WHERE e.user_id = v_uid AND e.id = p_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'execution not found' USING ERRCODE = 'P0002';
+	END IF;
+	IF v_exec.status IN ('completed', 'failed', 'cancelled') THEN
+		RAISE EXCEPTION 'execution already ended (%)', v_exec.status USING ERRCODE = 'PT409',
+			HINT = 'Only a pending, running or waiting execution can be cancelled.';
+	END IF;
+	UPDATE flov7.execution_steps s SET state = 'cancelled', completed_at = now(), ready_at = NULL
+	 WHERE s.user_id = v_uid AND s.execution_id = p_id AND s.state IN ('pending', 'ready', 'waiting');
+	UPDATE flov7.workflow_executions e
+	   SET status = 'cancelled', completed_at = clock_timestamp(), error_message = 'cancelled by the user',
+		   execution_time_seconds = round(extract(epoch FROM clock_timestamp() - coalesce(e.started_at, e.created_at))::numeric, 3)
+	 WHERE e.user_id = v_uid AND e.id = p_id
+	RETURNING * INTO v_exec;
+	IF v_exec.retry_count = 0 THEN
+		PERFORM flov7.workflow_count_run(v_uid, v_exec.workflow_id);
+	END IF;
+	RETURN v_exec;
+END
+$$;
+
+-- POST /workflows/executions/{id}/cancel
+CREATE FUNCTION flov7_api.execution_cancel(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+BEGIN
+	PERFORM flov7.authorize('workflows:execute');
+	RETURN flov7.execution_to_json(flov7.execution_cancel(flov7.arg_uuid(args, 'id')));
+END
+$$;
+
+-- Retry one of the caller's failed (or cancelled) executions from where it stopped: completed
+-- and skipped steps are kept; every other step waits again for its unsettled parents, and
+-- those with none left are ready now.  A failed step gets a fresh attempt (numbering goes on,
+-- and one more attempt than config.retry gives per retry).  PT409 unless failed or cancelled.
+CREATE FUNCTION flov7.execution_retry(p_id uuid) RETURNS flov7.workflow_executions
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('workflows:execute');
+	v_exec flov7.workflow_executions;
+	r record;
+BEGIN
+	SELECT * INTO v_exec FROM flov7.workflow_executions e WHERE e.user_id = v_uid AND e.id = p_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'execution not found' USING ERRCODE = 'P0002';
+	END IF;
+	IF v_exec.status NOT IN ('failed', 'cancelled') THEN
+		RAISE EXCEPTION 'only a failed or cancelled execution can be retried (it is %)', v_exec.status
+			USING ERRCODE = 'PT409';
+	END IF;
+
+	-- Every unsettled step waits again for its parents that are neither completed nor skipped;
+	-- it has input if a completed parent took an edge into it.
+	WITH edges AS (
+		SELECT DISTINCT x.e ->> 'source' AS src, x.e ->> 'target' AS dst
+		  FROM jsonb_array_elements(v_exec.definition -> 'edges') AS x (e)
+	), counts AS (
+		SELECT s.node_id,
+			   count(DISTINCT e.src) FILTER (WHERE p.state NOT IN ('completed', 'skipped'))::int AS waiting,
+			   bool_or(p.state = 'completed' AND (d.branches IS NULL OR EXISTS (
+				   SELECT 1 FROM flov7.out_edges(v_exec.definition, e.src) o
+					WHERE o.target = s.node_id AND o.label = ANY (d.branches)))) AS fed,
+			   count(e.src) = 0 AS root
+		  FROM flov7.execution_steps s
+		  LEFT JOIN edges e ON e.dst = s.node_id
+		  LEFT JOIN flov7.execution_steps p ON p.user_id = s.user_id AND p.execution_id = s.execution_id
+										   AND p.node_id = e.src AND p.iteration = 0
+		  LEFT JOIN LATERAL (SELECT x.branches FROM flov7.execution_step_data x
+							  WHERE x.user_id = p.user_id AND x.execution_id = p.execution_id AND x.node_id = p.node_id
+								AND x.iteration = p.iteration ORDER BY x.attempt DESC LIMIT 1) d ON true
+		 WHERE s.user_id = v_uid AND s.execution_id = p_id AND s.state NOT IN ('completed', 'skipped')
+		 GROUP BY s.node_id
+	)
+	UPDATE flov7.execution_steps s
+	   SET state = CASE WHEN c.waiting = 0 THEN 'ready' ELSE 'pending' END,
+		   pending_parents = c.waiting, has_input = coalesce(c.fed, false) OR c.root,
+		   ready_at = CASE WHEN c.waiting = 0 THEN now() END, completed_at = NULL
+	  FROM counts c
+	 WHERE s.user_id = v_uid AND s.execution_id = p_id AND s.node_id = c.node_id;
+
+	-- A ready step nothing fed is skipped, and settles its successors.
+	FOR r IN SELECT s.node_id FROM flov7.execution_steps s
+			  WHERE s.user_id = v_uid AND s.execution_id = p_id AND s.state = 'ready' AND NOT s.has_input
+			  ORDER BY s.node_id LOOP
+		UPDATE flov7.execution_steps s SET state = 'skipped', ready_at = NULL, completed_at = now()
+		 WHERE s.user_id = v_uid AND s.execution_id = p_id AND s.node_id = r.node_id;
+		PERFORM flov7.step_settle(v_uid, p_id, v_exec.definition, r.node_id, '{}');
+	END LOOP;
+
+	UPDATE flov7.workflow_executions e
+	   SET status = 'running', error_message = NULL, error_node = NULL, completed_at = NULL,
+		   execution_time_seconds = NULL, output_data = NULL, retry_count = e.retry_count + 1
+	 WHERE e.user_id = v_uid AND e.id = p_id
+	RETURNING * INTO v_exec;
+	PERFORM flov7.execution_settle(v_uid, p_id);
+	SELECT * INTO v_exec FROM flov7.workflow_executions e WHERE e.user_id = v_uid AND e.id = p_id;
+	RETURN v_exec;
+END
+$$;
+
+-- POST /workflows/executions/{id}/retry
+CREATE FUNCTION flov7_api.execution_retry(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_exec flov7.workflow_executions;
+BEGIN
+	PERFORM flov7.authorize('workflows:execute');
+	v_exec := flov7.execution_retry(flov7.arg_uuid(args, 'id'));
+	RETURN flov7.execution_to_json(v_exec);
+END
+$$;
+
 REVOKE ALL ON FUNCTION
 	flov7.retry_delay_ms(int, int, int, float8),
 	flov7.execution_to_json(flov7.workflow_executions),
@@ -1552,7 +1770,14 @@ REVOKE ALL ON FUNCTION
 	flov7.execution_fail(uuid, uuid, text, text),
 	flov7.step_claim(uuid),
 	flov7.step_finish(uuid, uuid, text, int, int, jsonb, jsonb, jsonb, text, timestamptz, text),
-	flov7.run_ready(int)
+	flov7.run_ready(int),
+	flov7.step_to_json(flov7.execution_steps),
+	flov7_api.execution_list(jsonb),
+	flov7_api.execution_get(jsonb),
+	flov7.execution_cancel(uuid),
+	flov7_api.execution_cancel(jsonb),
+	flov7.execution_retry(uuid),
+	flov7_api.execution_retry(jsonb)
 	FROM PUBLIC;
 REVOKE ALL ON flov7.execution_steps, flov7.execution_step_data, flov7.custom_functions FROM PUBLIC;
 
@@ -1560,13 +1785,20 @@ REVOKE ALL ON flov7.execution_steps, flov7.execution_step_data, flov7.custom_fun
 -- 76_engine_routes.sql: the routes of the executor.
 
 INSERT INTO flov7.routes (method, path, function, status, summary, tag, read_only) VALUES
-	('POST', '/api/v1/workflows/{id}/execute', 'flov7_api.workflow_execute', 202, 'Run a workflow (returns the pending execution)', 'executions', false);
+	('POST', '/api/v1/workflows/{id}/execute', 'flov7_api.workflow_execute', 202, 'Run a workflow (returns the pending execution)', 'executions', false),
+	('GET', '/api/v1/workflows/{id}/executions', 'flov7_api.execution_list', 200, 'List the executions of a workflow', 'executions', true),
+	('GET', '/api/v1/workflows/executions/{id}', 'flov7_api.execution_get', 200, 'Get an execution with its steps', 'executions', true),
+	('POST', '/api/v1/workflows/executions/{id}/cancel', 'flov7_api.execution_cancel', 200, 'Cancel an execution', 'executions', false),
+	('POST', '/api/v1/workflows/executions/{id}/retry', 'flov7_api.execution_retry', 200, 'Retry an execution from its failed steps', 'executions', false);
 
 -- sql/parts/86_engine_grants.sql
 -- 86_engine_grants.sql: grants of the executor (80_grants.sql has already revoked every
 -- function from PUBLIC; the update script revokes the new ones itself).
 
-GRANT EXECUTE ON FUNCTION flov7_api.workflow_execute(jsonb) TO flov7_user, flov7_admin;
+GRANT EXECUTE ON FUNCTION
+	flov7_api.workflow_execute(jsonb), flov7_api.execution_list(jsonb), flov7_api.execution_get(jsonb),
+	flov7_api.execution_cancel(jsonb), flov7_api.execution_retry(jsonb)
+	TO flov7_user, flov7_admin;
 
 -- What the endpoints and a step running as its owner call.
 GRANT EXECUTE ON FUNCTION
@@ -1574,7 +1806,8 @@ GRANT EXECUTE ON FUNCTION
 	flov7.eval_templates(jsonb, jsonb, text[]), flov7.eval_condition(text, jsonb),
 	flov7.json_schema_errors(jsonb, jsonb, text), flov7.notify_caller(text, text, text, jsonb),
 	flov7.node_items(jsonb, jsonb), flov7.node_run(text, text, jsonb, jsonb, boolean),
-	flov7.retry_delay_ms(int, int, int, float8)
+	flov7.retry_delay_ms(int, int, int, float8), flov7.step_to_json(flov7.execution_steps),
+	flov7.execution_cancel(uuid), flov7.execution_retry(uuid)
 	TO flov7_user, flov7_admin;
 
 -- Executions and their steps: read by their owner (and admins) under RLS; written only by

@@ -27,11 +27,14 @@ ALTER TABLE flov7.workflow_executions
 	ADD COLUMN steps_completed int NOT NULL DEFAULT 0 CHECK (steps_completed >= 0),
 	ADD COLUMN steps_failed int NOT NULL DEFAULT 0 CHECK (steps_failed >= 0),
 	ADD COLUMN error_node text,
+	ADD COLUMN retry_count int NOT NULL DEFAULT 0 CHECK (retry_count >= 0),
 	ADD CONSTRAINT workflow_executions_user_id_id_key UNIQUE (user_id, id);
 CREATE INDEX workflow_executions_user_workflow_idx
 	ON flov7.workflow_executions (user_id, workflow_id, created_at DESC, id DESC);
 COMMENT ON COLUMN flov7.workflow_executions.definition IS
 	'the workflow_json the execution runs, as it was when it started (workflow_version)';
+COMMENT ON COLUMN flov7.workflow_executions.retry_count IS
+	'times the execution was retried from its failed steps; its workflow counts it once, at its first end';
 
 CREATE TABLE flov7.execution_steps (
 	user_id			uuid NOT NULL,
@@ -129,7 +132,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 		'output_data', e.output_data, 'error_message', e.error_message, 'error_node', e.error_node,
 		'execution_time_seconds', e.execution_time_seconds, 'cost_usd', e.cost_usd,
 		'idempotency_key', e.idempotency_key, 'steps_total', e.steps_total,
-		'steps_completed', e.steps_completed, 'steps_failed', e.steps_failed,
+		'steps_completed', e.steps_completed, 'steps_failed', e.steps_failed, 'retry_count', e.retry_count,
 		'started_at', e.started_at, 'completed_at', e.completed_at, 'created_at', e.created_at)
 $$;
 
@@ -616,7 +619,9 @@ BEGIN
 		   started_at = coalesce(e.started_at, e.created_at),
 		   execution_time_seconds = round(extract(epoch FROM clock_timestamp() - coalesce(e.started_at, e.created_at))::numeric, 3)
 	 WHERE e.user_id = p_uid AND e.id = p_exec;
-	PERFORM flov7.workflow_count_run(p_uid, v_exec.workflow_id);
+	IF v_exec.retry_count = 0 THEN
+		PERFORM flov7.workflow_count_run(p_uid, v_exec.workflow_id);
+	END IF;
 END
 $$;
 
@@ -632,6 +637,7 @@ CREATE FUNCTION flov7.execution_fail(p_uid uuid, p_exec uuid, p_node text, p_err
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_wf uuid;
+	v_retries int;
 BEGIN
 	UPDATE flov7.execution_steps s SET state = 'cancelled', completed_at = now(), ready_at = NULL
 	 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.state IN ('pending', 'ready', 'waiting');
@@ -641,8 +647,8 @@ BEGIN
 		   started_at = coalesce(e.started_at, e.created_at),
 		   execution_time_seconds = round(extract(epoch FROM clock_timestamp() - coalesce(e.started_at, e.created_at))::numeric, 3)
 	 WHERE e.user_id = p_uid AND e.id = p_exec AND e.status NOT IN ('completed', 'failed', 'cancelled')
-	RETURNING e.workflow_id INTO v_wf;
-	IF FOUND THEN
+	RETURNING e.workflow_id, e.retry_count INTO v_wf, v_retries;
+	IF FOUND AND v_retries = 0 THEN
 		PERFORM flov7.workflow_count_run(p_uid, v_wf);
 	END IF;
 END

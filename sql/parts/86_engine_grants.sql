@@ -1,7 +1,10 @@
 -- 86_engine_grants.sql: grants of the executor (80_grants.sql has already revoked every
 -- function from PUBLIC; the update script revokes the new ones itself).
 
-GRANT EXECUTE ON FUNCTION flov7_api.workflow_execute(jsonb) TO flov7_user, flov7_admin;
+GRANT EXECUTE ON FUNCTION
+	flov7_api.workflow_execute(jsonb), flov7_api.execution_list(jsonb), flov7_api.execution_get(jsonb),
+	flov7_api.execution_cancel(jsonb), flov7_api.execution_retry(jsonb)
+	TO flov7_user, flov7_admin;
 
 -- What the endpoints and a step running as its owner call.
 GRANT EXECUTE ON FUNCTION
@@ -9,7 +12,8 @@ GRANT EXECUTE ON FUNCTION
 	flov7.eval_templates(jsonb, jsonb, text[]), flov7.eval_condition(text, jsonb),
 	flov7.json_schema_errors(jsonb, jsonb, text), flov7.notify_caller(text, text, text, jsonb),
 	flov7.node_items(jsonb, jsonb), flov7.node_run(text, text, jsonb, jsonb, boolean),
-	flov7.retry_delay_ms(int, int, int, float8)
+	flov7.retry_delay_ms(int, int, int, float8), flov7.step_to_json(flov7.execution_steps),
+	flov7.execution_cancel(uuid), flov7.execution_retry(uuid)
 	TO flov7_user, flov7_admin;
 
 -- Executions and their steps: read by their owner (and admins) under RLS; written only by
