@@ -218,7 +218,7 @@ flov7_run_ready(PG_FUNCTION_ARGS)
 				 errmsg("max_steps must not be negative")));
 	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
-	ran = flov7_engine_run_batch(max_steps, "sql");
+	ran = flov7_engine_run_batch(max_steps, IsBackgroundWorker ? "worker" : "sql");
 	SPI_finish();
 	PG_RETURN_INT32(ran);
 }

@@ -31,6 +31,12 @@ typedef struct ClaimedStep
 extern int	flov7_step_timeout_ms;	/* flov7.step_timeout_ms */
 extern int	flov7_db_query_max_rows;	/* flov7.db_query_max_rows */
 
+/* worker.c */
+extern char *flov7_database_name;	/* flov7.database_name */
+extern char *flov7_worker_role;	/* flov7.worker_role */
+extern int	flov7_worker_count;	/* flov7.worker_count */
+extern void flov7_worker_init(void);
+
 /* engine.c */
 extern void flov7_engine_init(void);
 extern int	flov7_engine_run_batch(int max_steps, const char *worker);

@@ -917,6 +917,7 @@ BEGIN
 	  LEFT JOIN (SELECT e ->> 'target' AS id, count(DISTINCT e ->> 'source')::int AS parents
 				   FROM jsonb_array_elements(v_wf.workflow_json -> 'edges') e GROUP BY 1) p ON p.id = n.id
 	 ORDER BY n.id;
+	PERFORM flov7.wake_workers();
 	RETURN flov7.execution_to_json(v_exec) || '{"idempotent_replay": false}';
 END
 $$;
@@ -1735,6 +1736,7 @@ BEGIN
 	 WHERE e.user_id = v_uid AND e.id = p_id
 	RETURNING * INTO v_exec;
 	PERFORM flov7.execution_settle(v_uid, p_id);
+	PERFORM flov7.wake_workers();
 	SELECT * INTO v_exec FROM flov7.workflow_executions e WHERE e.user_id = v_uid AND e.id = p_id;
 	RETURN v_exec;
 END
@@ -1751,6 +1753,34 @@ BEGIN
 	RETURN flov7.execution_to_json(v_exec);
 END
 $$;
+
+-- sql/parts/68_worker.sql
+-- 68_worker.sql: what the background workers (extension/worker.c) need.
+--
+-- The workers connect as flov7_worker: LOGIN (a background worker connects without a
+-- password, through no pg_hba line), neither superuser nor BYPASSRLS, member of nothing.
+-- All it may do is call the runner, which runs each step as the step's owner.
+
+DO $worker$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'flov7_worker') THEN
+		CREATE ROLE flov7_worker LOGIN NOINHERIT NOSUPERUSER NOBYPASSRLS;
+	END IF;
+	EXECUTE pg_catalog.format('GRANT CONNECT ON DATABASE %I TO flov7_worker', pg_catalog.current_database());
+END
+$worker$;
+
+-- Milliseconds until the earliest ready step or timer is due (0: now; NULL: none).
+CREATE FUNCTION flov7.next_due_ms() RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT greatest(0, ceil(extract(epoch FROM min(s.ready_at) - clock_timestamp()) * 1000))::bigint
+	  FROM flov7.execution_steps s
+	 WHERE s.state IN ('ready', 'waiting') AND s.ready_at IS NOT NULL
+$$;
+
+-- Wake a background worker when the current transaction commits (a no-op without workers).
+CREATE FUNCTION flov7.wake_workers() RETURNS void
+	AS 'MODULE_PATHNAME', 'flov7_wake_workers' LANGUAGE C VOLATILE;
 
 REVOKE ALL ON FUNCTION
 	flov7.retry_delay_ms(int, int, int, float8),
@@ -1777,7 +1807,9 @@ REVOKE ALL ON FUNCTION
 	flov7.execution_cancel(uuid),
 	flov7_api.execution_cancel(jsonb),
 	flov7.execution_retry(uuid),
-	flov7_api.execution_retry(jsonb)
+	flov7_api.execution_retry(jsonb),
+	flov7.next_due_ms(),
+	flov7.wake_workers()
 	FROM PUBLIC;
 REVOKE ALL ON flov7.execution_steps, flov7.execution_step_data, flov7.custom_functions FROM PUBLIC;
 
@@ -1815,3 +1847,7 @@ GRANT EXECUTE ON FUNCTION
 GRANT SELECT ON flov7.execution_steps, flov7.execution_step_data, flov7.custom_functions
 	TO flov7_user, flov7_admin;
 GRANT INSERT, UPDATE, DELETE ON flov7.custom_functions TO flov7_admin;
+
+-- The background workers' role: the runner and its timer, nothing else.
+GRANT USAGE ON SCHEMA flov7 TO flov7_worker;
+GRANT EXECUTE ON FUNCTION flov7.run_ready(int), flov7.next_due_ms() TO flov7_worker;

@@ -197,6 +197,7 @@ BEGIN
 	  LEFT JOIN (SELECT e ->> 'target' AS id, count(DISTINCT e ->> 'source')::int AS parents
 				   FROM jsonb_array_elements(v_wf.workflow_json -> 'edges') e GROUP BY 1) p ON p.id = n.id
 	 ORDER BY n.id;
+	PERFORM flov7.wake_workers();
 	RETURN flov7.execution_to_json(v_exec) || '{"idempotent_replay": false}';
 END
 $$;

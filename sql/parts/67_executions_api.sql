@@ -192,6 +192,7 @@ BEGIN
 	 WHERE e.user_id = v_uid AND e.id = p_id
 	RETURNING * INTO v_exec;
 	PERFORM flov7.execution_settle(v_uid, p_id);
+	PERFORM flov7.wake_workers();
 	SELECT * INTO v_exec FROM flov7.workflow_executions e WHERE e.user_id = v_uid AND e.id = p_id;
 	RETURN v_exec;
 END

@@ -21,3 +21,7 @@ GRANT EXECUTE ON FUNCTION
 GRANT SELECT ON flov7.execution_steps, flov7.execution_step_data, flov7.custom_functions
 	TO flov7_user, flov7_admin;
 GRANT INSERT, UPDATE, DELETE ON flov7.custom_functions TO flov7_admin;
+
+-- The background workers' role: the runner and its timer, nothing else.
+GRANT USAGE ON SCHEMA flov7 TO flov7_worker;
+GRANT EXECUTE ON FUNCTION flov7.run_ready(int), flov7.next_due_ms() TO flov7_worker;

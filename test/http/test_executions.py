@@ -1,8 +1,10 @@
 """Executions over HTTP: POST /workflows/{id}/execute (202, idempotency also under racing clients,
-401/403/404/422, quota), and runs by flov7.run_ready() seen from the database."""
+401/403/404/422, quota), list/get/cancel/retry (shapes, filters, keyset pages, 404 for another user's
+ids, scopes, 409), runs by flov7.run_ready() and by the background worker."""
 
 import json
 import threading
+import time
 import uuid
 
 from flov7_client import API, expect, expect_401, expect_error
@@ -44,6 +46,18 @@ def execute(client, token, wf_id, **body):
     return client.post(API + "/workflows/%s/execute" % wf_id, token=token, json_body=body)
 
 
+def settle(q, q1, ex):
+    """Run due steps until none of the execution is due (a background worker may hold some)."""
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        q("SELECT flov7.run_ready(60)")
+        if q1("SELECT count(*) FROM flov7.execution_steps WHERE execution_id = %s"
+              " AND state = 'ready' AND ready_at <= now()", (ex,)) == 0:
+            return
+        time.sleep(0.01)
+    raise AssertionError("execution %s did not settle" % ex)
+
+
 def test_execute_is_202_pending_and_runs(client, user, q, q1):
     w = create(client, user.access, RUNNABLE)
     body = expect(execute(client, user.access, w["id"], input_data={"amount": 150}), 202)
@@ -52,7 +66,7 @@ def test_execute_is_202_pending_and_runs(client, user, q, q1):
     assert body["workflow_id"] == w["id"] and body["user_id"] == user.id and body["workflow_version"] == 1
     assert body["input_data"] == {"amount": 150}
     ex = body["execution_id"]
-    q("SELECT flov7.run_ready(60)")
+    settle(q, q1, ex)
     assert q1("SELECT status FROM flov7.workflow_executions WHERE id = %s", (ex,)) == "completed"
     assert q1("SELECT output_data FROM flov7.workflow_executions WHERE id = %s", (ex,)) == \
         {"big": {"size": "big", "amount": 150}}
@@ -144,7 +158,7 @@ def test_quota_is_403_naming_the_limit(client, user, q, q1):
 
 def run_one(client, q, token, wf_id, **body):
     ex = expect(execute(client, token, wf_id, **body), 202)["execution_id"]
-    q("SELECT flov7.run_ready(60)")
+    settle(q, lambda sql, args=None: q(sql, args)[0][0], ex)
     return ex
 
 
@@ -206,11 +220,13 @@ def test_cancel_and_retry(client, user, q, q1):
     assert body["status"] == "cancelled" and body["completed_at"] is not None
     expect_error(client.post(API + "/workflows/executions/%s/cancel" % ex, token=user.access), 409, "PT409")
     q("UPDATE flov7.execution_steps SET ready_at = now() WHERE execution_id = %s", (ex,))
-    assert q1("SELECT flov7.run_ready(60)") == 0
+    q("SELECT flov7.run_ready(60)")
+    assert dict(q("SELECT node_id, state FROM flov7.execution_steps WHERE execution_id = %s", (ex,))) == \
+        {"t": "completed", "w": "cancelled", "n": "cancelled"}
     again = expect(client.post(API + "/workflows/executions/%s/retry" % ex, token=user.access), 200)
     assert again["status"] == "running" and again["retry_count"] == 1
     q("UPDATE flov7.execution_steps SET ready_at = now() WHERE execution_id = %s AND state = 'ready'", (ex,))
-    q("SELECT flov7.run_ready(60)")
+    settle(q, q1, ex)
     got = expect(client.get(API + "/workflows/executions/" + ex, token=user.access), 200)
     assert got["status"] == "waiting" or got["status"] == "running"
     expect_error(client.post(API + "/workflows/executions/%s/cancel" % "nope", token=user.access), 400)
@@ -225,3 +241,22 @@ def test_retry_needs_a_failed_execution_and_the_scope(client, user, q):
     expect(client.get(API + "/workflows/executions/" + ex, api_key=ro), 200)
     expect_error(client.post(API + "/workflows/executions/%s/retry" % ex, api_key=ro), 403, "42501")
     expect_error(client.post(API + "/workflows/executions/%s/cancel" % ex, api_key=ro), 403, "42501")
+
+
+def test_background_worker_runs_executions(client, user, q1):
+    """The harness preloads flov7 with flov7.database_name set to its database: a worker, connected
+    as flov7_worker, runs an execution as soon as execute commits, without run_ready."""
+    assert q1("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'flov7 worker'"
+              " AND datname = current_database() AND usename = 'flov7_worker'") >= 1
+    w = create(client, user.access, RUNNABLE)
+    ex = expect(execute(client, user.access, w["id"], input_data={"amount": 101}), 202)["execution_id"]
+    deadline = time.time() + 10
+    got = None
+    while time.time() < deadline:
+        got = expect(client.get(API + "/workflows/executions/" + ex, token=user.access), 200)
+        if got["status"] in ("completed", "failed"):
+            break
+        time.sleep(0.02)
+    assert got["status"] == "completed", got
+    assert got["output_data"] == {"big": {"size": "big", "amount": 101}}
+    assert {s["worker"] for s in got["steps"] if s["state"] == "completed"} == {"worker"}
