@@ -41,6 +41,7 @@
 
 int			flov7_step_timeout_ms = 60000;
 int			flov7_db_query_max_rows = 1000;
+int			flov7_max_step_output_bytes = 1024 * 1024;
 
 /* The owner served last, for round-robin; remembered across batches. */
 static bool have_last_owner = false;
@@ -237,4 +238,8 @@ flov7_engine_init(void)
 							"A node's config.max_rows may lower it, never raise it.",
 							&flov7_db_query_max_rows, 1000, 1, 1000000,
 							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("flov7.max_step_output_bytes",
+							"Largest result a workflow step may produce; a larger one fails the step.",
+							NULL, &flov7_max_step_output_bytes, 1024 * 1024, 1024, MaxAllocSize / 2,
+							PGC_SUSET, GUC_UNIT_BYTE, NULL, NULL, NULL);
 }

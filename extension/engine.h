@@ -30,6 +30,7 @@ typedef struct ClaimedStep
 /* Settings (engine.c). */
 extern int	flov7_step_timeout_ms;	/* flov7.step_timeout_ms */
 extern int	flov7_db_query_max_rows;	/* flov7.db_query_max_rows */
+extern int	flov7_max_step_output_bytes;	/* flov7.max_step_output_bytes */
 
 /* worker.c */
 extern char *flov7_database_name;	/* flov7.database_name */

@@ -487,6 +487,12 @@ flov7_step_execute(ClaimedStep *step, MemoryContext outcxt, Jsonb **result, char
 		}
 
 		res = run_node(step);
+		if (VARSIZE(res) > (Size) flov7_max_step_output_bytes)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("step output of %zu bytes is over flov7.max_step_output_bytes (%d)",
+							(Size) VARSIZE(res), flov7_max_step_output_bytes),
+					 errhint("Return less data from the node, e.g. a LIMIT or fewer fields.")));
 		*result = (Jsonb *) MemoryContextAlloc(outcxt, VARSIZE(res));
 		memcpy(*result, res, VARSIZE(res));
 

@@ -3,7 +3,7 @@
 -- backoff cap, timeouts, continue_on_error, the owner's identity and RLS inside steps, no
 -- settings leaking out of a step, RLS of executions and steps.
 BEGIN;
-SELECT plan(106);
+SELECT plan(107);
 \ir helpers.psql
 
 SELECT pg_temp.mkuser('en.a@pgtap.test', 'user', 'enterprise') AS a \gset
@@ -286,6 +286,12 @@ SELECT pg_temp.act_dba();
 REVOKE EXECUTE ON FUNCTION public.flov7_test_double(jsonb) FROM PUBLIC;
 SELECT matches(pg_temp.op(:'a', '{"action_type": "custom", "function": "double"}', '{}') #>> '{}', 'permission denied',
 			   'custom: the owner needs EXECUTE');
+
+SELECT pg_temp.act_dba();
+SET LOCAL flov7.max_step_output_bytes = 1024;
+SELECT matches(pg_temp.op(:'a', '{"operation_type": "mapping", "mapping": {"big": "{{ $.input.s }}"}}', jsonb_build_object('s', repeat('x', 2000))) #>> '{}',
+			   'over flov7.max_step_output_bytes \(1024\)', 'a step''s output is bounded, the limit named');
+RESET flov7.max_step_output_bytes;
 
 -- ---- wait: a durable timer ------------------------------------------------------------------
 SELECT pg_temp.act_as(:'a');
