@@ -895,6 +895,17 @@ BEGIN
 				  HINT = 'Fix every problem with severity "error" (GET /workflows/{id} lists them), then run it again.';
 	END IF;
 
+	-- A trigger may declare the input it takes (config.input_schema): every mismatch, by path.
+	SELECT jsonb_agg(x.err ORDER BY x.err) INTO v_problems
+	  FROM jsonb_array_elements(v_wf.workflow_json -> 'nodes') n,
+		   unnest(flov7.json_schema_errors(n -> 'data' -> 'config' -> 'input_schema', v_input)) AS x (err)
+	 WHERE n ->> 'type' = 'trigger' AND jsonb_typeof(n -> 'data' -> 'config' -> 'input_schema') = 'object';
+	IF v_problems IS NOT NULL THEN
+		RAISE EXCEPTION 'input_data does not match the trigger''s input_schema: %', v_problems ->> 0
+			USING ERRCODE = 'PT422', DETAIL = v_problems::text,
+				  HINT = 'Send input_data as the trigger''s config.input_schema describes.';
+	END IF;
+
 	INSERT INTO flov7.workflow_executions AS e (workflow_id, user_id, status, input_data, idempotency_key,
 												workflow_version, definition, steps_total)
 	VALUES (v_wf.id, v_uid, 'pending', v_input, v_key, v_wf.version, v_wf.workflow_json,

@@ -3,7 +3,7 @@
 -- backoff cap, timeouts, continue_on_error, the owner's identity and RLS inside steps, no
 -- settings leaking out of a step, RLS of executions and steps.
 BEGIN;
-SELECT plan(107);
+SELECT plan(110);
 \ir helpers.psql
 
 SELECT pg_temp.mkuser('en.a@pgtap.test', 'user', 'enterprise') AS a \gset
@@ -292,6 +292,18 @@ SET LOCAL flov7.max_step_output_bytes = 1024;
 SELECT matches(pg_temp.op(:'a', '{"operation_type": "mapping", "mapping": {"big": "{{ $.input.s }}"}}', jsonb_build_object('s', repeat('x', 2000))) #>> '{}',
 			   'over flov7.max_step_output_bytes \(1024\)', 'a step''s output is bounded, the limit named');
 RESET flov7.max_step_output_bytes;
+
+-- A trigger's input_schema is checked by execute.
+SELECT pg_temp.act_as(:'a');
+SELECT pg_temp.wf(jsonb_build_object(
+	'nodes', jsonb_build_array(pg_temp.n('t', 'trigger', '{"trigger_type": "api", "input_schema": {"type": "object", "required": ["email"], "properties": {"age": {"type": "integer"}}}}')),
+	'edges', '[]'::jsonb)) AS wis \gset
+SELECT throws_ok(format('SELECT flov7.execute(%L, %L)', :'wis', '{"age": "x"}'), 'PT422',
+				 'input_data does not match the trigger''s input_schema: $.age: expected integer, got string', 'execute: input_schema, naming the field');
+SELECT is(pg_temp.err_detail(format('SELECT flov7.execute(%L, %L)', :'wis', '{"age": "x"}')),
+		  '["$.age: expected integer, got string", "$.email: required"]', 'execute: every mismatch in details');
+SELECT lives_ok(format('SELECT flov7.execute(%L, %L)', :'wis', '{"email": "e", "age": 3}'), 'execute: matching input runs');
+SELECT pg_temp.act_dba();
 
 -- ---- wait: a durable timer ------------------------------------------------------------------
 SELECT pg_temp.act_as(:'a');
