@@ -1169,6 +1169,11 @@ BEGIN
 			RETURN jsonb_build_object('output', jsonb_build_object('items', v_keep, 'count', jsonb_array_length(v_keep)));
 
 		WHEN v_kind = 'data.merge' THEN
+			-- After a loop (one parent holding {"items": [...]}), its results are what is merged.
+			IF jsonb_array_length(coalesce(ctx -> 'parents', '[]')) = 1
+			   AND jsonb_typeof(ctx -> 'parents' -> 0 -> 'items') = 'array' THEN
+				ctx := jsonb_set(ctx, '{parents}', ctx -> 'parents' -> 0 -> 'items');
+			END IF;
 			CASE coalesce(config ->> 'strategy', 'object')
 				WHEN 'array' THEN
 					v_out := coalesce(ctx -> 'parents', '[]');
@@ -1268,7 +1273,13 @@ BEGIN
 			RETURN jsonb_build_object('wait_until', v_until);
 
 		WHEN v_kind = 'condition.loop' THEN
-			RAISE EXCEPTION 'node type condition/loop is not supported by the executor yet' USING ERRCODE = '0A000';
+			v_items := flov7.node_items(config, v_data);
+			IF jsonb_array_length(v_items) > least(coalesce((config ->> 'max_iterations')::int, 1000), 10000) THEN
+				RAISE EXCEPTION 'loop has % items, over its max_iterations (%)', jsonb_array_length(v_items),
+					least(coalesce((config ->> 'max_iterations')::int, 1000), 10000)
+					USING ERRCODE = '54000', HINT = 'Raise config.max_iterations (at most 10000), or loop over fewer items.';
+			END IF;
+			RETURN jsonb_build_object('output', jsonb_build_object('items', v_items), 'loop', true);
 
 		ELSE
 			RAISE EXCEPTION 'node type %/% needs the outbound worker (not available yet)', node_type, subtype
@@ -1277,11 +1288,13 @@ BEGIN
 END
 $$;
 
--- Settle the successors of a node, in node id order (no deadlocks between runners): each
+-- Settle the successors of a node (in the same loop iteration), in node id order (no deadlocks
+-- between runners): each
 -- loses a pending parent; taken ones (label in p_taken, or any edge of a node that does not
 -- branch) get has_input.  A successor reaching 0 pending parents becomes ready, or skipped
 -- when no parent fed it, and a skip settles its own successors in turn.
-CREATE FUNCTION flov7.step_settle(p_uid uuid, p_exec uuid, p_definition jsonb, p_node text, p_taken text[])
+CREATE FUNCTION flov7.step_settle(p_uid uuid, p_exec uuid, p_definition jsonb, p_node text, p_taken text[],
+								  p_iteration int DEFAULT 0)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
@@ -1304,16 +1317,16 @@ BEGIN
 		LOOP
 			UPDATE flov7.execution_steps s
 			   SET pending_parents = s.pending_parents - 1, has_input = s.has_input OR r.taken
-			 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.node_id = r.target AND s.iteration = 0
+			 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.node_id = r.target AND s.iteration = p_iteration
 			   AND s.state = 'pending'
 			RETURNING s.pending_parents, s.has_input INTO v_left, v_has;
 			IF FOUND AND v_left = 0 THEN
 				IF v_has THEN
 					UPDATE flov7.execution_steps s SET state = 'ready', ready_at = now()
-					 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.node_id = r.target AND s.iteration = 0;
+					 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.node_id = r.target AND s.iteration = p_iteration;
 				ELSE
 					UPDATE flov7.execution_steps s SET state = 'skipped', completed_at = now()
-					 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.node_id = r.target AND s.iteration = 0;
+					 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.node_id = r.target AND s.iteration = p_iteration;
 					v_queue := v_queue || r.target;
 				END IF;
 			END IF;
@@ -1344,7 +1357,7 @@ BEGIN
 	  JOIN LATERAL (SELECT x.output FROM flov7.execution_step_data x
 					 WHERE x.user_id = s.user_id AND x.execution_id = s.execution_id AND x.node_id = s.node_id
 					   AND x.iteration = s.iteration ORDER BY x.attempt DESC LIMIT 1) d ON true
-	 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.state = 'completed'
+	 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.state = 'completed' AND s.iteration = 0
 	   AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v_exec.definition -> 'edges') e WHERE e ->> 'source' = s.node_id);
 	UPDATE flov7.workflow_executions e
 	   SET status = 'completed', output_data = v_out, completed_at = clock_timestamp(),
@@ -1386,6 +1399,113 @@ BEGIN
 END
 $$;
 
+-- The body of a loop: the nodes reachable from its "item" edges (an unlabelled edge is one),
+-- but not from its "done" edges.  Each run of the body is one iteration (1..n) of its steps.
+CREATE FUNCTION flov7.loop_body(definition jsonb, loop text) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+	WITH RECURSIVE e AS (
+		SELECT x ->> 'source' AS src, x ->> 'target' AS dst, coalesce(x ->> 'branch', x ->> 'sourceHandle') AS lbl
+		  FROM jsonb_array_elements(definition -> 'edges') x
+	), done (n) AS (
+		SELECT e.dst FROM e WHERE e.src = loop AND e.lbl = 'done'
+		UNION
+		SELECT e.dst FROM e JOIN done d ON e.src = d.n
+	), body (n) AS (
+		SELECT e.dst FROM e WHERE e.src = loop AND (e.lbl IS NULL OR e.lbl = 'item')
+		UNION
+		SELECT e.dst FROM e JOIN body b ON e.src = b.n WHERE e.dst <> loop
+	)
+	SELECT coalesce(array_agg(DISTINCT b.n ORDER BY b.n), '{}') FROM body b WHERE b.n NOT IN (SELECT d.n FROM done d)
+$$;
+
+-- The loop whose body holds a node (NULL: none).
+CREATE FUNCTION flov7.loop_of(definition jsonb, node text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+	SELECT n ->> 'id' FROM jsonb_array_elements(definition -> 'nodes') n
+	 WHERE n -> 'data' -> 'config' ->> 'condition_type' = 'loop' AND node = ANY (flov7.loop_body(definition, n ->> 'id'))
+	 ORDER BY n ->> 'id' LIMIT 1
+$$;
+
+-- Start a loop whose node ran: one iteration of its body per item; the loop step waits (parked,
+-- no timer) until the iterations end.  No items: the loop completes at once.
+CREATE FUNCTION flov7.loop_start(p_uid uuid, p_exec uuid, p_definition jsonb, p_loop text, p_items jsonb,
+								 p_worker text) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_body text[] := flov7.loop_body(p_definition, p_loop);
+	v_n int := jsonb_array_length(p_items);
+BEGIN
+	DELETE FROM flov7.execution_steps s
+	 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.node_id = ANY (v_body) AND s.iteration > 0;
+	UPDATE flov7.execution_steps s SET state = 'waiting', ready_at = NULL
+	 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.node_id = p_loop AND s.iteration = 0;
+	INSERT INTO flov7.execution_steps (user_id, execution_id, node_id, iteration, state, pending_parents, has_input, ready_at)
+	SELECT p_uid, p_exec, b, k, CASE WHEN c.parents = 0 THEN 'ready' ELSE 'pending' END, c.parents, c.parents = 0,
+		   CASE WHEN c.parents = 0 THEN now() END
+	  FROM unnest(v_body) b
+	 CROSS JOIN generate_series(1, v_n) k
+	 CROSS JOIN LATERAL (SELECT count(DISTINCT e ->> 'source')::int AS parents
+						   FROM jsonb_array_elements(p_definition -> 'edges') e
+						  WHERE e ->> 'target' = b AND e ->> 'source' = ANY (v_body)) c
+	 ORDER BY k, b;
+	UPDATE flov7.workflow_executions e SET steps_total = e.steps_total + v_n * cardinality(v_body)
+	 WHERE e.user_id = p_uid AND e.id = p_exec;
+	PERFORM flov7.loop_try_finish(p_uid, p_exec, p_definition, p_loop, p_worker);
+END
+$$;
+
+-- Complete a loop whose iterations have all ended: its output is {"items": [one result per
+-- item, in order]}, a result being the output of the body's last node (several last nodes:
+-- an object by node id); then its "done" branch goes on.
+CREATE FUNCTION flov7.loop_try_finish(p_uid uuid, p_exec uuid, p_definition jsonb, p_loop text, p_worker text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_body text[] := flov7.loop_body(p_definition, p_loop);
+	v_last text[];
+	v_step flov7.execution_steps;
+	v_n int;
+	v_results jsonb;
+BEGIN
+	IF p_loop IS NULL OR EXISTS (
+		SELECT 1 FROM flov7.execution_steps s
+		 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.node_id = ANY (v_body) AND s.iteration > 0
+		   AND s.state IN ('pending', 'ready', 'running', 'waiting')) THEN
+		RETURN;
+	END IF;
+	SELECT * INTO v_step FROM flov7.execution_steps s
+	 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.node_id = p_loop AND s.iteration = 0;
+	IF v_step.state IS DISTINCT FROM 'waiting' OR v_step.ready_at IS NOT NULL THEN
+		RETURN;
+	END IF;
+	v_last := ARRAY(SELECT b FROM unnest(v_body) b
+					 WHERE NOT EXISTS (SELECT 1 FROM flov7.out_edges(p_definition, b) o WHERE o.target = ANY (v_body)));
+	SELECT jsonb_array_length(d.output -> 'items') INTO v_n FROM flov7.execution_step_data d
+	 WHERE d.user_id = p_uid AND d.execution_id = p_exec AND d.node_id = p_loop AND d.iteration = 0
+	 ORDER BY d.attempt DESC LIMIT 1;
+	SELECT coalesce(jsonb_agg(r.result ORDER BY r.k), '[]') INTO v_results
+	  FROM (SELECT k, CASE WHEN cardinality(v_last) = 1 THEN max(o.output::text) FILTER (WHERE o.node_id = v_last[1])::jsonb
+						   ELSE jsonb_object_agg(o.node_id, o.output) END AS result
+			  FROM generate_series(1, coalesce(v_n, 0)) k
+			  CROSS JOIN unnest(v_last) l (node_id)
+			  LEFT JOIN LATERAL (SELECT x.node_id, x.output FROM flov7.execution_step_data x
+								  WHERE x.user_id = p_uid AND x.execution_id = p_exec AND x.node_id = l.node_id
+									AND x.iteration = k ORDER BY x.attempt DESC LIMIT 1) o ON true
+			 GROUP BY k) r;
+	INSERT INTO flov7.execution_step_data (user_id, execution_id, node_id, iteration, attempt, input, output,
+										   branches, error, started_at, finished_at, worker)
+	VALUES (p_uid, p_exec, p_loop, 0, v_step.attempt + 1, NULL, jsonb_build_object('items', v_results),
+			'{done}', NULL, coalesce(v_step.started_at, clock_timestamp()), clock_timestamp(), p_worker);
+	UPDATE flov7.execution_steps s
+	   SET state = 'completed', attempt = v_step.attempt + 1, completed_at = clock_timestamp()
+	 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.node_id = p_loop AND s.iteration = 0;
+	UPDATE flov7.workflow_executions e SET steps_completed = e.steps_completed + 1
+	 WHERE e.user_id = p_uid AND e.id = p_exec;
+	PERFORM flov7.step_settle(p_uid, p_exec, p_definition, p_loop, '{done}', 0);
+	PERFORM flov7.execution_settle(p_uid, p_exec);
+END
+$$;
+
 -- Claim one due step, round-robin over owners: the first owner after p_after with a due step
 -- (wrapping around), its earliest step.  Locks the step (FOR UPDATE SKIP LOCKED) and returns
 -- what the runner needs; steps of executions that ended are cancelled on the way.
@@ -1400,6 +1520,8 @@ DECLARE
 	v_parents jsonb;
 	v_data jsonb;
 	v_pass int;
+	v_loop text;
+	v_item jsonb;
 BEGIN
 	LOOP
 		v_step := NULL;
@@ -1437,11 +1559,24 @@ BEGIN
 
 	-- The data flowing in: the one completed parent's output; several: their objects merged
 	-- (in edge order), or the list of their outputs when not all are objects; none: the input.
+	-- In iteration k of a loop's body, parents are of the same iteration, and the loop itself
+	-- gives its k-th item.
+	IF v_step.iteration > 0 THEN
+		v_loop := flov7.loop_of(v_exec.definition, v_step.node_id);
+		SELECT d.output -> 'items' -> (v_step.iteration - 1) INTO v_item
+		  FROM flov7.execution_step_data d
+		 WHERE d.user_id = v_step.user_id AND d.execution_id = v_step.execution_id AND d.node_id = v_loop
+		   AND d.iteration = 0 ORDER BY d.attempt DESC LIMIT 1;
+	END IF;
 	SELECT coalesce(jsonb_agg(x.output ORDER BY x.ord), '[]') INTO v_parents
-	  FROM (SELECT DISTINCT ON (e.e ->> 'source') e.e ->> 'source' AS src, e.ord, d.output
+	  FROM (SELECT DISTINCT ON (e.e ->> 'source') e.e ->> 'source' AS src, e.ord,
+				   CASE WHEN p.node_id = v_loop THEN v_item ELSE d.output END AS output
 			  FROM jsonb_array_elements(v_exec.definition -> 'edges') WITH ORDINALITY AS e (e, ord)
 			  JOIN flov7.execution_steps p ON p.user_id = v_step.user_id AND p.execution_id = v_step.execution_id
-										  AND p.node_id = e.e ->> 'source' AND p.iteration = 0 AND p.state = 'completed'
+										  AND p.node_id = e.e ->> 'source'
+										  AND ((p.node_id = v_loop AND p.iteration = 0)
+											   OR (p.node_id IS DISTINCT FROM v_loop AND p.iteration = v_step.iteration
+												   AND p.state = 'completed'))
 			  JOIN LATERAL (SELECT x.output FROM flov7.execution_step_data x
 							 WHERE x.user_id = p.user_id AND x.execution_id = p.execution_id AND x.node_id = p.node_id
 							   AND x.iteration = p.iteration ORDER BY x.attempt DESC LIMIT 1) d ON true
@@ -1461,12 +1596,14 @@ BEGIN
 		'parents', v_parents,
 		'execution', jsonb_build_object('id', v_exec.id, 'workflow_id', v_exec.workflow_id,
 										'workflow_version', v_exec.workflow_version, 'attempt', attempt),
-		'nodes', (SELECT coalesce(jsonb_object_agg(s.node_id, jsonb_build_object('output', d.output)), '{}')
+		'item', v_item, 'index', CASE WHEN v_step.iteration > 0 THEN v_step.iteration - 1 END,
+		'nodes', (SELECT coalesce(jsonb_object_agg(s.node_id, jsonb_build_object('output', d.output) ORDER BY s.iteration), '{}')
 					FROM flov7.execution_steps s
 					JOIN LATERAL (SELECT x.output FROM flov7.execution_step_data x
 								   WHERE x.user_id = s.user_id AND x.execution_id = s.execution_id AND x.node_id = s.node_id
 									 AND x.iteration = s.iteration ORDER BY x.attempt DESC LIMIT 1) d ON true
-				   WHERE s.user_id = v_step.user_id AND s.execution_id = v_step.execution_id AND s.state = 'completed'));
+				   WHERE s.user_id = v_step.user_id AND s.execution_id = v_step.execution_id AND s.state = 'completed'
+					 AND s.iteration IN (0, v_step.iteration)));
 	IF v_exec.status = 'pending' THEN
 		UPDATE flov7.workflow_executions e SET status = 'running', started_at = clock_timestamp()
 		 WHERE e.user_id = v_step.user_id AND e.id = v_step.execution_id;
@@ -1492,6 +1629,7 @@ DECLARE
 	v_def jsonb;
 	v_branches text[];
 BEGIN
+	SELECT e.definition INTO v_def FROM flov7.workflow_executions e WHERE e.user_id = p_uid AND e.id = p_exec;
 	IF p_error IS NULL AND p_result ? 'wait_until' THEN
 		UPDATE flov7.execution_steps s SET state = 'waiting', ready_at = (p_result ->> 'wait_until')::timestamptz,
 			   started_at = coalesce(s.started_at, p_started)
@@ -1518,7 +1656,13 @@ BEGIN
 		RETURN 'retry';
 	END IF;
 
-	SELECT e.definition INTO v_def FROM flov7.workflow_executions e WHERE e.user_id = p_uid AND e.id = p_exec;
+	IF p_error IS NULL AND p_result ? 'loop' THEN
+		UPDATE flov7.execution_steps s SET attempt = p_attempt, started_at = coalesce(s.started_at, p_started)
+		 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.node_id = p_node AND s.iteration = p_iteration;
+		PERFORM flov7.loop_start(p_uid, p_exec, v_def, p_node, p_result -> 'output' -> 'items', p_worker);
+		RETURN 'looping';
+	END IF;
+
 	IF p_error IS NOT NULL AND NOT coalesce((v_config ->> 'continue_on_error')::boolean, false) THEN
 		UPDATE flov7.execution_steps s
 		   SET state = 'failed', attempt = p_attempt, ready_at = NULL, completed_at = clock_timestamp(),
@@ -1538,7 +1682,10 @@ BEGIN
 	   SET steps_completed = e.steps_completed + 1,
 		   steps_failed = e.steps_failed + CASE WHEN p_error IS NULL THEN 0 ELSE 1 END
 	 WHERE e.user_id = p_uid AND e.id = p_exec;
-	PERFORM flov7.step_settle(p_uid, p_exec, v_def, p_node, CASE WHEN p_error IS NULL THEN v_branches END);
+	PERFORM flov7.step_settle(p_uid, p_exec, v_def, p_node, CASE WHEN p_error IS NULL THEN v_branches END, p_iteration);
+	IF p_iteration > 0 THEN
+		PERFORM flov7.loop_try_finish(p_uid, p_exec, v_def, flov7.loop_of(v_def, p_node), p_worker);
+	END IF;
 	PERFORM flov7.execution_settle(p_uid, p_exec);
 	RETURN 'completed';
 END
@@ -1703,6 +1850,10 @@ BEGIN
 			USING ERRCODE = 'PT409';
 	END IF;
 
+	-- A loop that did not end runs again, all its iterations.
+	DELETE FROM flov7.execution_steps s
+	 WHERE s.user_id = v_uid AND s.execution_id = p_id AND s.iteration > 0 AND s.state NOT IN ('completed', 'skipped');
+
 	-- Every unsettled step waits again for its parents that are neither completed nor skipped;
 	-- it has input if a completed parent took an edge into it.
 	WITH edges AS (
@@ -1723,6 +1874,7 @@ BEGIN
 							  WHERE x.user_id = p.user_id AND x.execution_id = p.execution_id AND x.node_id = p.node_id
 								AND x.iteration = p.iteration ORDER BY x.attempt DESC LIMIT 1) d ON true
 		 WHERE s.user_id = v_uid AND s.execution_id = p_id AND s.state NOT IN ('completed', 'skipped')
+		   AND s.iteration = 0
 		 GROUP BY s.node_id
 	)
 	UPDATE flov7.execution_steps s
@@ -1730,7 +1882,7 @@ BEGIN
 		   pending_parents = c.waiting, has_input = coalesce(c.fed, false) OR c.root,
 		   ready_at = CASE WHEN c.waiting = 0 THEN now() END, completed_at = NULL
 	  FROM counts c
-	 WHERE s.user_id = v_uid AND s.execution_id = p_id AND s.node_id = c.node_id;
+	 WHERE s.user_id = v_uid AND s.execution_id = p_id AND s.node_id = c.node_id AND s.iteration = 0;
 
 	-- A ready step nothing fed is skipped, and settles its successors.
 	FOR r IN SELECT s.node_id FROM flov7.execution_steps s
@@ -1805,10 +1957,14 @@ REVOKE ALL ON FUNCTION
 	flov7.notify_caller(text, text, text, jsonb),
 	flov7.node_items(jsonb, jsonb),
 	flov7.node_run(text, text, jsonb, jsonb, boolean),
-	flov7.step_settle(uuid, uuid, jsonb, text, text[]),
+	flov7.step_settle(uuid, uuid, jsonb, text, text[], int),
 	flov7.execution_settle(uuid, uuid),
 	flov7.workflow_count_run(uuid, uuid),
 	flov7.execution_fail(uuid, uuid, text, text),
+	flov7.loop_body(jsonb, text),
+	flov7.loop_of(jsonb, text),
+	flov7.loop_start(uuid, uuid, jsonb, text, jsonb, text),
+	flov7.loop_try_finish(uuid, uuid, jsonb, text, text),
 	flov7.step_claim(uuid),
 	flov7.step_finish(uuid, uuid, text, int, int, jsonb, jsonb, jsonb, text, timestamptz, text),
 	flov7.run_ready(int),

@@ -148,6 +148,10 @@ BEGIN
 			USING ERRCODE = 'PT409';
 	END IF;
 
+	-- A loop that did not end runs again, all its iterations.
+	DELETE FROM flov7.execution_steps s
+	 WHERE s.user_id = v_uid AND s.execution_id = p_id AND s.iteration > 0 AND s.state NOT IN ('completed', 'skipped');
+
 	-- Every unsettled step waits again for its parents that are neither completed nor skipped;
 	-- it has input if a completed parent took an edge into it.
 	WITH edges AS (
@@ -168,6 +172,7 @@ BEGIN
 							  WHERE x.user_id = p.user_id AND x.execution_id = p.execution_id AND x.node_id = p.node_id
 								AND x.iteration = p.iteration ORDER BY x.attempt DESC LIMIT 1) d ON true
 		 WHERE s.user_id = v_uid AND s.execution_id = p_id AND s.state NOT IN ('completed', 'skipped')
+		   AND s.iteration = 0
 		 GROUP BY s.node_id
 	)
 	UPDATE flov7.execution_steps s
@@ -175,7 +180,7 @@ BEGIN
 		   pending_parents = c.waiting, has_input = coalesce(c.fed, false) OR c.root,
 		   ready_at = CASE WHEN c.waiting = 0 THEN now() END, completed_at = NULL
 	  FROM counts c
-	 WHERE s.user_id = v_uid AND s.execution_id = p_id AND s.node_id = c.node_id;
+	 WHERE s.user_id = v_uid AND s.execution_id = p_id AND s.node_id = c.node_id AND s.iteration = 0;
 
 	-- A ready step nothing fed is skipped, and settles its successors.
 	FOR r IN SELECT s.node_id FROM flov7.execution_steps s

@@ -3,7 +3,7 @@
 -- backoff cap, timeouts, continue_on_error, the owner's identity and RLS inside steps, no
 -- settings leaking out of a step, RLS of executions and steps.
 BEGIN;
-SELECT plan(110);
+SELECT plan(119);
 \ir helpers.psql
 
 SELECT pg_temp.mkuser('en.a@pgtap.test', 'user', 'enterprise') AS a \gset
@@ -231,6 +231,35 @@ SELECT is(pg_temp.op(:'a', '{"operation_type": "validate", "schema": "user_schem
 		  '"node \"o\" failed: named JSON schema \"user_schema\" not found"', 'validate: a missing named schema fails the step, naming it');
 SELECT is(pg_temp.op(:'a', '{"action_type": "api_call", "url": "https://example.com"}', '{}'),
 		  '"node \"o\" failed: node type action/api_call needs the outbound worker (not available yet)"', 'outside types fail clearly');
+
+-- ---- loop: one iteration of the body per item, results in order on "done" ----------------------
+SELECT pg_temp.act_as(:'a');
+SELECT pg_temp.wf(jsonb_build_object(
+	'nodes', jsonb_build_array(pg_temp.n('t', 'trigger', '{"trigger_type": "manual"}'),
+		pg_temp.n('l', 'condition', '{"condition_type": "loop", "items": "{{ $.input.xs }}", "max_iterations": 3}'),
+		pg_temp.n('m', 'data', '{"operation_type": "mapping", "mapping": {"v": "{{ data.v }}", "first": "{{ $.input.xs[0].v }}"}}'),
+		pg_temp.n('big', 'condition', '{"condition_type": "if_else", "condition": "data.v > 1"}'),
+		pg_temp.n('tag', 'data', '{"operation_type": "enrich", "fields": {"big": true}}'),
+		pg_temp.n('after', 'data', '{"operation_type": "merge", "strategy": "array"}')),
+	'edges', jsonb_build_array(pg_temp.e('t', 'l'), pg_temp.e('l', 'm', 'item'), pg_temp.e('m', 'big'),
+		pg_temp.e('big', 'tag', 'true'), pg_temp.e('l', 'after', 'done')))) AS wl \gset
+SELECT pg_temp.run(:'a', :'wl', '{"xs": [{"v": 1}, {"v": 2}, {"v": 3}]}') AS xl \gset
+SELECT is((pg_temp.ex(:'xl')).status, 'completed', 'loop: the execution completes');
+SELECT is(pg_temp.out(:'xl', 'l'), '{"items": [null, {"v": 2, "first": 1, "big": true}, {"v": 3, "first": 1, "big": true}]}',
+		  'loop: one result per item, in order (an iteration whose last node was skipped gives null)');
+SELECT is((pg_temp.ex(:'xl')).output_data -> 'after', '[null, {"v": 2, "first": 1, "big": true}, {"v": 3, "first": 1, "big": true}]',
+		  'loop: "done" receives the results');
+SELECT is((SELECT count(*) FROM flov7.execution_steps WHERE execution_id = :'xl' AND node_id = 'm' AND iteration > 0 AND state = 'completed'),
+		  3::bigint, 'loop: the body ran once per item (iterations 1..3)');
+SELECT is((SELECT state FROM flov7.execution_steps WHERE execution_id = :'xl' AND node_id = 'tag' AND iteration = 1), 'skipped',
+		  'loop: branches inside an iteration');
+SELECT is((SELECT state FROM flov7.execution_steps WHERE execution_id = :'xl' AND node_id = 'm' AND iteration = 0), 'skipped',
+		  'loop: the body''s iteration 0 is skipped');
+SELECT is((pg_temp.ex(pg_temp.run(:'a', :'wl', '{"xs": []}'))).output_data, '{"after": []}', 'loop: no items, done at once');
+SELECT matches((pg_temp.ex(pg_temp.run(:'a', :'wl', '{"xs": [1, 2, 3, 4]}'))).error_message, 'loop has 4 items, over its max_iterations \(3\)',
+			   'loop: the item limit, named');
+SELECT is((pg_temp.ex(pg_temp.run(:'a', :'wl', '{"xs": [{"v": 5}, {"v": "x"}]}'))).status, 'completed',
+		  'loop: a non-number compares false, no error');
 
 -- ---- notification, db_query, custom: as the owner ---------------------------------------------
 SELECT ok((pg_temp.op(:'a', '{"action_type": "notification", "title": "Hi {{ data.who }}", "message": "m", "type": "greeting"}', '{"who": "Ada"}')

@@ -1,5 +1,4 @@
--- 16_templates_run.sql: every seeded template runs end to end with the in-database node types
--- (the loop template waits for the loop node type, which the executor does not run yet).
+-- 16_templates_run.sql: every seeded template runs end to end with the in-database node types.
 BEGIN;
 SELECT plan(10);
 \ir helpers.psql
@@ -51,9 +50,11 @@ SELECT pg_temp.run_template(:'a', 'Tag contacts by email domain', '{"email": "Bo
 SELECT is((:'r6'::flov7.workflow_executions).output_data, '{"data_3": {"tag": "internal", "email": "Bob@EXAMPLE.com"}}',
 		  'Tag contacts by email domain: branch and join');
 
-SELECT pg_temp.run_template(:'a', 'Process a list of items', '{"items": [{"name": "a", "price": 1}]}') AS r7 \gset
-SELECT is((:'r7'::flov7.workflow_executions).status, 'failed', 'Process a list of items: loop is not run yet');
-SELECT matches((:'r7'::flov7.workflow_executions).error_message, 'loop is not supported by the executor yet', '... and says so');
+SELECT pg_temp.run_template(:'a', 'Process a list of items', '{"items": [{"name": "a", "price": 1}, {"name": "b", "price": 2}]}') AS r7 \gset
+SELECT is((:'r7'::flov7.workflow_executions).status, 'completed', 'Process a list of items runs (loop)');
+SELECT is((:'r7'::flov7.workflow_executions).output_data,
+		  '{"data_2": [{"name": "a", "price": 1, "currency": "EUR"}, {"name": "b", "price": 2, "currency": "EUR"}]}',
+		  'Process a list of items: each item mapped, merged in order');
 
 SELECT * FROM finish();
 ROLLBACK;
