@@ -1522,6 +1522,8 @@ DECLARE
 	v_pass int;
 	v_loop text;
 	v_item jsonb;
+	v_settings jsonb;
+	v_max_steps float8;
 BEGIN
 	LOOP
 		v_step := NULL;
@@ -1542,6 +1544,22 @@ BEGIN
 			UPDATE flov7.execution_steps s SET state = 'cancelled', completed_at = now(), ready_at = NULL
 			 WHERE s.user_id = v_step.user_id AND s.execution_id = v_step.execution_id
 			   AND s.node_id = v_step.node_id AND s.iteration = v_step.iteration;
+			CONTINUE;
+		END IF;
+		-- The execution's own bounds (definition "settings"): a time limit and a number of steps.
+		v_settings := CASE WHEN jsonb_typeof(v_exec.definition -> 'settings') = 'object' THEN v_exec.definition -> 'settings' ELSE '{}' END;
+		IF jsonb_typeof(v_settings -> 'timeout_seconds') = 'number'
+		   AND clock_timestamp() > coalesce(v_exec.started_at, v_exec.created_at)
+								   + make_interval(secs => (v_settings ->> 'timeout_seconds')::float8) THEN
+			PERFORM flov7.execution_fail(v_step.user_id, v_step.execution_id, v_step.node_id,
+				format('the execution is over its time limit of %s s (settings.timeout_seconds)', v_settings ->> 'timeout_seconds'));
+			CONTINUE;
+		END IF;
+		v_max_steps := CASE WHEN jsonb_typeof(v_settings -> 'max_steps') = 'number'
+							THEN (v_settings ->> 'max_steps')::float8 ELSE 100000 END;
+		IF v_exec.steps_completed + v_exec.steps_failed >= v_max_steps THEN
+			PERFORM flov7.execution_fail(v_step.user_id, v_step.execution_id, v_step.node_id,
+				format('the execution ran %s steps, its limit (settings.max_steps)', v_exec.steps_completed + v_exec.steps_failed));
 			CONTINUE;
 		END IF;
 		EXIT;

@@ -3,7 +3,7 @@
 -- backoff cap, timeouts, continue_on_error, the owner's identity and RLS inside steps, no
 -- settings leaking out of a step, RLS of executions and steps.
 BEGIN;
-SELECT plan(119);
+SELECT plan(123);
 \ir helpers.psql
 
 SELECT pg_temp.mkuser('en.a@pgtap.test', 'user', 'enterprise') AS a \gset
@@ -407,6 +407,39 @@ INSERT INTO flov7.custom_functions (name, function) VALUES ('half', 'public.flov
 SELECT matches(pg_temp.op(:'a', jsonb_build_object('action_type', 'custom', 'function', 'half', 'args', jsonb_build_object('uid', :'a')), '{}') #>> '{}',
 			   'boom', 'a failing step reports its error');
 SELECT is((SELECT count(*) FROM flov7.notifications WHERE title = 'half done'), 0::bigint, 'a failing step leaves nothing half-applied');
+
+-- ---- the execution's own bounds: settings.timeout_seconds and settings.max_steps ------------------
+SELECT pg_temp.act_as(:'a');
+SELECT pg_temp.wf(jsonb_build_object('settings', '{"max_steps": 2}'::jsonb,
+	'nodes', jsonb_build_array(pg_temp.n('t', 'trigger', '{"trigger_type": "manual"}'),
+		pg_temp.n('x', 'data', '{"operation_type": "mapping", "mapping": {}}'),
+		pg_temp.n('y', 'data', '{"operation_type": "mapping", "mapping": {}}')),
+	'edges', jsonb_build_array(pg_temp.e('t', 'x'), pg_temp.e('x', 'y')))) AS wms \gset
+SELECT pg_temp.run(:'a', :'wms') AS xms \gset
+SELECT is((pg_temp.ex(:'xms')).status || ': ' || (pg_temp.ex(:'xms')).error_message,
+		  'failed: node "y" failed: the execution ran 2 steps, its limit (settings.max_steps)', 'settings.max_steps bounds an execution');
+SELECT pg_temp.act_as(:'a');
+SELECT pg_temp.wf(jsonb_build_object('settings', '{"timeout_seconds": 0.01}'::jsonb,
+	'nodes', jsonb_build_array(pg_temp.n('t', 'trigger', '{"trigger_type": "manual"}')), 'edges', '[]'::jsonb)) AS wto \gset
+SELECT flov7.execute(:'wto') ->> 'id' AS xto \gset
+SELECT pg_temp.act_dba();
+SELECT pg_sleep(0.05);
+SELECT flov7.run_ready(60) AS ran_to \gset
+SELECT is((pg_temp.ex(:'xto')).status || ': ' || (pg_temp.ex(:'xto')).error_message,
+		  'failed: node "t" failed: the execution is over its time limit of 0.01 s (settings.timeout_seconds)',
+		  'settings.timeout_seconds bounds an execution');
+
+-- ---- fairness: one owner's burst does not hold back another owner's execution -------------------
+SELECT flov7.run_ready(60) AS drained \gset
+SELECT pg_temp.act_as(:'a');
+SELECT count(flov7.execute(:'w1', '{"v": 1}')) AS burst FROM generate_series(1, 30) \gset
+SELECT pg_temp.act_as(:'b');
+SELECT flov7.execute(:'wb') ->> 'id' AS xfair \gset
+SELECT pg_temp.act_dba();
+SELECT flov7.run_ready(4) AS ran4 \gset
+SELECT is((pg_temp.ex(:'xfair')).status, 'completed', 'fairness: round-robin over owners runs the single execution within the first steps');
+SELECT cmp_ok((SELECT count(*) FROM flov7.workflow_executions WHERE workflow_id = :'w1' AND status = 'pending'), '>', 25::bigint,
+			  '... while the burst waits its turn');
 
 -- ---- RLS of executions and steps ----------------------------------------------------------------
 SELECT pg_temp.act_as(:'b');
