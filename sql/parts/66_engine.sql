@@ -562,8 +562,9 @@ BEGIN
 			RETURN jsonb_build_object('output', jsonb_build_object('items', v_items), 'loop', true);
 
 		ELSE
-			RAISE EXCEPTION 'node type %/% needs the outbound worker (not available yet)', node_type, subtype
-				USING ERRCODE = '0A000';
+			-- The outside world (HTTP, AI, email, connections): step_finish parks the step for an
+			-- outbound worker, or fails it when there is none (69_outbound.sql).
+			RETURN jsonb_build_object('outside', jsonb_build_object('type', node_type, 'subtype', subtype, 'config', config));
 	END CASE;
 END
 $$;
@@ -928,6 +929,15 @@ DECLARE
 	v_branches text[];
 BEGIN
 	SELECT e.definition INTO v_def FROM flov7.workflow_executions e WHERE e.user_id = p_uid AND e.id = p_exec;
+	IF p_error IS NULL AND p_result ? 'outside' THEN
+		IF flov7.outbound_enabled() THEN
+			PERFORM flov7.outbound_park(p_uid, p_exec, p_node, p_iteration, p_attempt, p_result -> 'outside', p_input, p_started);
+			RETURN 'parked';
+		END IF;
+		p_error := format('node type %s/%s needs the outbound worker (not available yet)',
+						  p_result -> 'outside' ->> 'type', p_result -> 'outside' ->> 'subtype');
+		p_result := NULL;
+	END IF;
 	IF p_error IS NULL AND p_result ? 'wait_until' THEN
 		UPDATE flov7.execution_steps s SET state = 'waiting', ready_at = (p_result ->> 'wait_until')::timestamptz,
 			   started_at = coalesce(s.started_at, p_started)

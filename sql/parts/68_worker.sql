@@ -16,7 +16,8 @@ $worker$;
 -- Milliseconds until the earliest ready step or timer is due (0: now; NULL: none).
 CREATE FUNCTION flov7.next_due_ms() RETURNS bigint
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
-	SELECT greatest(0, ceil(extract(epoch FROM min(s.ready_at) - clock_timestamp()) * 1000))::bigint
+	SELECT CASE WHEN min(s.ready_at) IS NOT NULL
+				THEN greatest(0, ceil(extract(epoch FROM min(s.ready_at) - clock_timestamp()) * 1000))::bigint END
 	  FROM flov7.execution_steps s
 	 WHERE s.state IN ('ready', 'waiting') AND s.ready_at IS NOT NULL
 $$;

@@ -18,10 +18,13 @@ GRANT EXECUTE ON FUNCTION
 
 -- Executions and their steps: read by their owner (and admins) under RLS; written only by
 -- SECURITY DEFINER code and the runner.
-GRANT SELECT ON flov7.execution_steps, flov7.execution_step_data, flov7.custom_functions
+GRANT SELECT ON flov7.execution_steps, flov7.execution_step_data, flov7.custom_functions, flov7.outbound_requests
 	TO flov7_user, flov7_admin;
 GRANT INSERT, UPDATE, DELETE ON flov7.custom_functions TO flov7_admin;
 
 -- The background workers' role: the runner and its timer, nothing else.
 GRANT USAGE ON SCHEMA flov7 TO flov7_worker;
 GRANT EXECUTE ON FUNCTION flov7.run_ready(int), flov7.next_due_ms() TO flov7_worker;
+-- ... and, for the outbound worker to come, claiming and completing outside steps.
+GRANT EXECUTE ON FUNCTION flov7.outbound_claim(text[], int, int),
+	flov7.outbound_complete(uuid, uuid, text, int, bigint, jsonb, text) TO flov7_worker;

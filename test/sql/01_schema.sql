@@ -9,7 +9,7 @@ SELECT tables_are('flov7', ARRAY[
 	'users', 'workflows', 'workflow_executions', 'primitives', 'user_integrations', 'workflow_templates',
 	'audit_logs', 'api_keys', 'notifications', 'deployments',
 	'user_passwords', 'revoked_tokens', 'refresh_tokens', 'settings', 'permissions', 'role_permissions',
-	'plan_quotas', 'routes', 'execution_steps', 'execution_step_data', 'custom_functions']);
+	'plan_quotas', 'routes', 'execution_steps', 'execution_step_data', 'custom_functions', 'outbound_requests']);
 
 SELECT columns_are('flov7', 'users', ARRAY['id', 'email', 'full_name', 'avatar_url', 'is_active', 'is_verified',
 	'role', 'subscription_plan', 'subscription_expires_at', 'created_at', 'updated_at', 'last_login']);

@@ -1,7 +1,7 @@
 -- 15_worker.sql: the background workers' role and functions (the workers themselves are tested
 -- over HTTP, where the harness preloads flov7 with flov7.database_name set).
 BEGIN;
-SELECT plan(10);
+SELECT plan(11);
 \ir helpers.psql
 
 SELECT ok(rolcanlogin, 'flov7_worker can log in (a background worker connects as it)') FROM pg_roles WHERE rolname = 'flov7_worker';
@@ -14,6 +14,7 @@ SELECT ok(has_function_privilege('flov7_worker', 'flov7.run_ready(int)', 'EXECUT
 SELECT ok(NOT has_table_privilege('flov7_worker', 'flov7.execution_steps', 'SELECT'), 'flov7_worker reads no table itself');
 SELECT ok(NOT has_function_privilege('flov7_user', 'flov7.next_due_ms()', 'EXECUTE'), 'users do not see the queue''s timers');
 
+SELECT is(flov7.next_due_ms(), NULL::bigint, 'next_due_ms: nothing due, no timer (an idle worker sleeps)');
 SELECT pg_temp.mkuser('wk.a@pgtap.test', 'user', 'enterprise') AS a \gset
 SELECT pg_temp.act_as(:'a');
 SELECT flov7_api.workflow_create($${"name": "w", "workflow_json": {"nodes": [
