@@ -1337,6 +1337,18 @@ BEGIN
 END
 $$;
 
+-- The cost of an execution so far: primitives.cost_usd of every step attempt that ran.
+CREATE FUNCTION flov7.execution_cost(p_uid uuid, p_exec uuid, p_definition jsonb) RETURNS numeric
+LANGUAGE sql STABLE SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT coalesce(sum(p.cost_usd), 0)
+	  FROM flov7.execution_step_data d
+	  JOIN jsonb_array_elements(p_definition -> 'nodes') n ON n ->> 'id' = d.node_id
+	  JOIN flov7.primitives p ON p.type = n ->> 'type'
+		   AND p.subtype = n -> 'data' -> 'config' ->> CASE n ->> 'type' WHEN 'data' THEN 'operation_type'
+																		   ELSE (n ->> 'type') || '_type' END
+	 WHERE d.user_id = p_uid AND d.execution_id = p_exec
+$$;
+
 -- End an execution whose steps are all settled (or that failed): status, timings, output_data
 -- (the outputs of its completed terminal nodes), and the workflow's counters, once.
 CREATE FUNCTION flov7.execution_settle(p_uid uuid, p_exec uuid) RETURNS void
@@ -1362,6 +1374,7 @@ BEGIN
 	   AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v_exec.definition -> 'edges') e WHERE e ->> 'source' = s.node_id);
 	UPDATE flov7.workflow_executions e
 	   SET status = 'completed', output_data = v_out, completed_at = clock_timestamp(),
+		   cost_usd = flov7.execution_cost(p_uid, p_exec, v_exec.definition),
 		   started_at = coalesce(e.started_at, e.created_at),
 		   execution_time_seconds = round(extract(epoch FROM clock_timestamp() - coalesce(e.started_at, e.created_at))::numeric, 3)
 	 WHERE e.user_id = p_uid AND e.id = p_exec;
@@ -1389,6 +1402,7 @@ BEGIN
 	 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.state IN ('pending', 'ready', 'waiting');
 	UPDATE flov7.workflow_executions e
 	   SET status = 'failed', error_node = p_node, completed_at = clock_timestamp(),
+		   cost_usd = flov7.execution_cost(p_uid, p_exec, e.definition),
 		   error_message = left(format('node "%s" failed: %s', p_node, p_error), 2000),
 		   started_at = coalesce(e.started_at, e.created_at),
 		   execution_time_seconds = round(extract(epoch FROM clock_timestamp() - coalesce(e.started_at, e.created_at))::numeric, 3)
@@ -2117,6 +2131,7 @@ REVOKE ALL ON FUNCTION
 	flov7.node_items(jsonb, jsonb),
 	flov7.node_run(text, text, jsonb, jsonb, boolean),
 	flov7.step_settle(uuid, uuid, jsonb, text, text[], int),
+	flov7.execution_cost(uuid, uuid, jsonb),
 	flov7.execution_settle(uuid, uuid),
 	flov7.workflow_count_run(uuid, uuid),
 	flov7.execution_fail(uuid, uuid, text, text),

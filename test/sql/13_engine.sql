@@ -3,7 +3,7 @@
 -- backoff cap, timeouts, continue_on_error, the owner's identity and RLS inside steps, no
 -- settings leaking out of a step, RLS of executions and steps.
 BEGIN;
-SELECT plan(123);
+SELECT plan(124);
 \ir helpers.psql
 
 SELECT pg_temp.mkuser('en.a@pgtap.test', 'user', 'enterprise') AS a \gset
@@ -117,6 +117,8 @@ SELECT is((SELECT execution_count FROM flov7.workflows WHERE id = :'w1'), 4, 'ex
 SELECT ok((SELECT updated_at = created_at AND last_executed_at IS NOT NULL FROM flov7.workflows WHERE id = :'w1'),
 		  'a run is not an edit: updated_at unchanged, last_executed_at set');
 SELECT is((SELECT count(*) FROM flov7.audit_logs WHERE record_id = :'w1' AND action = 'update'), 0::bigint, 'runs write no audit rows');
+SELECT is((pg_temp.ex((:'r1'::jsonb ->> 'id')::uuid)).cost_usd, 0.0001::numeric(12, 6),
+		  'cost_usd: the primitives'' costs of the steps that ran (trigger 0, transform 0.0001)');
 SELECT is(flov7.run_ready(60), 0, 'run_ready: nothing left');
 
 -- ---- branches, transitive skips, joins --------------------------------------------------------
