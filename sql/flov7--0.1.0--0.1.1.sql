@@ -717,6 +717,67 @@ BEGIN
 END
 $$;
 
+-- A quota error names the plan setting (sql/parts/35_triggers.sql).
+CREATE OR REPLACE FUNCTION flov7.enforce_quota() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	owner_plan text;
+	q flov7.plan_quotas;
+	lim int;
+	used bigint;
+	what text;
+	setting text;
+BEGIN
+	-- Lock the owner so that concurrent inserts count one after the other.
+	SELECT u.subscription_plan INTO owner_plan FROM flov7.users u WHERE u.id = NEW.user_id
+	   FOR NO KEY UPDATE;
+	IF NOT FOUND THEN
+		RETURN NEW;				-- the foreign key reports it
+	END IF;
+	SELECT * INTO q FROM flov7.plan_quotas p WHERE p.plan = owner_plan;
+
+	CASE TG_TABLE_NAME
+		WHEN 'workflows' THEN
+			lim := q.max_workflows;
+			what := 'workflows';
+			setting := 'max_workflows';
+			IF lim IS NOT NULL THEN
+				SELECT count(*) INTO used FROM flov7.workflows w WHERE w.user_id = NEW.user_id;
+			END IF;
+		WHEN 'api_keys' THEN
+			lim := q.max_api_keys;
+			what := 'active api keys';
+			setting := 'max_api_keys';
+			IF lim IS NOT NULL THEN
+				SELECT count(*) INTO used FROM flov7.api_keys k WHERE k.user_id = NEW.user_id AND k.is_active;
+			END IF;
+		WHEN 'user_integrations' THEN
+			lim := q.max_integrations;
+			what := 'integrations';
+			setting := 'max_integrations';
+			IF lim IS NOT NULL THEN
+				SELECT count(*) INTO used FROM flov7.user_integrations i WHERE i.user_id = NEW.user_id;
+			END IF;
+		WHEN 'workflow_executions' THEN
+			lim := q.max_executions_per_day;
+			what := 'executions today';
+			setting := 'max_executions_per_day';
+			IF lim IS NOT NULL THEN
+				SELECT count(*) INTO used FROM flov7.workflow_executions e
+				 WHERE e.user_id = NEW.user_id AND e.created_at >= date_trunc('day', now());
+			END IF;
+	END CASE;
+
+	IF lim IS NOT NULL AND used >= lim THEN
+		RAISE EXCEPTION 'plan quota exceeded: at most % % on plan "%"', lim, what, owner_plan
+			USING ERRCODE = '53400',
+				  DETAIL = format('The account already has %s %s; the limit is %s of plan "%s".', used, what, setting, owner_plan),
+				  HINT = 'Remove some, or move to a larger subscription plan.';
+	END IF;
+	RETURN NEW;
+END
+$$;
+
 -- sql/parts/66_engine.sql
 -- 66_engine.sql: the executor's tables, execute(), and the SQL half of a step.
 --

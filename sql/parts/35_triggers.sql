@@ -46,6 +46,7 @@ DECLARE
 	lim int;
 	used bigint;
 	what text;
+	setting text;
 BEGIN
 	-- Lock the owner so that concurrent inserts count one after the other.
 	SELECT u.subscription_plan INTO owner_plan FROM flov7.users u WHERE u.id = NEW.user_id
@@ -59,24 +60,28 @@ BEGIN
 		WHEN 'workflows' THEN
 			lim := q.max_workflows;
 			what := 'workflows';
+			setting := 'max_workflows';
 			IF lim IS NOT NULL THEN
 				SELECT count(*) INTO used FROM flov7.workflows w WHERE w.user_id = NEW.user_id;
 			END IF;
 		WHEN 'api_keys' THEN
 			lim := q.max_api_keys;
 			what := 'active api keys';
+			setting := 'max_api_keys';
 			IF lim IS NOT NULL THEN
 				SELECT count(*) INTO used FROM flov7.api_keys k WHERE k.user_id = NEW.user_id AND k.is_active;
 			END IF;
 		WHEN 'user_integrations' THEN
 			lim := q.max_integrations;
 			what := 'integrations';
+			setting := 'max_integrations';
 			IF lim IS NOT NULL THEN
 				SELECT count(*) INTO used FROM flov7.user_integrations i WHERE i.user_id = NEW.user_id;
 			END IF;
 		WHEN 'workflow_executions' THEN
 			lim := q.max_executions_per_day;
 			what := 'executions today';
+			setting := 'max_executions_per_day';
 			IF lim IS NOT NULL THEN
 				SELECT count(*) INTO used FROM flov7.workflow_executions e
 				 WHERE e.user_id = NEW.user_id AND e.created_at >= date_trunc('day', now());
@@ -86,7 +91,7 @@ BEGIN
 	IF lim IS NOT NULL AND used >= lim THEN
 		RAISE EXCEPTION 'plan quota exceeded: at most % % on plan "%"', lim, what, owner_plan
 			USING ERRCODE = '53400',
-				  DETAIL = format('The account already has %s %s.', used, what),
+				  DETAIL = format('The account already has %s %s; the limit is %s of plan "%s".', used, what, setting, owner_plan),
 				  HINT = 'Remove some, or move to a larger subscription plan.';
 	END IF;
 	RETURN NEW;

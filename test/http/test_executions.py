@@ -154,6 +154,7 @@ def test_quota_is_403_naming_the_limit(client, user, q, q1):
       (w["id"], user.id, limit))
     body = expect_error(execute(client, user.access, w["id"]), 403, "53400")
     assert "at most %d executions today" % limit in body["message"]
+    assert "max_executions_per_day" in body["details"], body
 
 
 def run_one(client, q, token, wf_id, **body):
