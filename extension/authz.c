@@ -19,7 +19,11 @@
  *						the user must exist and be
  *						active.  Permissions come from role_permissions.
  *
- * The key wins when both are set.  The answer is computed once per
+ * The key wins when both are set.  A third source, for the workflow engine
+ * only, is set from C (flov7_authz_act_for): while a step runs, the caller
+ * is the workflow's owner with the permissions of the owner's role, whatever
+ * the GUCs say.
+ *  The answer is computed once per
  * transaction and cached, keyed on the local transaction id and the two
  * GUC values; a statement trigger on the tables it reads resets the cache
  * (flov7.authz_invalidate), as does a subtransaction abort, so a change made
@@ -88,6 +92,8 @@ typedef struct CallerCache
 {
 	bool		valid;
 	LocalTransactionId lxid;
+	bool		acting;			/* resolved from the engine's identity source */
+	pg_uuid_t	acting_user;
 	char	   *api_key;		/* GUC values the entry was resolved from */
 	char	   *claims;
 	Caller		caller;
@@ -96,6 +102,15 @@ typedef struct CallerCache
 static CallerCache cache;
 static MemoryContext authz_context = NULL;
 static bool resolving = false;
+
+/*
+ * The engine's identity source: while a step runs, the caller is the
+ * workflow's owner, set from C by flov7_authz_act_for() (never from SQL, so
+ * no claims can be forged), and it wins over request.api_key and
+ * request.jwt.claims.  It ends with the step, and with any transaction.
+ */
+static bool acting = false;
+static pg_uuid_t acting_user;
 
 PG_FUNCTION_INFO_V1(flov7_caller_id);
 PG_FUNCTION_INFO_V1(flov7_caller_is_admin);
@@ -428,6 +443,43 @@ resolve_claims(const char *claims, Caller *c)
 	store_permissions(c, tuple, tupdesc, 5);
 }
 
+/* Resolve the owner a workflow step acts for: the user's role permissions, as by JWT. */
+static void
+resolve_owner(const pg_uuid_t *user, Caller *c)
+{
+	static const char *sql =
+		"SELECT u.is_active, u.role = 'admin',"
+		"       ARRAY(SELECT p.permission FROM flov7.role_permissions p"
+		"              WHERE p.role = u.role ORDER BY p.permission)"
+		"  FROM flov7.users u WHERE u.id = $1";
+	Oid			argtypes[1] = {UUIDOID};
+	Datum		values[1];
+	HeapTuple	tuple;
+	TupleDesc	tupdesc;
+	int			rc;
+
+	values[0] = UUIDPGetDatum(user);
+	rc = SPI_execute_with_args(sql, 1, argtypes, values, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "owner lookup failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+	{
+		reject(c, "invalid workflow owner", "The workflow's owner does not exist.");
+		return;
+	}
+	tuple = SPI_tuptable->vals[0];
+	tupdesc = SPI_tuptable->tupdesc;
+	memcpy(&c->user_id, user, sizeof(pg_uuid_t));
+	if (!spi_bool(tuple, tupdesc, 1))
+	{
+		c->status = CALLER_INACTIVE;
+		return;
+	}
+	c->status = CALLER_AUTHENTICATED;
+	c->is_admin = spi_bool(tuple, tupdesc, 2);
+	store_permissions(c, tuple, tupdesc, 3);
+}
+
 /* Return the caller of the current transaction, resolving it if needed. */
 static Caller *
 current_caller(FunctionCallInfo fcinfo)
@@ -443,7 +495,11 @@ current_caller(FunctionCallInfo fcinfo)
 	if (claims == NULL)
 		claims = "";
 
+	if (acting)
+		key = claims = "";
 	if (cache.valid && cache.lxid == MyProc->lxid &&
+		cache.acting == acting &&
+		(!acting || memcmp(&cache.acting_user, &acting_user, sizeof(pg_uuid_t)) == 0) &&
 		strcmp(cache.api_key, key) == 0 && strcmp(cache.claims, claims) == 0)
 		return &cache.caller;
 
@@ -454,9 +510,11 @@ current_caller(FunctionCallInfo fcinfo)
 	MemoryContextReset(authz_context);
 	cache.api_key = MemoryContextStrdup(authz_context, key);
 	cache.claims = MemoryContextStrdup(authz_context, claims);
+	cache.acting = acting;
+	memcpy(&cache.acting_user, &acting_user, sizeof(pg_uuid_t));
 	memset(&c, 0, sizeof(c));
 
-	if (cache.api_key[0] == '\0' && cache.claims[0] == '\0')
+	if (!acting && cache.api_key[0] == '\0' && cache.claims[0] == '\0')
 		c.status = CALLER_ANONYMOUS;
 	else
 	{
@@ -480,7 +538,9 @@ current_caller(FunctionCallInfo fcinfo)
 		{
 			if ((rc = SPI_connect()) != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
-			if (cache.api_key[0] != '\0')
+			if (cache.acting)
+				resolve_owner(&cache.acting_user, &c);
+			else if (cache.api_key[0] != '\0')
 				resolve_api_key(cache.api_key, &c);
 			else
 				resolve_claims(cache.claims, &c);
@@ -625,6 +685,24 @@ flov7_authz_invalidate(PG_FUNCTION_ARGS)
 static void
 authz_xact_callback(XactEvent event, void *arg)
 {
+	cache.valid = false;
+	acting = false;
+}
+
+/* From now on, the caller is this user (a workflow step acting for its owner). */
+void
+flov7_authz_act_for(const pg_uuid_t *user)
+{
+	memcpy(&acting_user, user, sizeof(pg_uuid_t));
+	acting = true;
+	cache.valid = false;
+}
+
+/* Back to the request's own credentials. */
+void
+flov7_authz_act_end(void)
+{
+	acting = false;
 	cache.valid = false;
 }
 

@@ -4,8 +4,9 @@
  *	  Module entry point of the flov7 extension.
  *
  * The library is loaded on demand, the first time one of its functions is
- * called; _PG_init only registers the callbacks and settings the other
- * files need.
+ * called, or preloaded (shared_preload_libraries) to start the executor's
+ * background workers; _PG_init only registers the callbacks, settings and
+ * workers the other files need.
  *
  *-------------------------------------------------------------------------
  */
@@ -14,6 +15,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "engine.h"
 #include "flov7.h"
 #include "validate.h"
 
@@ -27,5 +29,7 @@ _PG_init(void)
 {
 	flov7_authz_init();
 	flov7_validate_init();
+	flov7_engine_init();
+	flov7_worker_init();
 	MarkGUCPrefixReserved("flov7");
 }

@@ -17,6 +17,9 @@
 extern void flov7_sha256_hex(const char *data, size_t len, char *out);
 
 /* authz.c */
+struct pg_uuid_t;
 extern void flov7_authz_init(void);
+extern void flov7_authz_act_for(const struct pg_uuid_t *user);
+extern void flov7_authz_act_end(void);
 
 #endif							/* FLOV7_H */

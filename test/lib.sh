@@ -21,10 +21,11 @@ pg_reachable() {
 	as_pg test -x "$1" 2>/dev/null
 }
 
-# pg_init DIR PORT: a new cluster in DIR/data with its socket in DIR, superuser `postgres` by trust on
-# the socket only, every other role by SCRAM password; flov7 preloaded for its background worker.
+# pg_init DIR PORT [DB]: a new cluster in DIR/data with its socket in DIR, superuser `postgres` by
+# trust on the socket only, every other role by SCRAM password; flov7 preloaded for its background
+# workers, which run the executions of database DB (flov7.database_name; default postgres).
 pg_init() {
-	local dir=$1 port=$2
+	local dir=$1 port=$2 db=${3:-postgres}
 	pg_owned_dir "$dir"
 	as_pg "$PGBIN/initdb" -D "$dir/data" -U postgres --auth-local=trust --auth-host=reject \
 		-E UTF8 --locale=C.UTF-8 --no-sync >"$dir/initdb.log" 2>&1 ||
@@ -45,6 +46,8 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 shared_preload_libraries = 'flov7'
+flov7.database_name = '$db'
+flov7.worker_count = 2
 log_min_messages = warning
 log_min_error_statement = panic
 CONF

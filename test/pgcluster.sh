@@ -42,7 +42,7 @@ run() {
 	local dir fresh=0
 	dir=$(pgdir)
 	if [[ ! -d "$dir/data" ]]; then
-		pg_init "$dir" "$PGPORT"
+		pg_init "$dir" "$PGPORT" "$DB"
 		fresh=1
 	fi
 	pg_start "$dir" "$PGPORT"

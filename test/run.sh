@@ -98,7 +98,7 @@ step "C unit tests"
 make -s -C frontd unit || fail unit
 
 step "cluster"
-pg_init "$PGDIR" "$PGPORT" && pg_start "$PGDIR" "$PGPORT" &&
+pg_init "$PGDIR" "$PGPORT" "$DB" && pg_start "$PGDIR" "$PGPORT" &&
 	pg_psql "$PGDIR" "$PGPORT" postgres -c "CREATE DATABASE $DB" &&
 	pg_psql "$PGDIR" "$PGPORT" "$DB" -c "CREATE EXTENSION pgtap; CREATE EXTENSION flov7 CASCADE;" ||
 	{ fail cluster; exit 1; }

@@ -4,8 +4,10 @@ CREATE TRIGGER users_touch BEFORE UPDATE ON flov7.users
 	FOR EACH ROW EXECUTE FUNCTION flov7.touch_updated_at();
 CREATE TRIGGER user_passwords_touch BEFORE UPDATE ON flov7.user_passwords
 	FOR EACH ROW EXECUTE FUNCTION flov7.touch_updated_at();
+-- A run counted on its workflow (execution_count, last_executed_at) is not an edit.
 CREATE TRIGGER workflows_touch BEFORE UPDATE ON flov7.workflows
-	FOR EACH ROW EXECUTE FUNCTION flov7.touch_updated_at();
+	FOR EACH ROW WHEN (OLD.execution_count = NEW.execution_count)
+	EXECUTE FUNCTION flov7.touch_updated_at();
 CREATE TRIGGER user_integrations_touch BEFORE UPDATE ON flov7.user_integrations
 	FOR EACH ROW EXECUTE FUNCTION flov7.touch_updated_at();
 CREATE TRIGGER workflow_templates_touch BEFORE UPDATE ON flov7.workflow_templates
@@ -44,6 +46,7 @@ DECLARE
 	lim int;
 	used bigint;
 	what text;
+	setting text;
 BEGIN
 	-- Lock the owner so that concurrent inserts count one after the other.
 	SELECT u.subscription_plan INTO owner_plan FROM flov7.users u WHERE u.id = NEW.user_id
@@ -57,24 +60,28 @@ BEGIN
 		WHEN 'workflows' THEN
 			lim := q.max_workflows;
 			what := 'workflows';
+			setting := 'max_workflows';
 			IF lim IS NOT NULL THEN
 				SELECT count(*) INTO used FROM flov7.workflows w WHERE w.user_id = NEW.user_id;
 			END IF;
 		WHEN 'api_keys' THEN
 			lim := q.max_api_keys;
 			what := 'active api keys';
+			setting := 'max_api_keys';
 			IF lim IS NOT NULL THEN
 				SELECT count(*) INTO used FROM flov7.api_keys k WHERE k.user_id = NEW.user_id AND k.is_active;
 			END IF;
 		WHEN 'user_integrations' THEN
 			lim := q.max_integrations;
 			what := 'integrations';
+			setting := 'max_integrations';
 			IF lim IS NOT NULL THEN
 				SELECT count(*) INTO used FROM flov7.user_integrations i WHERE i.user_id = NEW.user_id;
 			END IF;
 		WHEN 'workflow_executions' THEN
 			lim := q.max_executions_per_day;
 			what := 'executions today';
+			setting := 'max_executions_per_day';
 			IF lim IS NOT NULL THEN
 				SELECT count(*) INTO used FROM flov7.workflow_executions e
 				 WHERE e.user_id = NEW.user_id AND e.created_at >= date_trunc('day', now());
@@ -84,7 +91,7 @@ BEGIN
 	IF lim IS NOT NULL AND used >= lim THEN
 		RAISE EXCEPTION 'plan quota exceeded: at most % % on plan "%"', lim, what, owner_plan
 			USING ERRCODE = '53400',
-				  DETAIL = format('The account already has %s %s.', used, what),
+				  DETAIL = format('The account already has %s %s; the limit is %s of plan "%s".', used, what, setting, owner_plan),
 				  HINT = 'Remove some, or move to a larger subscription plan.';
 	END IF;
 	RETURN NEW;
@@ -114,7 +121,7 @@ CREATE FUNCTION flov7.audit() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	hidden CONSTANT text[] := ARRAY['credentials_encrypted', 'key_hash'];
-	usage CONSTANT text[] := ARRAY['last_used_at', 'usage_count'];
+	usage CONSTANT text[] := ARRAY['last_used_at', 'usage_count', 'execution_count', 'last_executed_at'];
 	old_data jsonb;
 	new_data jsonb;
 	rec jsonb;

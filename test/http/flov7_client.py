@@ -508,4 +508,9 @@ ROUTES = [
     ("DELETE", "/workflows/{id}", 204),
     ("GET", "/workflows/templates", 200),
     ("POST", "/workflows/templates/{id}/use", 201),
+    ("POST", "/workflows/{id}/execute", 202),
+    ("GET", "/workflows/{id}/executions", 200),
+    ("GET", "/workflows/executions/{id}", 200),
+    ("POST", "/workflows/executions/{id}/cancel", 200),
+    ("POST", "/workflows/executions/{id}/retry", 200),
 ]

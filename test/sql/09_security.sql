@@ -52,6 +52,8 @@ SELECT pg_temp.act_as(:'u');
 SELECT flov7_api.integration_create('{"service_name":"gh","service_type":"api_key","credentials":{"t":"x"}}') ->> 'id' AS integ \gset
 SELECT flov7_api.api_key_create('{"name":"sec"}') ->> 'id' AS key_id \gset
 SELECT flov7_api.workflow_create('{"name":"sec","workflow_json":{"nodes":[{"id":"t","type":"trigger","data":{"config":{"trigger_type":"manual"}}}],"edges":[]}}') ->> 'id' AS wf \gset
+SELECT flov7_api.workflow_create('{"name":"sec run","workflow_json":{"nodes":[{"id":"t","type":"trigger","data":{"config":{"trigger_type":"manual"}}}],"edges":[]}}') ->> 'id' AS wf2 \gset
+SELECT flov7.execute(:'wf2') ->> 'id' AS ex \gset
 SELECT pg_temp.act_dba();
 INSERT INTO flov7.notifications (user_id, type, title, message) VALUES (:'u', 'info', 't', 'm') RETURNING id AS notif \gset
 
@@ -87,6 +89,11 @@ INSERT INTO happy VALUES
 	('workflow_get', jsonb_build_object('id', :'wf')),
 	('workflow_update', jsonb_build_object('id', :'wf', 'name', 'sec2', 'tags', '["t"]'::jsonb)),
 	('workflow_delete', jsonb_build_object('id', :'wf')),
+	('workflow_execute', jsonb_build_object('id', :'wf2', 'input_data', '{"x": 1}'::jsonb)),
+	('execution_list', jsonb_build_object('id', :'wf2', 'status', 'pending', 'limit', 5)),
+	('execution_get', jsonb_build_object('id', :'ex')),
+	('execution_cancel', jsonb_build_object('id', :'ex')),
+	('execution_retry', jsonb_build_object('id', :'ex')),
 	('template_list', '{"search":"a","difficulty":"beginner"}'),
 	('template_use', jsonb_build_object('id', (SELECT t.id FROM flov7.workflow_templates t ORDER BY t.name LIMIT 1)));
 GRANT SELECT ON happy TO PUBLIC;
