@@ -30,7 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pg_init "$PGDIR" "$PGPORT"
+pg_init "$PGDIR" "$PGPORT" "$DB"
 pg_start "$PGDIR" "$PGPORT"
 flov7_setup_db "$PGDIR" "$PGPORT" "$DB" "$AUTH_PW" "$SECRET" >/dev/null
 

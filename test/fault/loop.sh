@@ -26,7 +26,7 @@ for bin in "${BINS[@]}"; do
 	DB=flov7_test
 	AUTH_PW=$(random_token 16)
 	SECRET=$(random_token 32)
-	pg_init "$PGDIR" "$PGPORT" && pg_start "$PGDIR" "$PGPORT" &&
+	pg_init "$PGDIR" "$PGPORT" "$DB" && pg_start "$PGDIR" "$PGPORT" &&
 		flov7_setup_db "$PGDIR" "$PGPORT" "$DB" "$AUTH_PW" "$SECRET" >/dev/null ||
 		{ echo "loop: cluster for $tag failed" >&2; exit 1; }
 	if [[ $(id -u) -eq 0 ]]; then PG_CTL="runuser -u postgres -- "; else PG_CTL=; fi
