@@ -2260,3 +2260,565 @@ GRANT EXECUTE ON FUNCTION flov7.run_ready(int), flov7.next_due_ms() TO flov7_wor
 -- ... and, for the outbound worker to come, claiming and completing outside steps.
 GRANT EXECUTE ON FUNCTION flov7.outbound_claim(text[], int, int),
 	flov7.outbound_complete(uuid, uuid, text, int, bigint, jsonb, text) TO flov7_worker;
+
+-- ======== issue 6, named references: named JSON schemas and message templates ========
+-- sql/parts/77_named_refs.sql
+-- 77_named_refs.sql: what a definition names without defining it (issue 6): named JSON schemas
+-- ("schema": "user_schema" on a data/validate node) and message templates ("template":
+-- "welcome_email" on a notification or email_send node).
+--
+-- Each row belongs to a user (user_id is in the key, DESIGN.md "Scale"); a row an admin marks
+-- is_global is readable by everyone, so one global "user_schema" serves all users.  A step looks
+-- a name up as its owner: the owner's own row first, else the global one; a missing name fails
+-- the step with an error naming it.
+
+CREATE TABLE flov7.json_schemas (
+	user_id		uuid NOT NULL REFERENCES flov7.users (id) ON DELETE CASCADE,
+	name		text NOT NULL CHECK (name ~ '^[A-Za-z0-9_.-]{1,100}$'),
+	is_global	boolean NOT NULL DEFAULT false,
+	description	text NOT NULL DEFAULT '' CHECK (length(description) <= 1000),
+	schema		jsonb NOT NULL CHECK (jsonb_typeof(schema) = 'object' AND pg_column_size(schema) <= 65536),
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	updated_at	timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (user_id, name)
+);
+COMMENT ON TABLE flov7.json_schemas IS
+	'named JSON schemas: a data/validate node''s "schema": "<name>" (the owner''s row, else a global one)';
+CREATE UNIQUE INDEX json_schemas_global_name ON flov7.json_schemas (name) WHERE is_global;
+
+CREATE TABLE flov7.message_templates (
+	user_id		uuid NOT NULL REFERENCES flov7.users (id) ON DELETE CASCADE,
+	name		text NOT NULL CHECK (name ~ '^[A-Za-z0-9_.-]{1,100}$'),
+	is_global	boolean NOT NULL DEFAULT false,
+	description	text NOT NULL DEFAULT '' CHECK (length(description) <= 1000),
+	subject		text NOT NULL DEFAULT '' CHECK (length(subject) <= 1000),
+	body		text NOT NULL CHECK (length(body) <= 20000),
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	updated_at	timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (user_id, name)
+);
+COMMENT ON TABLE flov7.message_templates IS
+	'notification/email templates: a node''s "template": "<name>"; subject and body may hold {{ }} expressions';
+CREATE UNIQUE INDEX message_templates_global_name ON flov7.message_templates (name) WHERE is_global;
+
+-- Owner or admin; global rows are read by everyone, and only an admin makes a row global.
+ALTER TABLE flov7.json_schemas ENABLE ROW LEVEL SECURITY;
+ALTER TABLE flov7.json_schemas FORCE ROW LEVEL SECURITY;
+CREATE POLICY json_schemas_global_read ON flov7.json_schemas FOR SELECT USING (is_global);
+CREATE POLICY json_schemas_owner_or_admin ON flov7.json_schemas
+	USING (user_id = (SELECT flov7.caller_id()) OR (SELECT flov7.caller_is_admin()))
+	WITH CHECK ((user_id = (SELECT flov7.caller_id()) AND NOT is_global) OR (SELECT flov7.caller_is_admin()));
+ALTER TABLE flov7.message_templates ENABLE ROW LEVEL SECURITY;
+ALTER TABLE flov7.message_templates FORCE ROW LEVEL SECURITY;
+CREATE POLICY message_templates_global_read ON flov7.message_templates FOR SELECT USING (is_global);
+CREATE POLICY message_templates_owner_or_admin ON flov7.message_templates
+	USING (user_id = (SELECT flov7.caller_id()) OR (SELECT flov7.caller_is_admin()))
+	WITH CHECK ((user_id = (SELECT flov7.caller_id()) AND NOT is_global) OR (SELECT flov7.caller_is_admin()));
+
+SELECT pg_catalog.pg_extension_config_dump('flov7.json_schemas', '');
+SELECT pg_catalog.pg_extension_config_dump('flov7.message_templates', '');
+
+-- The schema a step's "schema": "<name>" means, for the caller (the owner): their own, else global.
+CREATE FUNCTION flov7.named_schema(p_name text) RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_schema jsonb;
+BEGIN
+	SELECT s.schema INTO v_schema FROM flov7.json_schemas s
+	 WHERE s.name = p_name AND (s.user_id = flov7.caller_id() OR s.is_global)
+	 ORDER BY s.is_global LIMIT 1;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'schema "%" not found', p_name USING ERRCODE = 'P0002',
+			HINT = 'Create it (PUT /api/v1/workflows/schemas/{name}), or give the schema inline in config.schema.';
+	END IF;
+	RETURN v_schema;
+END
+$$;
+
+-- A message template rendered against a step's context: {"subject", "body"}.
+CREATE FUNCTION flov7.render_message_template(p_name text, ctx jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_row flov7.message_templates;
+BEGIN
+	SELECT * INTO v_row FROM flov7.message_templates t
+	 WHERE t.name = p_name AND (t.user_id = flov7.caller_id() OR t.is_global)
+	 ORDER BY t.is_global LIMIT 1;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'message template "%" not found', p_name USING ERRCODE = 'P0002',
+			HINT = 'Create it (PUT /api/v1/workflows/message-templates/{name}).';
+	END IF;
+	RETURN flov7.eval_templates(jsonb_build_object('subject', v_row.subject, 'body', v_row.body), ctx);
+END
+$$;
+
+CREATE FUNCTION flov7.json_schema_to_json(s flov7.json_schemas) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+	SELECT jsonb_build_object('name', s.name, 'global', s.is_global, 'description', s.description,
+							  'schema', s.schema, 'created_at', s.created_at, 'updated_at', s.updated_at)
+$$;
+
+CREATE FUNCTION flov7.message_template_to_json(t flov7.message_templates) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+	SELECT jsonb_build_object('name', t.name, 'global', t.is_global, 'description', t.description,
+							  'subject', t.subject, 'body', t.body, 'created_at', t.created_at, 'updated_at', t.updated_at)
+$$;
+
+-- "global": true is an admin's only (403 otherwise).
+CREATE FUNCTION flov7.arg_global(args jsonb) RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_global boolean := flov7.arg_bool(args, 'global', false, true);
+BEGIN
+	IF v_global AND NOT flov7.caller_is_admin() THEN
+		RAISE EXCEPTION 'only an admin may create a global entry' USING ERRCODE = '42501',
+			HINT = 'Leave "global" out: your own entries serve your workflows.';
+	END IF;
+	RETURN v_global;
+END
+$$;
+
+-- Every {{ }} expression of a template's text parses (PT422 naming the field otherwise).
+CREATE FUNCTION flov7.check_template_text(p_field text, p_text text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, flov7, pg_temp AS $$
+BEGIN
+	IF strpos(p_text, '{{') > 0 THEN
+		PERFORM flov7.compile_template(p_text);
+	END IF;
+EXCEPTION WHEN OTHERS THEN
+	RAISE EXCEPTION '%: %', p_field, SQLERRM USING ERRCODE = 'PT422';
+END
+$$;
+
+-- GET /workflows/schemas: the caller's schemas and the global ones, by name (keyset: "after").
+CREATE FUNCTION flov7_api.schema_list(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('workflows:read');
+	v_limit int := flov7.arg_int(args, 'limit', 50, 1, 100);
+	v_after text := flov7.arg_text(args, 'after', false, 100);
+	v_items jsonb;
+BEGIN
+	SELECT coalesce(jsonb_agg(flov7.json_schema_to_json(x) ORDER BY x.name, x.is_global), '[]') INTO v_items
+	  FROM (SELECT * FROM flov7.json_schemas s
+			 WHERE (s.user_id = v_uid OR s.is_global) AND (v_after IS NULL OR s.name > v_after)
+			 ORDER BY s.name, s.is_global LIMIT v_limit) x;
+	RETURN jsonb_build_object('items', v_items, 'limit', v_limit,
+							  'next', CASE WHEN jsonb_array_length(v_items) = v_limit
+										   THEN v_items -> (v_limit - 1) -> 'name' END);
+END
+$$;
+
+-- GET /workflows/schemas/{name}: the schema the caller's workflows get by that name.
+CREATE FUNCTION flov7_api.schema_get(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('workflows:read');
+	v_name text := flov7.arg_text(args, 'name', true, 100);
+	v_row flov7.json_schemas;
+BEGIN
+	SELECT * INTO v_row FROM flov7.json_schemas s
+	 WHERE s.name = v_name AND (s.user_id = v_uid OR s.is_global) ORDER BY s.is_global LIMIT 1;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'schema "%" not found', v_name USING ERRCODE = 'P0002';
+	END IF;
+	RETURN flov7.json_schema_to_json(v_row);
+END
+$$;
+
+-- POST /workflows/schemas: create one (PT409 if the caller already has that name).
+-- PUT /workflows/schemas/{name}: create or replace the caller's own.
+CREATE FUNCTION flov7.schema_write(args jsonb, p_replace boolean) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('workflows:write');
+	v_name text := flov7.arg_text(args, 'name', true, 100);
+	v_schema jsonb := flov7.arg_object(args, 'schema', true);
+	v_description text := coalesce(flov7.arg_text(args, 'description', false, 1000), '');
+	v_global boolean := flov7.arg_global(args);
+	v_row flov7.json_schemas;
+BEGIN
+	IF v_name !~ '^[A-Za-z0-9_.-]{1,100}$' THEN
+		RAISE EXCEPTION 'name: letters, digits, "_", "." and "-" only' USING ERRCODE = '22023';
+	END IF;
+	INSERT INTO flov7.json_schemas AS s (user_id, name, is_global, description, schema)
+	VALUES (v_uid, v_name, v_global, v_description, v_schema)
+	ON CONFLICT (user_id, name) DO NOTHING
+	RETURNING * INTO v_row;
+	IF NOT FOUND THEN
+		IF NOT p_replace THEN
+			RAISE EXCEPTION 'schema "%" already exists', v_name USING ERRCODE = 'PT409',
+				HINT = 'PUT /api/v1/workflows/schemas/{name} replaces it.';
+		END IF;
+		UPDATE flov7.json_schemas s SET is_global = v_global, description = v_description, schema = v_schema,
+			   updated_at = now()
+		 WHERE s.user_id = v_uid AND s.name = v_name RETURNING * INTO v_row;
+	END IF;
+	RETURN flov7.json_schema_to_json(v_row);
+END
+$$;
+
+CREATE FUNCTION flov7_api.schema_create(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+BEGIN
+	RETURN flov7.schema_write(args, false);
+END
+$$;
+
+CREATE FUNCTION flov7_api.schema_put(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+BEGIN
+	RETURN flov7.schema_write(args, true);
+END
+$$;
+
+-- DELETE /workflows/schemas/{name}: delete the caller's own (a global one is its admin's).
+CREATE FUNCTION flov7_api.schema_delete(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('workflows:write');
+	v_name text := flov7.arg_text(args, 'name', true, 100);
+BEGIN
+	DELETE FROM flov7.json_schemas s WHERE s.user_id = v_uid AND s.name = v_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'schema "%" not found', v_name USING ERRCODE = 'P0002';
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+-- GET /workflows/message-templates: the caller's templates and the global ones, by name.
+CREATE FUNCTION flov7_api.message_template_list(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('workflows:read');
+	v_limit int := flov7.arg_int(args, 'limit', 50, 1, 100);
+	v_after text := flov7.arg_text(args, 'after', false, 100);
+	v_items jsonb;
+BEGIN
+	SELECT coalesce(jsonb_agg(flov7.message_template_to_json(x) ORDER BY x.name, x.is_global), '[]') INTO v_items
+	  FROM (SELECT * FROM flov7.message_templates t
+			 WHERE (t.user_id = v_uid OR t.is_global) AND (v_after IS NULL OR t.name > v_after)
+			 ORDER BY t.name, t.is_global LIMIT v_limit) x;
+	RETURN jsonb_build_object('items', v_items, 'limit', v_limit,
+							  'next', CASE WHEN jsonb_array_length(v_items) = v_limit
+										   THEN v_items -> (v_limit - 1) -> 'name' END);
+END
+$$;
+
+-- GET /workflows/message-templates/{name}
+CREATE FUNCTION flov7_api.message_template_get(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('workflows:read');
+	v_name text := flov7.arg_text(args, 'name', true, 100);
+	v_row flov7.message_templates;
+BEGIN
+	SELECT * INTO v_row FROM flov7.message_templates t
+	 WHERE t.name = v_name AND (t.user_id = v_uid OR t.is_global) ORDER BY t.is_global LIMIT 1;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'message template "%" not found', v_name USING ERRCODE = 'P0002';
+	END IF;
+	RETURN flov7.message_template_to_json(v_row);
+END
+$$;
+
+CREATE FUNCTION flov7.message_template_write(args jsonb, p_replace boolean) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('workflows:write');
+	v_name text := flov7.arg_text(args, 'name', true, 100);
+	v_body text := flov7.arg_text(args, 'body', true, 20000);
+	v_subject text := coalesce(flov7.arg_text(args, 'subject', false, 1000), '');
+	v_description text := coalesce(flov7.arg_text(args, 'description', false, 1000), '');
+	v_global boolean := flov7.arg_global(args);
+	v_row flov7.message_templates;
+BEGIN
+	IF v_name !~ '^[A-Za-z0-9_.-]{1,100}$' THEN
+		RAISE EXCEPTION 'name: letters, digits, "_", "." and "-" only' USING ERRCODE = '22023';
+	END IF;
+	PERFORM flov7.check_template_text('subject', v_subject);
+	PERFORM flov7.check_template_text('body', v_body);
+	INSERT INTO flov7.message_templates AS t (user_id, name, is_global, description, subject, body)
+	VALUES (v_uid, v_name, v_global, v_description, v_subject, v_body)
+	ON CONFLICT (user_id, name) DO NOTHING
+	RETURNING * INTO v_row;
+	IF NOT FOUND THEN
+		IF NOT p_replace THEN
+			RAISE EXCEPTION 'message template "%" already exists', v_name USING ERRCODE = 'PT409',
+				HINT = 'PUT /api/v1/workflows/message-templates/{name} replaces it.';
+		END IF;
+		UPDATE flov7.message_templates t SET is_global = v_global, description = v_description, subject = v_subject,
+			   body = v_body, updated_at = now()
+		 WHERE t.user_id = v_uid AND t.name = v_name RETURNING * INTO v_row;
+	END IF;
+	RETURN flov7.message_template_to_json(v_row);
+END
+$$;
+
+CREATE FUNCTION flov7_api.message_template_create(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+BEGIN
+	RETURN flov7.message_template_write(args, false);
+END
+$$;
+
+CREATE FUNCTION flov7_api.message_template_put(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+BEGIN
+	RETURN flov7.message_template_write(args, true);
+END
+$$;
+
+CREATE FUNCTION flov7_api.message_template_delete(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('workflows:write');
+	v_name text := flov7.arg_text(args, 'name', true, 100);
+BEGIN
+	DELETE FROM flov7.message_templates t WHERE t.user_id = v_uid AND t.name = v_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'message template "%" not found', v_name USING ERRCODE = 'P0002';
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+INSERT INTO flov7.routes (method, path, function, status, summary, tag, read_only) VALUES
+	('GET', '/api/v1/workflows/schemas', 'flov7_api.schema_list', 200, 'List my named JSON schemas and the global ones', 'workflows', true),
+	('POST', '/api/v1/workflows/schemas', 'flov7_api.schema_create', 201, 'Create a named JSON schema', 'workflows', false),
+	('GET', '/api/v1/workflows/schemas/{name}', 'flov7_api.schema_get', 200, 'Get a named JSON schema', 'workflows', true),
+	('PUT', '/api/v1/workflows/schemas/{name}', 'flov7_api.schema_put', 200, 'Create or replace a named JSON schema', 'workflows', false),
+	('DELETE', '/api/v1/workflows/schemas/{name}', 'flov7_api.schema_delete', 204, 'Delete a named JSON schema', 'workflows', false),
+	('GET', '/api/v1/workflows/message-templates', 'flov7_api.message_template_list', 200, 'List my message templates and the global ones', 'workflows', true),
+	('POST', '/api/v1/workflows/message-templates', 'flov7_api.message_template_create', 201, 'Create a message template', 'workflows', false),
+	('GET', '/api/v1/workflows/message-templates/{name}', 'flov7_api.message_template_get', 200, 'Get a message template', 'workflows', true),
+	('PUT', '/api/v1/workflows/message-templates/{name}', 'flov7_api.message_template_put', 200, 'Create or replace a message template', 'workflows', false),
+	('DELETE', '/api/v1/workflows/message-templates/{name}', 'flov7_api.message_template_delete', 204, 'Delete a message template', 'workflows', false);
+
+-- New functions are not PUBLIC's (80_grants.sql revokes them on a fresh install).
+REVOKE ALL ON FUNCTION
+	flov7.named_schema(text), flov7.render_message_template(text, jsonb),
+	flov7.json_schema_to_json(flov7.json_schemas), flov7.message_template_to_json(flov7.message_templates),
+	flov7.arg_global(jsonb), flov7.check_template_text(text, text),
+	flov7.schema_write(jsonb, boolean), flov7.message_template_write(jsonb, boolean),
+	flov7_api.schema_list(jsonb), flov7_api.schema_get(jsonb), flov7_api.schema_create(jsonb),
+	flov7_api.schema_put(jsonb), flov7_api.schema_delete(jsonb),
+	flov7_api.message_template_list(jsonb), flov7_api.message_template_get(jsonb),
+	flov7_api.message_template_create(jsonb), flov7_api.message_template_put(jsonb),
+	flov7_api.message_template_delete(jsonb)
+	FROM PUBLIC;
+
+-- The engine resolves "schema": "<name>" and "template": "<name>" (sql/parts/66_engine.sql).
+-- Run one in-database node as the caller (the owner): config has its templates evaluated.
+-- Returns {"output": ...} and, for conditions, {"branches": [...]}; a wait that is not due
+-- returns {"wait_until": <timestamptz>}.
+CREATE OR REPLACE FUNCTION flov7.node_run(node_type text, subtype text, config jsonb, ctx jsonb, resumed boolean)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_data jsonb := ctx -> 'data';
+	v_kind text := node_type || '.' || subtype;
+	v_items jsonb;
+	v_keep jsonb;
+	v_reject jsonb;
+	v_case jsonb;
+	v_ok boolean;
+	v_until timestamptz;
+	v_schema jsonb;
+	v_errors text[];
+	v_left jsonb;
+	v_right jsonb;
+	v_op text;
+	v_out jsonb;
+BEGIN
+	CASE
+		WHEN node_type = 'trigger' THEN
+			RETURN jsonb_build_object('output', v_data);
+
+		WHEN v_kind IN ('action.transform', 'data.mapping', 'data.transform') THEN
+			IF jsonb_typeof(config -> 'mapping') = 'object' THEN
+				RETURN jsonb_build_object('output', config -> 'mapping');
+			ELSIF jsonb_typeof(config -> 'fields') = 'array' AND jsonb_typeof(v_data) = 'object' THEN
+				SELECT coalesce(jsonb_object_agg(f, v_data -> f), '{}') INTO v_out
+				  FROM jsonb_array_elements_text(config -> 'fields') f WHERE v_data ? f;
+				RETURN jsonb_build_object('output', v_out);
+			ELSIF config ->> 'transform_type' = 'normalize' AND jsonb_typeof(v_data) = 'object' THEN
+				-- keys lower-cased, strings trimmed, nulls dropped
+				SELECT coalesce(jsonb_object_agg(lower(k), CASE WHEN jsonb_typeof(x) = 'string'
+																 THEN to_jsonb(btrim(x #>> '{}')) ELSE x END), '{}')
+				  INTO v_out FROM jsonb_each(v_data) AS j (k, x) WHERE jsonb_typeof(x) <> 'null';
+				RETURN jsonb_build_object('output', v_out);
+			END IF;
+			RETURN jsonb_build_object('output', v_data);
+
+		WHEN v_kind IN ('data.filter', 'condition.filter') THEN
+			v_items := flov7.node_items(config, v_data);
+			SELECT coalesce(jsonb_agg(x ORDER BY o) FILTER (WHERE m), '[]'), coalesce(jsonb_agg(x ORDER BY o) FILTER (WHERE NOT m), '[]')
+			  INTO v_keep, v_reject
+			  FROM (SELECT x, o, flov7.eval_condition(config ->> 'condition', ctx || jsonb_build_object('data', x, 'item', x)) AS m
+					  FROM jsonb_array_elements(v_items) WITH ORDINALITY AS j (x, o)) s;
+			IF subtype = 'filter' AND node_type = 'condition' THEN
+				IF jsonb_typeof(v_data) IS DISTINCT FROM 'array' AND NOT (config ? 'items')
+				   AND jsonb_typeof(v_data -> 'items') IS DISTINCT FROM 'array' THEN
+					v_ok := flov7.eval_condition(config ->> 'condition', ctx);
+					RETURN jsonb_build_object('output', v_data, 'branches', jsonb_build_array(v_ok::text));
+				END IF;
+				RETURN jsonb_build_object('output', jsonb_build_object('items', v_keep, 'rejected', v_reject),
+										  'branches', jsonb_build_array((jsonb_array_length(v_keep) > 0)::text));
+			END IF;
+			RETURN jsonb_build_object('output', jsonb_build_object('items', v_keep, 'count', jsonb_array_length(v_keep)));
+
+		WHEN v_kind = 'data.merge' THEN
+			-- After a loop (one parent holding {"items": [...]}), its results are what is merged.
+			IF jsonb_array_length(coalesce(ctx -> 'parents', '[]')) = 1
+			   AND jsonb_typeof(ctx -> 'parents' -> 0 -> 'items') = 'array' THEN
+				ctx := jsonb_set(ctx, '{parents}', ctx -> 'parents' -> 0 -> 'items');
+			END IF;
+			CASE coalesce(config ->> 'strategy', 'object')
+				WHEN 'array' THEN
+					v_out := coalesce(ctx -> 'parents', '[]');
+				WHEN 'concat' THEN
+					SELECT coalesce(jsonb_agg(y ORDER BY o, p), '[]') INTO v_out
+					  FROM jsonb_array_elements(coalesce(ctx -> 'parents', '[]')) WITH ORDINALITY AS a (x, o),
+						   LATERAL jsonb_array_elements(CASE jsonb_typeof(x) WHEN 'array' THEN x ELSE jsonb_build_array(x) END)
+						   WITH ORDINALITY AS b (y, p);
+				ELSE
+					SELECT coalesce(jsonb_object_agg(k, v ORDER BY o), '{}') INTO v_out
+					  FROM jsonb_array_elements(coalesce(ctx -> 'parents', '[]')) WITH ORDINALITY AS a (x, o),
+						   LATERAL jsonb_each(CASE jsonb_typeof(x) WHEN 'object' THEN x ELSE '{}' END) AS b (k, v);
+			END CASE;
+			RETURN jsonb_build_object('output', v_out);
+
+		WHEN v_kind = 'data.split' THEN
+			v_items := flov7.node_items(config, v_data);
+			RETURN jsonb_build_object('output', jsonb_build_object('items', v_items, 'count', jsonb_array_length(v_items)));
+
+		WHEN v_kind = 'data.enrich' THEN
+			v_out := CASE WHEN jsonb_typeof(v_data) = 'object' THEN v_data ELSE jsonb_build_object('data', v_data) END;
+			IF config ? 'source' THEN
+				v_out := v_out || CASE WHEN jsonb_typeof(ctx -> 'nodes' -> (config ->> 'source') -> 'output') = 'object'
+									   THEN ctx -> 'nodes' -> (config ->> 'source') -> 'output' ELSE '{}' END;
+			END IF;
+			IF jsonb_typeof(config -> 'fields') = 'object' THEN
+				v_out := v_out || (config -> 'fields');
+			END IF;
+			RETURN jsonb_build_object('output', v_out);
+
+		WHEN v_kind = 'data.validate' THEN
+			v_schema := config -> 'schema';
+			IF jsonb_typeof(v_schema) = 'string' THEN
+				-- a named schema (sql/parts/77_named_refs.sql): the owner's, else a global one
+				v_schema := flov7.named_schema(v_schema #>> '{}');
+			END IF;
+			v_errors := flov7.json_schema_errors(v_schema, v_data);
+			RETURN jsonb_build_object('output', jsonb_build_object('valid', cardinality(v_errors) = 0,
+																   'errors', to_jsonb(v_errors), 'data', v_data));
+
+		WHEN v_kind = 'condition.if_else' THEN
+			v_ok := flov7.eval_condition(config ->> 'condition', ctx);
+			RETURN jsonb_build_object('output', v_data, 'branches', jsonb_build_array(v_ok::text));
+
+		WHEN v_kind = 'condition.json_path' THEN
+			v_ok := coalesce(jsonb_path_match(ctx, (config ->> 'path')::jsonpath, '{}', true), false);
+			RETURN jsonb_build_object('output', v_data, 'branches', jsonb_build_array(v_ok::text));
+
+		WHEN v_kind = 'condition.regex' THEN
+			v_ok := coalesce((config ->> 'value') ~ (CASE WHEN coalesce(config ->> 'flags', '') ~ 'i' THEN '(?i)' ELSE '' END
+													 || (config ->> 'pattern')), false);
+			RETURN jsonb_build_object('output', v_data, 'branches', jsonb_build_array(v_ok::text));
+
+		WHEN v_kind = 'condition.compare' THEN
+			v_left := config -> 'left';
+			v_right := config -> 'right';
+			v_op := config ->> 'operator';
+			v_ok := CASE v_op
+				WHEN '==' THEN v_left = v_right
+				WHEN '!=' THEN v_left <> v_right
+				WHEN 'contains' THEN CASE WHEN jsonb_typeof(v_left) = 'string' THEN strpos(v_left #>> '{}', v_right #>> '{}') > 0
+										  ELSE v_left @> v_right END
+				WHEN 'starts_with' THEN starts_with(v_left #>> '{}', v_right #>> '{}')
+				WHEN 'ends_with' THEN right(v_left #>> '{}', length(v_right #>> '{}')) = v_right #>> '{}'
+				ELSE CASE WHEN jsonb_typeof(v_left) = jsonb_typeof(v_right) AND jsonb_typeof(v_left) IN ('number', 'string') THEN
+						CASE v_op WHEN '<' THEN v_left < v_right WHEN '<=' THEN v_left <= v_right
+								  WHEN '>' THEN v_left > v_right WHEN '>=' THEN v_left >= v_right END END
+			END;
+			RETURN jsonb_build_object('output', v_data, 'branches', jsonb_build_array(coalesce(v_ok, false)::text));
+
+		WHEN v_kind = 'condition.switch' THEN
+			FOR v_case IN SELECT x FROM jsonb_array_elements(coalesce(config -> 'cases', '[]')) x LOOP
+				IF (v_case ? 'condition' AND flov7.eval_condition(v_case ->> 'condition', ctx))
+				   OR (v_case ? 'equals' AND config ? 'value' AND config -> 'value' = v_case -> 'equals') THEN
+					RETURN jsonb_build_object('output', v_data, 'branches', jsonb_build_array(v_case ->> 'label'));
+				END IF;
+			END LOOP;
+			RETURN jsonb_build_object('output', v_data, 'branches', '["default"]'::jsonb);
+
+		WHEN v_kind = 'action.notification' THEN
+			-- a named template gives the title (subject) and message (body) the node does not give
+			IF jsonb_typeof(config -> 'template') = 'string' THEN
+				v_out := flov7.render_message_template(config ->> 'template', ctx);
+				config := jsonb_build_object('title', v_out -> 'subject', 'message', v_out -> 'body')
+						  || jsonb_strip_nulls(jsonb_build_object('title', config -> 'title', 'message', config -> 'message'))
+						  || (config - 'title' - 'message');
+			END IF;
+			RETURN jsonb_build_object('output', jsonb_build_object('notification_id',
+				flov7.notify_caller(config ->> 'type', config ->> 'title', config ->> 'message',
+									CASE WHEN jsonb_typeof(config -> 'data') = 'object' THEN config -> 'data' END)));
+
+		WHEN v_kind = 'action.wait' THEN
+			IF resumed THEN
+				RETURN jsonb_build_object('output', v_data);
+			END IF;
+			IF config ? 'until' THEN
+				v_until := (config ->> 'until')::timestamptz;
+			ELSE
+				v_until := clock_timestamp() + make_interval(secs => coalesce((config ->> 'duration_seconds')::float8, 0));
+			END IF;
+			IF v_until <= clock_timestamp() THEN
+				RETURN jsonb_build_object('output', v_data);
+			END IF;
+			RETURN jsonb_build_object('wait_until', v_until);
+
+		WHEN v_kind = 'condition.loop' THEN
+			v_items := flov7.node_items(config, v_data);
+			IF jsonb_array_length(v_items) > least(coalesce((config ->> 'max_iterations')::int, 1000), 10000) THEN
+				RAISE EXCEPTION 'loop has % items, over its max_iterations (%)', jsonb_array_length(v_items),
+					least(coalesce((config ->> 'max_iterations')::int, 1000), 10000)
+					USING ERRCODE = '54000', HINT = 'Raise config.max_iterations (at most 10000), or loop over fewer items.';
+			END IF;
+			RETURN jsonb_build_object('output', jsonb_build_object('items', v_items), 'loop', true);
+
+		ELSE
+			-- The outside world (HTTP, AI, email, connections): step_finish parks the step for an
+			-- outbound worker, or fails it when there is none (69_outbound.sql).  An email's named
+			-- template is rendered here, as the owner, into the subject and body it does not give.
+			IF v_kind = 'action.email_send' AND jsonb_typeof(config -> 'template') = 'string' THEN
+				v_out := flov7.render_message_template(config ->> 'template', ctx);
+				config := v_out || jsonb_strip_nulls(jsonb_build_object('subject', config -> 'subject', 'body', config -> 'body'))
+						  || (config - 'subject' - 'body');
+			END IF;
+			RETURN jsonb_build_object('outside', jsonb_build_object('type', node_type, 'subtype', subtype, 'config', config));
+	END CASE;
+END
+$$;
+
+-- sql/parts/87_named_refs_grants.sql
+-- 87_named_refs_grants.sql: grants of the named schemas and message templates (77_named_refs.sql).
+
+GRANT EXECUTE ON FUNCTION
+	flov7_api.schema_list(jsonb), flov7_api.schema_get(jsonb), flov7_api.schema_create(jsonb),
+	flov7_api.schema_put(jsonb), flov7_api.schema_delete(jsonb),
+	flov7_api.message_template_list(jsonb), flov7_api.message_template_get(jsonb),
+	flov7_api.message_template_create(jsonb), flov7_api.message_template_put(jsonb),
+	flov7_api.message_template_delete(jsonb)
+	TO flov7_user, flov7_admin;
+
+GRANT EXECUTE ON FUNCTION
+	flov7.named_schema(text), flov7.render_message_template(text, jsonb),
+	flov7.json_schema_to_json(flov7.json_schemas), flov7.message_template_to_json(flov7.message_templates),
+	flov7.arg_global(jsonb), flov7.check_template_text(text, text),
+	flov7.schema_write(jsonb, boolean), flov7.message_template_write(jsonb, boolean)
+	TO flov7_user, flov7_admin;
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON flov7.json_schemas, flov7.message_templates TO flov7_user, flov7_admin;

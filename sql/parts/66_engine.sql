@@ -487,8 +487,8 @@ BEGIN
 		WHEN v_kind = 'data.validate' THEN
 			v_schema := config -> 'schema';
 			IF jsonb_typeof(v_schema) = 'string' THEN
-				RAISE EXCEPTION 'named JSON schema "%" not found', v_schema #>> '{}' USING ERRCODE = 'P0002',
-					HINT = 'Give the schema inline in config.schema.';
+				-- a named schema (sql/parts/77_named_refs.sql): the owner's, else a global one
+				v_schema := flov7.named_schema(v_schema #>> '{}');
 			END IF;
 			v_errors := flov7.json_schema_errors(v_schema, v_data);
 			RETURN jsonb_build_object('output', jsonb_build_object('valid', cardinality(v_errors) = 0,
@@ -534,6 +534,13 @@ BEGIN
 			RETURN jsonb_build_object('output', v_data, 'branches', '["default"]'::jsonb);
 
 		WHEN v_kind = 'action.notification' THEN
+			-- a named template gives the title (subject) and message (body) the node does not give
+			IF jsonb_typeof(config -> 'template') = 'string' THEN
+				v_out := flov7.render_message_template(config ->> 'template', ctx);
+				config := jsonb_build_object('title', v_out -> 'subject', 'message', v_out -> 'body')
+						  || jsonb_strip_nulls(jsonb_build_object('title', config -> 'title', 'message', config -> 'message'))
+						  || (config - 'title' - 'message');
+			END IF;
 			RETURN jsonb_build_object('output', jsonb_build_object('notification_id',
 				flov7.notify_caller(config ->> 'type', config ->> 'title', config ->> 'message',
 									CASE WHEN jsonb_typeof(config -> 'data') = 'object' THEN config -> 'data' END)));
@@ -563,7 +570,13 @@ BEGIN
 
 		ELSE
 			-- The outside world (HTTP, AI, email, connections): step_finish parks the step for an
-			-- outbound worker, or fails it when there is none (69_outbound.sql).
+			-- outbound worker, or fails it when there is none (69_outbound.sql).  An email's named
+			-- template is rendered here, as the owner, into the subject and body it does not give.
+			IF v_kind = 'action.email_send' AND jsonb_typeof(config -> 'template') = 'string' THEN
+				v_out := flov7.render_message_template(config ->> 'template', ctx);
+				config := v_out || jsonb_strip_nulls(jsonb_build_object('subject', config -> 'subject', 'body', config -> 'body'))
+						  || (config - 'subject' - 'body');
+			END IF;
 			RETURN jsonb_build_object('outside', jsonb_build_object('type', node_type, 'subtype', subtype, 'config', config));
 	END CASE;
 END

@@ -95,7 +95,17 @@ INSERT INTO happy VALUES
 	('execution_cancel', jsonb_build_object('id', :'ex')),
 	('execution_retry', jsonb_build_object('id', :'ex')),
 	('template_list', '{"search":"a","difficulty":"beginner"}'),
-	('template_use', jsonb_build_object('id', (SELECT t.id FROM flov7.workflow_templates t ORDER BY t.name LIMIT 1)));
+	('template_use', jsonb_build_object('id', (SELECT t.id FROM flov7.workflow_templates t ORDER BY t.name LIMIT 1))),
+	('schema_list', '{"limit":5,"after":"a"}'),
+	('schema_create', '{"name":"sec_schema","schema":{"type":"object"},"description":"d"}'),
+	('schema_get', '{"name":"sec_schema"}'),
+	('schema_put', '{"name":"sec_schema","schema":{"type":"object","required":["x"]}}'),
+	('schema_delete', '{"name":"sec_schema"}'),
+	('message_template_list', '{"limit":5}'),
+	('message_template_create', '{"name":"sec_tpl","subject":"Hi {{ $.input.name }}","body":"b"}'),
+	('message_template_get', '{"name":"sec_tpl"}'),
+	('message_template_put', '{"name":"sec_tpl","body":"Hello {{user.name}}"}'),
+	('message_template_delete', '{"name":"sec_tpl"}');
 GRANT SELECT ON happy TO PUBLIC;
 SELECT is(ARRAY(SELECT f.fn::text FROM pg_temp.ext_functions() f
 				 WHERE (f.p).pronamespace = 'flov7_api'::regnamespace

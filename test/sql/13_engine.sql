@@ -230,7 +230,7 @@ SELECT is(pg_temp.op(:'a', '{"operation_type": "validate", "schema": {"type": "o
 SELECT is(pg_temp.op(:'a', '{"operation_type": "validate", "schema": {"type": "object", "required": ["email"]}}', '{"email": "x"}') -> 'valid',
 		  'true', 'validate: valid');
 SELECT is(pg_temp.op(:'a', '{"operation_type": "validate", "schema": "user_schema"}', '{}'),
-		  '"node \"o\" failed: named JSON schema \"user_schema\" not found"', 'validate: a missing named schema fails the step, naming it');
+		  '"node \"o\" failed: schema \"user_schema\" not found"', 'validate: a missing named schema fails the step, naming it');
 SELECT is(pg_temp.op(:'a', '{"action_type": "api_call", "url": "https://example.com"}', '{}'),
 		  '"node \"o\" failed: node type action/api_call needs the outbound worker (not available yet)"', 'outside types fail clearly');
 
@@ -373,7 +373,7 @@ SELECT is((SELECT state || '/' || attempt FROM flov7.execution_steps WHERE execu
 SELECT is((SELECT count(*) FROM flov7.execution_step_data WHERE execution_id = :'xr' AND node_id = 'f' AND error IS NOT NULL), 3::bigint,
 		  'retry: each attempt is logged with its error');
 SELECT is((pg_temp.ex(:'xr')).status, 'failed', 'a failing node fails the execution');
-SELECT is((pg_temp.ex(:'xr')).error_message, 'node "f" failed: named JSON schema "missing" not found',
+SELECT is((pg_temp.ex(:'xr')).error_message, 'node "f" failed: schema "missing" not found',
 		  'error_message names the failing node');
 SELECT is(pg_temp.states(:'xr') ->> 'next', 'cancelled', 'the rest of a failed execution is cancelled');
 SELECT is((SELECT execution_count FROM flov7.workflows WHERE id = :'wr'), 1, 'a failed run is counted once');
