@@ -8,6 +8,9 @@
  *		$.input.x				the execution's input
  *		$.nodes.<id>.output.y	the output of another node
  *		$.data.x				the data flowing into the node
+ *		$.item, $.index			inside a loop's body: the iteration's item and
+ *								its 0-based index (the validator refuses them
+ *								elsewhere, rule loop_variable_outside_loop)
  *		user.email				a bare path: into the data flowing into the
  *								node, as the original platform wrote them; a
  *								leading "data" names that data itself, so
@@ -82,6 +85,7 @@ typedef struct Parser
 	bool		in_template;	/* [*] is not allowed */
 	int			depth;
 	List	  **node_refs;
+	int		   *loop_vars;		/* FLOV7_EXPR_ITEM | FLOV7_EXPR_INDEX used */
 	char	   *error;			/* first error, or NULL */
 
 	/* the current token */
@@ -490,12 +494,17 @@ parse_path(Parser *p, StringInfo out)
 		if (!next_token(p))
 			return false;
 		if (p->kind != T_DOT)
-			return fail(p, at, "a path starting with $ names a root: $.input, $.nodes or $.data");
+			return fail(p, at, "a path starting with $ names a root: $.input, $.nodes, $.data, $.item or $.index");
 		if (!next_token(p) || !read_key(p, &root, &len))
 			return false;
-		if (strcmp(root, "input") != 0 && strcmp(root, "nodes") != 0 &&
-			strcmp(root, "data") != 0)
-			return fail(p, at, psprintf("unknown root \"$.%s\" (use $.input, $.nodes or $.data)", root));
+		if (strcmp(root, "item") == 0 || strcmp(root, "index") == 0)
+		{
+			if (p->loop_vars != NULL)
+				*p->loop_vars |= root[1] == 't' ? FLOV7_EXPR_ITEM : FLOV7_EXPR_INDEX;
+		}
+		else if (strcmp(root, "input") != 0 && strcmp(root, "nodes") != 0 &&
+				 strcmp(root, "data") != 0)
+			return fail(p, at, psprintf("unknown root \"$.%s\" (use $.input, $.nodes, $.data, $.item or $.index)", root));
 		appendStringInfoString(out, "$");
 		append_key(out, root, len);
 		record_node = strcmp(root, "nodes") == 0;
@@ -700,13 +709,14 @@ parse_or(Parser *p, StringInfo out, ExprKind *kind)
 /* Set up a parser over src[start, end) and read its first token. */
 static bool
 parser_init(Parser *p, const char *src, int start, int end, List **node_refs,
-			bool in_template)
+			int *loop_vars, bool in_template)
 {
 	memset(p, 0, sizeof(*p));
 	p->src = src;
 	p->pos = start;
 	p->end = end;
 	p->node_refs = node_refs;
+	p->loop_vars = loop_vars;
 	p->in_template = in_template;
 	return next_token(p);
 }
@@ -738,7 +748,7 @@ find_close(const char *src, int from, int len)
 /* Compile a condition into jsonpath predicate text; see expr.h. */
 bool
 flov7_compile_condition(const char *src, int len, StringInfo out,
-						List **node_refs, char **error)
+						List **node_refs, int *loop_vars, char **error)
 {
 	Parser		p;
 	StringInfoData body;
@@ -759,7 +769,7 @@ flov7_compile_condition(const char *src, int len, StringInfo out,
 	}
 
 	*error = NULL;
-	if (!parser_init(&p, src, start, end, node_refs, false))
+	if (!parser_init(&p, src, start, end, node_refs, loop_vars, false))
 	{
 		*error = p.error;
 		return false;
@@ -783,7 +793,7 @@ flov7_compile_condition(const char *src, int len, StringInfo out,
 /* Compile a template into literal and path parts; see expr.h. */
 bool
 flov7_compile_template(const char *src, int len, List **parts,
-					   List **node_refs, char **error)
+					   List **node_refs, int *loop_vars, char **error)
 {
 	int			pos = 0;
 
@@ -821,7 +831,7 @@ flov7_compile_template(const char *src, int len, List **parts,
 			*error = psprintf("unterminated \"{{\" at character %d", open + 1);
 			return false;
 		}
-		if (!parser_init(&p, src, open + 2, close, node_refs, true))
+		if (!parser_init(&p, src, open + 2, close, node_refs, loop_vars, true))
 		{
 			*error = p.error;
 			return false;
@@ -857,7 +867,7 @@ flov7_compile_condition_sql(PG_FUNCTION_ARGS)
 
 	initStringInfo(&out);
 	if (!flov7_compile_condition(VARDATA_ANY(src), VARSIZE_ANY_EXHDR(src), &out,
-								 NULL, &error))
+								 NULL, NULL, &error))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("invalid condition expression"),
@@ -881,7 +891,7 @@ flov7_compile_template_sql(PG_FUNCTION_ARGS)
 	bool		first = true;
 
 	if (!flov7_compile_template(VARDATA_ANY(src), VARSIZE_ANY_EXHDR(src), &parts,
-								NULL, &error))
+								NULL, NULL, &error))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("invalid template"),

@@ -52,6 +52,9 @@
  *							condition name no branch: the first edge in
  *							"edges" is "true", the second "false"
  *		unreachable_node	not reachable from any trigger
+ *		loop_variable_outside_loop	$.item or $.index in a node outside
+ *							every loop's body (a filter's condition has
+ *							$.item: the element it tests)
  *
  * Branch labels: an edge names its branch with "branch", else with its
  * "sourceHandle"; the labels a condition produces are its primitive's
@@ -131,6 +134,8 @@ typedef struct DefNode
 	Primitive  *prim;			/* NULL when unknown */
 	JsonbContainer *config;		/* NULL when missing */
 	List	   *node_refs;		/* node ids named by its expressions */
+	int			loop_vars;		/* $.item/$.index its expressions use */
+	bool		in_loop_body;	/* reached by a loop's "item" edges */
 } DefNode;
 
 typedef struct DefEdge
@@ -400,7 +405,7 @@ check_template(Check *c, DefNode *n, const char *s, int len, StringInfo path)
 
 	if (!flov7_has_template(s, len))
 		return false;
-	if (!flov7_compile_template(s, len, &parts, &n->node_refs, &error))
+	if (!flov7_compile_template(s, len, &parts, &n->node_refs, &n->loop_vars, &error))
 	{
 		problem(c, true, "bad_expression", n->id, NULL, "%s: %s", path->data, error);
 		return false;
@@ -420,7 +425,7 @@ check_format(Check *c, DefNode *n, const char *format, const char *s, int len,
 		StringInfoData out;
 
 		initStringInfo(&out);
-		if (!flov7_compile_condition(s, len, &out, &n->node_refs, &error))
+		if (!flov7_compile_condition(s, len, &out, &n->node_refs, &n->loop_vars, &error))
 			problem(c, true, "bad_expression", n->id, NULL,
 					"%s is not a valid condition: %s", path->data, error);
 	}
@@ -1306,6 +1311,107 @@ check_graph(Check *c)
 	}
 }
 
+/* True if the node is a prim of that subtype (any type when type is NULL). */
+static bool
+node_is(DefNode *n, const char *type, const char *subtype)
+{
+	return n->prim != NULL && n->type >= 0 &&
+		(type == NULL || strcmp(primitive_types[n->type], type) == 0) &&
+		strcmp(n->prim->subtype, subtype) == 0;
+}
+
+/*
+ * Mark the bodies of loops as flov7.loop_body() computes them: the nodes
+ * reached from a loop's "item" edges (an unlabelled edge is one) without
+ * going back through the loop, less those reached from its "done" edges.
+ */
+static void
+mark_loop_bodies(Check *c)
+{
+	char	   *mark = palloc(Max(c->nnodes, 1));
+	int		   *queue = palloc(sizeof(int) * Max(c->nnodes, 1));
+	int			l;
+
+	for (l = 0; l < c->nnodes; l++)
+	{
+		int			pass;
+		int			k;
+
+		if (!c->nodes[l].in_graph || !node_is(&c->nodes[l], "condition", "loop"))
+			continue;
+		memset(mark, 0, Max(c->nnodes, 1));
+		/* pass 0: the "done" side (mark 2); pass 1: the body (mark 1) */
+		for (pass = 0; pass < 2; pass++)
+		{
+			int			head = 0;
+			int			tail = 0;
+			char		m = pass == 0 ? 2 : 1;
+			int			j;
+
+			for (j = 0; j < c->nedges; j++)
+			{
+				DefEdge    *e = &c->edges[j];
+				bool		done = e->label != NULL && strcmp(e->label, "done") == 0;
+				bool		item = e->label == NULL || strcmp(e->label, "item") == 0;
+
+				if (e->src != l || e->dst < 0 || (pass == 0 ? !done : !item))
+					continue;
+				if (pass == 1 && mark[e->dst] != 0)
+					continue;
+				if (mark[e->dst] == m)
+					continue;
+				mark[e->dst] = m;
+				queue[tail++] = e->dst;
+			}
+			while (head < tail)
+			{
+				int			n = queue[head++];
+
+				for (j = 0; j < c->nedges; j++)
+				{
+					DefEdge    *e = &c->edges[j];
+
+					if (e->src != n || e->dst < 0 || (pass == 1 && e->dst == l))
+						continue;
+					if (mark[e->dst] == m || (pass == 1 && mark[e->dst] != 0))
+						continue;
+					mark[e->dst] = m;
+					queue[tail++] = e->dst;
+				}
+			}
+		}
+		for (k = 0; k < c->nnodes; k++)
+			if (mark[k] == 1)
+				c->nodes[k].in_loop_body = true;
+	}
+	pfree(mark);
+	pfree(queue);
+}
+
+/* $.item and $.index only where a step has them: in a loop's body. */
+static void
+check_loop_vars(Check *c)
+{
+	int			i;
+
+	mark_loop_bodies(c);
+	for (i = 0; i < c->nnodes; i++)
+	{
+		DefNode    *n = &c->nodes[i];
+		int			used = n->loop_vars;
+
+		if (used == 0 || n->in_loop_body || n->id == NULL)
+			continue;
+		if (node_is(n, NULL, "filter"))
+			used &= ~FLOV7_EXPR_ITEM;
+		if (used == 0)
+			continue;
+		problem(c, true, "loop_variable_outside_loop", n->id, NULL,
+				"node \"%s\" uses %s outside a loop's body (only the nodes reached by a loop's \"item\" edges have $.item and $.index)",
+				n->id, (used & FLOV7_EXPR_ITEM) ? "$.item" : "$.index");
+	}
+}
+
 /* Run every rule on a definition. */
 static void
 run_check(Check *c, Jsonb *def)
@@ -1324,6 +1430,7 @@ run_check(Check *c, Jsonb *def)
 	check_edges(c, edges);
 	check_branches(c);
 	check_graph(c);
+	check_loop_vars(c);
 }
 
 /* The problems as a JSON array, in the caller's memory context. */

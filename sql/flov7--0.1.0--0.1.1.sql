@@ -2822,3 +2822,32 @@ GRANT EXECUTE ON FUNCTION
 	TO flov7_user, flov7_admin;
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON flov7.json_schemas, flov7.message_templates TO flov7_user, flov7_admin;
+
+-- ======== issue 6, loop variables: $.item and $.index ========
+-- The expression compiler (extension/expr.c) takes $.item and $.index, and the validator
+-- (extension/validate.c) refuses them outside a loop's body (loop_variable_outside_loop); a
+-- step in a loop's body has them in its context already.  An unlabelled edge out of a loop is
+-- its body ("item") when the runner settles the loop's successors too (sql/parts/66_engine.sql).
+-- Out-edges of a node: target, the branch label of the edge, and whether the node branches.
+-- A label is the edge's "branch", else its "sourceHandle"; when no out-edge of a true/false
+-- condition names one, the first edge in "edges" is "true" and the second "false"; an
+-- unlabelled edge out of a loop is its body ("item").
+CREATE OR REPLACE FUNCTION flov7.out_edges(definition jsonb, node text)
+RETURNS TABLE (target text, label text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+	WITH e AS (
+		SELECT x.e ->> 'target' AS target, coalesce(x.e ->> 'branch', x.e ->> 'sourceHandle') AS label, x.ord
+		  FROM jsonb_array_elements(definition -> 'edges') WITH ORDINALITY AS x (e, ord)
+		 WHERE x.e ->> 'source' = node
+	), n AS (
+		SELECT nd -> 'data' -> 'config' ->> 'condition_type' AS ctype
+		  FROM jsonb_array_elements(definition -> 'nodes') nd WHERE nd ->> 'id' = node LIMIT 1
+	)
+	SELECT e.target,
+		   CASE WHEN (SELECT ctype FROM n) IN ('if_else', 'filter', 'compare', 'regex', 'json_path')
+					 AND NOT EXISTS (SELECT 1 FROM e e2 WHERE e2.label IS NOT NULL)
+				THEN CASE row_number() OVER (ORDER BY e.ord) WHEN 1 THEN 'true' WHEN 2 THEN 'false' END
+				WHEN (SELECT ctype FROM n) = 'loop' THEN coalesce(e.label, 'item')
+				ELSE e.label END
+	  FROM e ORDER BY e.ord
+$$;

@@ -233,7 +233,8 @@ $$;
 
 -- Out-edges of a node: target, the branch label of the edge, and whether the node branches.
 -- A label is the edge's "branch", else its "sourceHandle"; when no out-edge of a true/false
--- condition names one, the first edge in "edges" is "true" and the second "false".
+-- condition names one, the first edge in "edges" is "true" and the second "false"; an
+-- unlabelled edge out of a loop is its body ("item").
 CREATE FUNCTION flov7.out_edges(definition jsonb, node text)
 RETURNS TABLE (target text, label text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -249,6 +250,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 		   CASE WHEN (SELECT ctype FROM n) IN ('if_else', 'filter', 'compare', 'regex', 'json_path')
 					 AND NOT EXISTS (SELECT 1 FROM e e2 WHERE e2.label IS NOT NULL)
 				THEN CASE row_number() OVER (ORDER BY e.ord) WHEN 1 THEN 'true' WHEN 2 THEN 'false' END
+				WHEN (SELECT ctype FROM n) = 'loop' THEN coalesce(e.label, 'item')
 				ELSE e.label END
 	  FROM e ORDER BY e.ord
 $$;
