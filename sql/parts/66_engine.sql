@@ -58,6 +58,9 @@ CREATE TABLE flov7.execution_steps (
 		autovacuum_analyze_scale_factor = 0.05);
 CREATE INDEX execution_steps_due_idx ON flov7.execution_steps (user_id, ready_at)
 	WHERE state IN ('ready', 'waiting') AND ready_at IS NOT NULL;
+-- The steps of an execution that are runnable or running (execution_refresh_status).
+CREATE INDEX execution_steps_active_idx ON flov7.execution_steps (user_id, execution_id)
+	WHERE state IN ('ready', 'running');
 COMMENT ON TABLE flov7.execution_steps IS
 	'the queue: one narrow row per node (and loop iteration) of an execution; see 66_engine.sql for the states';
 COMMENT ON COLUMN flov7.execution_steps.pending_parents IS
@@ -932,9 +935,34 @@ BEGIN
 									 AND x.iteration = s.iteration ORDER BY x.attempt DESC LIMIT 1) d ON true
 				   WHERE s.user_id = v_step.user_id AND s.execution_id = v_step.execution_id AND s.state = 'completed'
 					 AND s.iteration IN (0, v_step.iteration)));
-	IF v_exec.status = 'pending' THEN
-		UPDATE flov7.workflow_executions e SET status = 'running', started_at = clock_timestamp()
+	IF v_exec.status IN ('pending', 'waiting') THEN
+		UPDATE flov7.workflow_executions e SET status = 'running', started_at = coalesce(e.started_at, clock_timestamp())
 		 WHERE e.user_id = v_step.user_id AND e.id = v_step.execution_id;
+	END IF;
+END
+$$;
+
+-- An execution that has started and not ended is 'running' while one of its steps is due or
+-- running, and 'waiting' when all that remains is durable timers (wait nodes, retry backoff),
+-- a loop's iterations to come, or steps parked for an outside worker.  The execution row is
+-- locked first, so that two steps finishing at once see each other's states.
+CREATE FUNCTION flov7.execution_refresh_status(p_uid uuid, p_exec uuid) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_status text;
+	v_new text;
+BEGIN
+	SELECT e.status INTO v_status FROM flov7.workflow_executions e
+	 WHERE e.user_id = p_uid AND e.id = p_exec FOR NO KEY UPDATE;
+	IF v_status IS DISTINCT FROM 'running' AND v_status IS DISTINCT FROM 'waiting' THEN
+		RETURN;
+	END IF;
+	v_new := CASE WHEN EXISTS (SELECT 1 FROM flov7.execution_steps s
+								WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.state IN ('ready', 'running')
+								  AND (s.state = 'running' OR s.ready_at <= clock_timestamp()))
+				  THEN 'running' ELSE 'waiting' END;
+	IF v_new <> v_status THEN
+		UPDATE flov7.workflow_executions e SET status = v_new WHERE e.user_id = p_uid AND e.id = p_exec;
 	END IF;
 END
 $$;
@@ -961,6 +989,7 @@ BEGIN
 	IF p_error IS NULL AND p_result ? 'outside' THEN
 		IF flov7.outbound_enabled() THEN
 			PERFORM flov7.outbound_park(p_uid, p_exec, p_node, p_iteration, p_attempt, p_result -> 'outside', p_input, p_started);
+			PERFORM flov7.execution_refresh_status(p_uid, p_exec);
 			RETURN 'parked';
 		END IF;
 		p_error := format('node type %s/%s needs the outbound worker (not available yet)',
@@ -971,6 +1000,7 @@ BEGIN
 		UPDATE flov7.execution_steps s SET state = 'waiting', ready_at = (p_result ->> 'wait_until')::timestamptz,
 			   started_at = coalesce(s.started_at, p_started)
 		 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.node_id = p_node AND s.iteration = p_iteration;
+		PERFORM flov7.execution_refresh_status(p_uid, p_exec);
 		RETURN 'waiting';
 	END IF;
 	IF p_result ? 'branches' THEN
@@ -990,6 +1020,7 @@ BEGIN
 		   SET state = 'ready', attempt = p_attempt, ready_at = clock_timestamp() + make_interval(secs => v_delay / 1000.0),
 			   started_at = coalesce(s.started_at, p_started)
 		 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.node_id = p_node AND s.iteration = p_iteration;
+		PERFORM flov7.execution_refresh_status(p_uid, p_exec);
 		RETURN 'retry';
 	END IF;
 
@@ -997,6 +1028,7 @@ BEGIN
 		UPDATE flov7.execution_steps s SET attempt = p_attempt, started_at = coalesce(s.started_at, p_started)
 		 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.node_id = p_node AND s.iteration = p_iteration;
 		PERFORM flov7.loop_start(p_uid, p_exec, v_def, p_node, p_result -> 'output' -> 'items', p_worker);
+		PERFORM flov7.execution_refresh_status(p_uid, p_exec);
 		RETURN 'looping';
 	END IF;
 
@@ -1024,6 +1056,7 @@ BEGIN
 		PERFORM flov7.loop_try_finish(p_uid, p_exec, v_def, flov7.loop_of(v_def, p_node), p_worker);
 	END IF;
 	PERFORM flov7.execution_settle(p_uid, p_exec);
+	PERFORM flov7.execution_refresh_status(p_uid, p_exec);
 	RETURN 'completed';
 END
 $$;

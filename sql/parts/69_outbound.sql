@@ -84,6 +84,11 @@ BEGIN
 		 WHERE s.user_id = c.user_id AND s.execution_id = c.execution_id AND s.node_id = c.node_id
 		   AND s.iteration = c.iteration
 		RETURNING s.user_id, s.execution_id, s.node_id, s.iteration, s.attempt, s.fence, s.lease_until
+	), x AS (
+		-- a claimed step runs: its execution is running again
+		UPDATE flov7.workflow_executions e SET status = 'running'
+		  FROM (SELECT DISTINCT u.user_id, u.execution_id FROM u) ue
+		 WHERE e.user_id = ue.user_id AND e.id = ue.execution_id AND e.status = 'waiting'
 	)
 	SELECT u.user_id, u.execution_id, u.node_id, u.iteration, u.attempt, u.fence, r.kind, r.request, u.lease_until
 	  FROM u JOIN flov7.outbound_requests r

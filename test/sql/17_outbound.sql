@@ -31,7 +31,7 @@ SELECT is((SELECT state || '/' || coalesce(ready_at::text, 'no timer') FROM flov
 SELECT is((SELECT request - 'data' FROM flov7.outbound_requests WHERE execution_id = :'x1'),
 		  jsonb_build_object('config', '{"action_type": "api_call", "url": "https://api.example/7", "retry": {"max_attempts": 2, "backoff_ms": 0}}'::jsonb,
 							 'idempotency_key', :'x1' || ':c:0'), 'the request: config with templates evaluated, an idempotency key');
-SELECT is((SELECT status FROM flov7.workflow_executions WHERE id = :'x1'), 'running', 'the execution waits for it');
+SELECT is((SELECT status FROM flov7.workflow_executions WHERE id = :'x1'), 'waiting', 'the execution waits for it (waiting)');
 SELECT is((SELECT count(*) FROM flov7.execution_steps WHERE execution_id = :'x1' AND ready_at IS NOT NULL), 0::bigint, 'a parked step has no timer');
 
 -- Claims: a lease and a fence.
