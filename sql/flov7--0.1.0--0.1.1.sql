@@ -1910,8 +1910,14 @@ BEGIN
 		RAISE EXCEPTION 'execution already ended (%)', v_exec.status USING ERRCODE = 'PT409',
 			HINT = 'Only a pending, running or waiting execution can be cancelled.';
 	END IF;
+	-- A step a worker holds is running now: skip it rather than wait for it (the worker, about to
+	-- lock this execution row, would deadlock with us); it finishes, and the runner cancels what
+	-- it would start next, since the execution is over.
 	UPDATE flov7.execution_steps s SET state = 'cancelled', completed_at = now(), ready_at = NULL
-	 WHERE s.user_id = v_uid AND s.execution_id = p_id AND s.state IN ('pending', 'ready', 'waiting');
+	  FROM (SELECT x.node_id, x.iteration FROM flov7.execution_steps x
+			 WHERE x.user_id = v_uid AND x.execution_id = p_id AND x.state IN ('pending', 'ready', 'waiting')
+			   FOR UPDATE SKIP LOCKED) free
+	 WHERE s.user_id = v_uid AND s.execution_id = p_id AND s.node_id = free.node_id AND s.iteration = free.iteration;
 	UPDATE flov7.workflow_executions e
 	   SET status = 'cancelled', completed_at = clock_timestamp(), error_message = 'cancelled by the user',
 		   execution_time_seconds = round(extract(epoch FROM clock_timestamp() - coalesce(e.started_at, e.created_at))::numeric, 3)

@@ -263,3 +263,35 @@ def test_background_worker_runs_executions(client, user, q1):
     assert got["status"] == "completed", got
     assert got["output_data"] == {"big": {"size": "big", "amount": 101}}
     assert {s["worker"] for s in got["steps"] if s["state"] == "completed"} == {"worker"}
+
+
+def test_cancel_does_not_wait_for_a_step_a_worker_holds(client, user, q, q1, cfg):
+    """A worker holds its claimed step's row lock until it commits, and locks the execution row
+    to settle the step.  Cancel locks the execution row first: if it then waited for the
+    worker's step, the two would deadlock.  It skips that step instead, and the worker's step
+    finishes into a cancelled execution."""
+    import psycopg2
+    w = create(client, user.access, WAITING)
+    ex = run_one(client, q, user.access, w["id"])
+    worker = psycopg2.connect(cfg["pguri"])
+    try:
+        with worker.cursor() as c:  # as a runner does: the claim is a row lock on the step
+            c.execute("SELECT 1 FROM flov7.execution_steps WHERE execution_id = %s AND node_id = 'w' FOR UPDATE",
+                      (ex,))
+            c.execute("SET lock_timeout = '5s'")
+        started = time.time()
+        r = client.post(API + "/workflows/executions/%s/cancel" % ex, token=user.access)
+        body = expect(r, 200)
+        assert body["status"] == "cancelled"
+        assert time.time() - started < 3, "cancel waited for the worker's step"
+        with worker.cursor() as c:  # the worker settles its step: the execution row is free again
+            c.execute("SELECT status FROM flov7.workflow_executions WHERE id = %s FOR UPDATE", (ex,))
+            assert c.fetchone()[0] == "cancelled"
+        worker.rollback()
+    finally:
+        worker.close()
+    # what the worker held is cancelled when it is claimed next, and nothing after it starts
+    q("UPDATE flov7.execution_steps SET ready_at = now() WHERE execution_id = %s AND state = 'waiting'", (ex,))
+    q("SELECT flov7.run_ready(60)")
+    assert dict(q("SELECT node_id, state FROM flov7.execution_steps WHERE execution_id = %s", (ex,))) == \
+        {"t": "completed", "w": "cancelled", "n": "cancelled"}
