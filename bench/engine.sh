@@ -98,8 +98,19 @@ flov7_drain() {
 	c0=$(cpu_ticks $pids)
 	as_owner "SELECT count(flov7.execute('$WF', jsonb_build_object('amount', g % 200, 'n', g), 'r$round-w$w-' || g)) FROM generate_series(1, $N) g" >/dev/null
 	# poll the count (0.2 s apart); the figures come from the rows' timestamps
-	while [[ $(psql_db -c "SELECT count(*) FROM flov7.workflow_executions WHERE completed_at IS NULL") != 0 ]]; do
-		[[ $round == 1 && $w == "${WORKERS%% *}" && ! -s "$WORK/claim_plan" ]] && claim_plan >"$WORK/claim_plan"
+	local left waits
+	: >"$WORK/waits"
+	# each poll also samples what the workers are doing (pg_stat_activity: running, or a wait event)
+	while read -r left waits < <(psql_db -F' ' -c "SELECT (SELECT count(*) FROM flov7.workflow_executions WHERE completed_at IS NULL),
+			(SELECT string_agg(CASE WHEN state = 'idle' THEN 'idle' WHEN wait_event IS NULL THEN 'running'
+								   ELSE wait_event_type || ':' || wait_event || coalesce('(row of ' || (SELECT string_agg(DISTINCT
+										l.relation::regclass::text, '+') FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'tuple') || ')', '') END, ' ')
+			   FROM pg_stat_activity a WHERE backend_type = 'flov7 worker')") && [[ $left != 0 ]]; do
+		tr ' ' '\n' <<<"$waits" >>"$WORK/waits"
+		# once, half-way through the first drain: the claim query's plan
+		if [[ $round == 1 && $w == "${WORKERS%% *}" && ! -s "$WORK/claim_plan" && $left -le $((N / 2)) ]]; then
+			claim_plan >"$WORK/claim_plan"
+		fi
 		sleep 0.2
 	done
 	c1=$(cpu_ticks $pids)
@@ -115,16 +126,17 @@ flov7_drain() {
 	i0=$(cpu_ticks $pids); sleep 5; i1=$(cpu_ticks $pids)
 	[[ $round == profile ]] && return 0
 	awk -v r="$round" -v w="$w" -v e="$execs" -v s="$steps" -v t="$secs" -v c=$((c1 - c0)) -v i=$((i1 - i0)) \
-		-v tck="$TCK" -v la="$la" 'BEGIN {
-		printf "| %s | flov7 | %d worker%s | %d executions, %d steps | %.2f | %.0f | **%.0f** | %.0f%% | %.0f µs | %d ms | %s |\n",
-			r, w, (w > 1 ? "s" : ""), e, s, t, e / t, s / t, 100 * c / tck / t, 1e6 * c / tck / s, 1000 * i / tck, la }'
+		-v tck="$TCK" -v la="$la" -v waits="$(sort "$WORK/waits" | uniq -c | sort -rn | awk -v n="$(wc -l <"$WORK/waits")" \
+			'NR <= 3 {printf "%s%s %.0f%%", (NR > 1 ? ", " : ""), $2, 100 * $1 / n}')" 'BEGIN {
+		printf "| %s | flov7 | %d worker%s | %d executions, %d steps | %.2f | %.0f | **%.0f** | %.0f%% | %.0f µs | %s | %d ms | %s |\n",
+			r, w, (w > 1 ? "s" : ""), e, s, t, e / t, s / t, 100 * c / tck / t, 1e6 * c / tck / s, waits, 1000 * i / tck, la }'
 	echo "flov7 $w $round $(awk -v s="$steps" -v t="$secs" 'BEGIN {printf "%.0f", s / t}')" >>"$WORK/figures"
 }
 
 # profile: one more 1-worker drain, outside the measured rounds, with track_functions = 'all':
 # where the time goes, by function (self time: the function's own statements, callees excluded).
 profile() {
-	local res steps secs
+	local res steps secs N=$((N / 2)) # half as many executions (dynamic scope: flov7_drain sees it)
 	psql_db -c "ALTER SYSTEM SET track_functions = 'all'" >/dev/null
 	set_workers 1
 	psql_db -c "SELECT pg_stat_reset()" >/dev/null
@@ -147,6 +159,98 @@ profile() {
 	psql_db -F' ' -c "SELECT 'queue side: flov7.execute ' || calls || ' calls, ' || round(total_time::numeric) || ' ms total (with its callees, also counted above)'
 		  FROM pg_stat_user_functions WHERE schemaname = 'flov7' AND funcname = 'execute'"
 	psql_db -c "ALTER SYSTEM RESET track_functions" >/dev/null
+	statements
+	plan_cache
+	lock_waits
+}
+
+# lock_waits: one more 2-worker drain (not measured) logging every lock wait over 10 ms with
+# what was being waited for (log_lock_waits; the server names the tuple and the table).
+lock_waits() {
+	local N=$((N / 2))
+	psql_db -c "ALTER SYSTEM SET log_lock_waits = on" -c "ALTER SYSTEM SET deadlock_timeout = '10ms'" \
+		-c "ALTER SYSTEM SET log_min_messages = 'log'" >/dev/null
+	set_workers 2
+	local from; from=$(wc -l <"$PGDIR/postgres.log")
+	flov7_drain 2 profile >/dev/null
+	echo
+	echo "Lock waits over 10 ms in a 2-worker drain of $N executions (log_lock_waits, deadlock_timeout 10ms; not a measured round):"
+	echo
+	tail -n +"$((from + 1))" "$PGDIR/postgres.log" | grep -o 'CONTEXT:  while [a-z ]* tuple ([0-9,]*) in relation "[a-z_]*"' |
+		sed 's/tuple ([0-9,]*)/tuple/' | sort | uniq -c | sort -rn | awk '{c = $1; $1 = ""; printf "- %d x%s\n", c, $0}'
+	tail -n +"$((from + 1))" "$PGDIR/postgres.log" | grep -c 'still waiting for' | awk '{print "- " $1 " waits logged in all"}'
+	psql_db -c "ALTER SYSTEM RESET log_lock_waits" -c "ALTER SYSTEM RESET deadlock_timeout" -c "ALTER SYSTEM RESET log_min_messages" >/dev/null
+}
+
+# plan_cache: run_ready(60) for 20 executions queued in the same (rolled back) transaction, in one
+# warm session, with plan_cache_mode auto (the default), force_generic_plan and force_custom_plan:
+# how much of a step is planning. Best of 3 each.
+plan_cache() {
+	local block mode i
+	block() {
+		cat <<SQL
+BEGIN;
+SELECT set_config('request.jwt.claims', json_build_object('sub', '$UID_', 'role', 'flov7_user', 'jti', gen_random_uuid(),
+	'iat', extract(epoch FROM now())::bigint, 'exp', extract(epoch FROM now() + interval '1 hour')::bigint)::text, true) \\g /dev/null
+SET LOCAL ROLE flov7_user;
+SELECT count(flov7.execute('$WF', jsonb_build_object('amount', g % 200, 'n', g))) FROM generate_series(1, 20) g \\g /dev/null
+RESET ROLE;
+SET LOCAL plan_cache_mode = $1;
+SELECT clock_timestamp() AS t0 \\gset
+SELECT '$1', flov7.run_ready(60), round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz)::numeric * 1000, 2);
+ROLLBACK;
+SQL
+	}
+	{
+		block auto
+		for i in 1 2 3; do for mode in auto force_generic_plan force_custom_plan; do block "$mode"; done; done
+	} | psql_db -F' ' | tail -n +2 | awk '
+		{ if (!($1 in best) || $3 < best[$1]) best[$1] = $3; n[$1] = $2 }
+		END { printf "\nrun_ready(60) in a warm session, best of 3: "
+			  for (m in best) printf "%s %.1f ms (%.0f µs per step); ", m, best[m], 1000 * best[m] / n[m]; print "" }'
+}
+
+# statements: the SQL statements run for 60 steps (20 executions queued and run in one transaction
+# the workers cannot see, rolled back), timed by auto_explain (inclusive of nested statements).
+statements() {
+	echo
+	echo "Statements run for 60 steps (auto_explain, one backend, inclusive times: a statement calling a function includes it)"
+	echo
+	echo "| statement | runs | total ms | µs per run |"
+	echo "| --- | --- | --- | --- |"
+	psql_db 2>&1 >/dev/null <<SQL | /usr/bin/python3 -c '
+import re, sys, collections
+tot, cnt = collections.Counter(), collections.Counter()
+dur, want = None, False
+for line in sys.stdin:
+    m = re.search(r"duration: ([0-9.]+) ms", line)
+    if m:
+        dur = float(m.group(1)); continue
+    m = re.match(r"\s*Query Text: (.*)", line)
+    text = m.group(1).strip() if m else (line.strip() if want else "")
+    want = bool(m) and not text
+    if text and dur is not None:
+        q = " ".join(text.split())[:110].replace("|", "\\|")
+        tot[q] += dur; cnt[q] += 1; dur = None
+for q, t in tot.most_common(24):
+    print(f"| `{q}` | {cnt[q]} | {t:.1f} | {1000 * t / cnt[q]:.0f} |")
+'
+BEGIN;
+SELECT set_config('request.jwt.claims', json_build_object('sub', '$UID_', 'role', 'flov7_user', 'jti', gen_random_uuid(),
+	'iat', extract(epoch FROM now())::bigint, 'exp', extract(epoch FROM now() + interval '1 hour')::bigint)::text, true) \g /dev/null
+SET LOCAL ROLE flov7_user;
+SELECT count(flov7.execute('$WF', jsonb_build_object('amount', g % 200, 'n', g))) FROM generate_series(1, 20) g;
+RESET ROLE;
+LOAD 'auto_explain';
+SET LOCAL auto_explain.log_min_duration = 0;
+SET LOCAL auto_explain.log_nested_statements = on;
+SET LOCAL auto_explain.log_analyze = on;
+SET LOCAL auto_explain.log_timing = off;
+SET LOCAL auto_explain.log_level = notice;
+SET LOCAL client_min_messages = notice;
+SELECT flov7.run_ready(60);
+ROLLBACK;
+SQL
 }
 
 # claim_plan: the workers' claim query, mid-drain, with its buffers (in a transaction rolled back)
@@ -179,7 +283,7 @@ gw_drain() {
 	la=$(loadavg)
 	local label="as shipped (concurrentJobs 1)"
 	[[ $mode == batched ]] && label="batched (24 jobs, localQueue 500, completeJobBatchDelay 0)"
-	printf '| %s | graphile-worker %s | %s | %d jobs | %.2f | | **%d** | | | | %s |\n' "$round" "$GW_VERSION" "$label" "$jobs" "$secs" "$rate" "$la"
+	printf '| %s | graphile-worker %s | %s | %d jobs | %.2f | | **%d** | | | | | %s |\n' "$round" "$GW_VERSION" "$label" "$jobs" "$secs" "$rate" "$la"
 	echo "gw-$mode 0 $round $rate" >>"$WORK/figures"
 }
 
@@ -190,8 +294,8 @@ if [[ $GW == 1 ]]; then
 	gw_setup >/dev/null 2>"$WORK/gw_setup.err" || { cat "$WORK/gw_setup.err" >&2; exit 1; }
 fi
 echo
-echo "| round | system | workers | queued | seconds | executions/s | transitions/s (steps or jobs) | workers' CPU while draining (100% = one core) | workers' CPU per step | idle workers' CPU over 5 s | load |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| round | system | workers | queued | seconds | executions/s | transitions/s (steps or jobs) | workers' CPU while draining (100% = one core) | workers' CPU per step | workers sampled (pg_stat_activity, every 0.2 s; a row lock wait names the table) | idle workers' CPU over 5 s | load |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for round in $(seq "$ROUNDS"); do
 	for w in $WORKERS; do
 		set_workers "$w"

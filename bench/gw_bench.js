@@ -29,6 +29,7 @@ async function main() {
 	const pgPool = new Pool({ host, port: +port, database, user: "postgres", max: poolSize });
 	const probe = new Pool({ host, port: +port, database, user: "postgres", max: 1 });
 	pgPool.on("error", (e) => console.error("pool:", e.message));
+	pgPool.on("connect", (c) => c.on("error", (e) => console.error("client:", e.message)));
 	let done = 0, t0 = 0n, resolveAll;
 	const allRan = new Promise((r) => (resolveAll = r));
 	const runner = await run({
