@@ -5,6 +5,7 @@
 #   make stop       stop what `make run` started
 #   make test       everything, in a throwaway cluster; non-zero exit on any failure
 #   make bench      frontd against pgbench, side by side (bench/RESULTS.md)
+#   make bench-engine  the workflow engine's workers against graphile-worker, side by side (bench/RESULTS.md)
 #   make fault-loop the fault suite 20 times in a row per frontd build (N=20), plain and ASan
 
 EXTENSION  = flov7
@@ -22,7 +23,7 @@ EXTRA_CLEAN = $(DATA_built)
 # The install script is assembled from sql/parts/ in name order.
 SQL_PARTS = $(sort $(wildcard sql/parts/*.sql))
 
-.PHONY: all deps frontd run stop test bench unit fault-loop
+.PHONY: all deps frontd run stop test bench bench-engine unit fault-loop
 
 # `deps` must run before PGXS is read when pg_config is missing, so it is a separate make invocation.
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
@@ -75,6 +76,11 @@ bench: deps
 	$(MAKE) all
 	$(MAKE) install
 	@bash bench/run.sh
+
+bench-engine: deps
+	$(MAKE) all
+	$(MAKE) install
+	@bash bench/engine.sh
 
 clean: clean-frontd
 clean-frontd:
