@@ -1014,7 +1014,8 @@ $$;
 
 -- Out-edges of a node: target, the branch label of the edge, and whether the node branches.
 -- A label is the edge's "branch", else its "sourceHandle"; when no out-edge of a true/false
--- condition names one, the first edge in "edges" is "true" and the second "false".
+-- condition names one, the first edge in "edges" is "true" and the second "false"; an
+-- unlabelled edge out of a loop is its body ("item").
 CREATE FUNCTION flov7.out_edges(definition jsonb, node text)
 RETURNS TABLE (target text, label text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -1030,6 +1031,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 		   CASE WHEN (SELECT ctype FROM n) IN ('if_else', 'filter', 'compare', 'regex', 'json_path')
 					 AND NOT EXISTS (SELECT 1 FROM e e2 WHERE e2.label IS NOT NULL)
 				THEN CASE row_number() OVER (ORDER BY e.ord) WHEN 1 THEN 'true' WHEN 2 THEN 'false' END
+				WHEN (SELECT ctype FROM n) = 'loop' THEN coalesce(e.label, 'item')
 				ELSE e.label END
 	  FROM e ORDER BY e.ord
 $$;
@@ -1268,8 +1270,8 @@ BEGIN
 		WHEN v_kind = 'data.validate' THEN
 			v_schema := config -> 'schema';
 			IF jsonb_typeof(v_schema) = 'string' THEN
-				RAISE EXCEPTION 'named JSON schema "%" not found', v_schema #>> '{}' USING ERRCODE = 'P0002',
-					HINT = 'Give the schema inline in config.schema.';
+				-- a named schema (sql/parts/77_named_refs.sql): the owner's, else a global one
+				v_schema := flov7.named_schema(v_schema #>> '{}');
 			END IF;
 			v_errors := flov7.json_schema_errors(v_schema, v_data);
 			RETURN jsonb_build_object('output', jsonb_build_object('valid', cardinality(v_errors) = 0,
@@ -1315,6 +1317,13 @@ BEGIN
 			RETURN jsonb_build_object('output', v_data, 'branches', '["default"]'::jsonb);
 
 		WHEN v_kind = 'action.notification' THEN
+			-- a named template gives the title (subject) and message (body) the node does not give
+			IF jsonb_typeof(config -> 'template') = 'string' THEN
+				v_out := flov7.render_message_template(config ->> 'template', ctx);
+				config := jsonb_build_object('title', v_out -> 'subject', 'message', v_out -> 'body')
+						  || jsonb_strip_nulls(jsonb_build_object('title', config -> 'title', 'message', config -> 'message'))
+						  || (config - 'title' - 'message');
+			END IF;
 			RETURN jsonb_build_object('output', jsonb_build_object('notification_id',
 				flov7.notify_caller(config ->> 'type', config ->> 'title', config ->> 'message',
 									CASE WHEN jsonb_typeof(config -> 'data') = 'object' THEN config -> 'data' END)));
@@ -1344,7 +1353,13 @@ BEGIN
 
 		ELSE
 			-- The outside world (HTTP, AI, email, connections): step_finish parks the step for an
-			-- outbound worker, or fails it when there is none (69_outbound.sql).
+			-- outbound worker, or fails it when there is none (69_outbound.sql).  An email's named
+			-- template is rendered here, as the owner, into the subject and body it does not give.
+			IF v_kind = 'action.email_send' AND jsonb_typeof(config -> 'template') = 'string' THEN
+				v_out := flov7.render_message_template(config ->> 'template', ctx);
+				config := v_out || jsonb_strip_nulls(jsonb_build_object('subject', config -> 'subject', 'body', config -> 'body'))
+						  || (config - 'subject' - 'body');
+			END IF;
 			RETURN jsonb_build_object('outside', jsonb_build_object('type', node_type, 'subtype', subtype, 'config', config));
 	END CASE;
 END
@@ -1698,8 +1713,8 @@ BEGIN
 									 AND x.iteration = s.iteration ORDER BY x.attempt DESC LIMIT 1) d ON true
 				   WHERE s.user_id = v_step.user_id AND s.execution_id = v_step.execution_id AND s.state = 'completed'
 					 AND s.iteration IN (0, v_step.iteration)));
-	IF v_exec.status = 'pending' THEN
-		UPDATE flov7.workflow_executions e SET status = 'running', started_at = clock_timestamp()
+	IF v_exec.status IN ('pending', 'waiting') THEN
+		UPDATE flov7.workflow_executions e SET status = 'running', started_at = coalesce(e.started_at, clock_timestamp())
 		 WHERE e.user_id = v_step.user_id AND e.id = v_step.execution_id;
 	END IF;
 END
@@ -1727,6 +1742,7 @@ BEGIN
 	IF p_error IS NULL AND p_result ? 'outside' THEN
 		IF flov7.outbound_enabled() THEN
 			PERFORM flov7.outbound_park(p_uid, p_exec, p_node, p_iteration, p_attempt, p_result -> 'outside', p_input, p_started);
+			PERFORM flov7.execution_refresh_status(p_uid, p_exec);
 			RETURN 'parked';
 		END IF;
 		p_error := format('node type %s/%s needs the outbound worker (not available yet)',
@@ -1737,6 +1753,7 @@ BEGIN
 		UPDATE flov7.execution_steps s SET state = 'waiting', ready_at = (p_result ->> 'wait_until')::timestamptz,
 			   started_at = coalesce(s.started_at, p_started)
 		 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.node_id = p_node AND s.iteration = p_iteration;
+		PERFORM flov7.execution_refresh_status(p_uid, p_exec);
 		RETURN 'waiting';
 	END IF;
 	IF p_result ? 'branches' THEN
@@ -1756,6 +1773,7 @@ BEGIN
 		   SET state = 'ready', attempt = p_attempt, ready_at = clock_timestamp() + make_interval(secs => v_delay / 1000.0),
 			   started_at = coalesce(s.started_at, p_started)
 		 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.node_id = p_node AND s.iteration = p_iteration;
+		PERFORM flov7.execution_refresh_status(p_uid, p_exec);
 		RETURN 'retry';
 	END IF;
 
@@ -1763,6 +1781,7 @@ BEGIN
 		UPDATE flov7.execution_steps s SET attempt = p_attempt, started_at = coalesce(s.started_at, p_started)
 		 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.node_id = p_node AND s.iteration = p_iteration;
 		PERFORM flov7.loop_start(p_uid, p_exec, v_def, p_node, p_result -> 'output' -> 'items', p_worker);
+		PERFORM flov7.execution_refresh_status(p_uid, p_exec);
 		RETURN 'looping';
 	END IF;
 
@@ -1790,6 +1809,7 @@ BEGIN
 		PERFORM flov7.loop_try_finish(p_uid, p_exec, v_def, flov7.loop_of(v_def, p_node), p_worker);
 	END IF;
 	PERFORM flov7.execution_settle(p_uid, p_exec);
+	PERFORM flov7.execution_refresh_status(p_uid, p_exec);
 	RETURN 'completed';
 END
 $$;
@@ -2142,6 +2162,11 @@ BEGIN
 		 WHERE s.user_id = c.user_id AND s.execution_id = c.execution_id AND s.node_id = c.node_id
 		   AND s.iteration = c.iteration
 		RETURNING s.user_id, s.execution_id, s.node_id, s.iteration, s.attempt, s.fence, s.lease_until
+	), x AS (
+		-- a claimed step runs: its execution is running again
+		UPDATE flov7.workflow_executions e SET status = 'running'
+		  FROM (SELECT DISTINCT u.user_id, u.execution_id FROM u) ue
+		 WHERE e.user_id = ue.user_id AND e.id = ue.execution_id AND e.status = 'waiting'
 	)
 	SELECT u.user_id, u.execution_id, u.node_id, u.iteration, u.attempt, u.fence, r.kind, r.request, u.lease_until
 	  FROM u JOIN flov7.outbound_requests r
@@ -2615,199 +2640,8 @@ REVOKE ALL ON FUNCTION
 	flov7_api.message_template_delete(jsonb)
 	FROM PUBLIC;
 
--- The engine resolves "schema": "<name>" and "template": "<name>" (sql/parts/66_engine.sql).
--- Run one in-database node as the caller (the owner): config has its templates evaluated.
--- Returns {"output": ...} and, for conditions, {"branches": [...]}; a wait that is not due
--- returns {"wait_until": <timestamptz>}.
-CREATE OR REPLACE FUNCTION flov7.node_run(node_type text, subtype text, config jsonb, ctx jsonb, resumed boolean)
-RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
-DECLARE
-	v_data jsonb := ctx -> 'data';
-	v_kind text := node_type || '.' || subtype;
-	v_items jsonb;
-	v_keep jsonb;
-	v_reject jsonb;
-	v_case jsonb;
-	v_ok boolean;
-	v_until timestamptz;
-	v_schema jsonb;
-	v_errors text[];
-	v_left jsonb;
-	v_right jsonb;
-	v_op text;
-	v_out jsonb;
-BEGIN
-	CASE
-		WHEN node_type = 'trigger' THEN
-			RETURN jsonb_build_object('output', v_data);
-
-		WHEN v_kind IN ('action.transform', 'data.mapping', 'data.transform') THEN
-			IF jsonb_typeof(config -> 'mapping') = 'object' THEN
-				RETURN jsonb_build_object('output', config -> 'mapping');
-			ELSIF jsonb_typeof(config -> 'fields') = 'array' AND jsonb_typeof(v_data) = 'object' THEN
-				SELECT coalesce(jsonb_object_agg(f, v_data -> f), '{}') INTO v_out
-				  FROM jsonb_array_elements_text(config -> 'fields') f WHERE v_data ? f;
-				RETURN jsonb_build_object('output', v_out);
-			ELSIF config ->> 'transform_type' = 'normalize' AND jsonb_typeof(v_data) = 'object' THEN
-				-- keys lower-cased, strings trimmed, nulls dropped
-				SELECT coalesce(jsonb_object_agg(lower(k), CASE WHEN jsonb_typeof(x) = 'string'
-																 THEN to_jsonb(btrim(x #>> '{}')) ELSE x END), '{}')
-				  INTO v_out FROM jsonb_each(v_data) AS j (k, x) WHERE jsonb_typeof(x) <> 'null';
-				RETURN jsonb_build_object('output', v_out);
-			END IF;
-			RETURN jsonb_build_object('output', v_data);
-
-		WHEN v_kind IN ('data.filter', 'condition.filter') THEN
-			v_items := flov7.node_items(config, v_data);
-			SELECT coalesce(jsonb_agg(x ORDER BY o) FILTER (WHERE m), '[]'), coalesce(jsonb_agg(x ORDER BY o) FILTER (WHERE NOT m), '[]')
-			  INTO v_keep, v_reject
-			  FROM (SELECT x, o, flov7.eval_condition(config ->> 'condition', ctx || jsonb_build_object('data', x, 'item', x)) AS m
-					  FROM jsonb_array_elements(v_items) WITH ORDINALITY AS j (x, o)) s;
-			IF subtype = 'filter' AND node_type = 'condition' THEN
-				IF jsonb_typeof(v_data) IS DISTINCT FROM 'array' AND NOT (config ? 'items')
-				   AND jsonb_typeof(v_data -> 'items') IS DISTINCT FROM 'array' THEN
-					v_ok := flov7.eval_condition(config ->> 'condition', ctx);
-					RETURN jsonb_build_object('output', v_data, 'branches', jsonb_build_array(v_ok::text));
-				END IF;
-				RETURN jsonb_build_object('output', jsonb_build_object('items', v_keep, 'rejected', v_reject),
-										  'branches', jsonb_build_array((jsonb_array_length(v_keep) > 0)::text));
-			END IF;
-			RETURN jsonb_build_object('output', jsonb_build_object('items', v_keep, 'count', jsonb_array_length(v_keep)));
-
-		WHEN v_kind = 'data.merge' THEN
-			-- After a loop (one parent holding {"items": [...]}), its results are what is merged.
-			IF jsonb_array_length(coalesce(ctx -> 'parents', '[]')) = 1
-			   AND jsonb_typeof(ctx -> 'parents' -> 0 -> 'items') = 'array' THEN
-				ctx := jsonb_set(ctx, '{parents}', ctx -> 'parents' -> 0 -> 'items');
-			END IF;
-			CASE coalesce(config ->> 'strategy', 'object')
-				WHEN 'array' THEN
-					v_out := coalesce(ctx -> 'parents', '[]');
-				WHEN 'concat' THEN
-					SELECT coalesce(jsonb_agg(y ORDER BY o, p), '[]') INTO v_out
-					  FROM jsonb_array_elements(coalesce(ctx -> 'parents', '[]')) WITH ORDINALITY AS a (x, o),
-						   LATERAL jsonb_array_elements(CASE jsonb_typeof(x) WHEN 'array' THEN x ELSE jsonb_build_array(x) END)
-						   WITH ORDINALITY AS b (y, p);
-				ELSE
-					SELECT coalesce(jsonb_object_agg(k, v ORDER BY o), '{}') INTO v_out
-					  FROM jsonb_array_elements(coalesce(ctx -> 'parents', '[]')) WITH ORDINALITY AS a (x, o),
-						   LATERAL jsonb_each(CASE jsonb_typeof(x) WHEN 'object' THEN x ELSE '{}' END) AS b (k, v);
-			END CASE;
-			RETURN jsonb_build_object('output', v_out);
-
-		WHEN v_kind = 'data.split' THEN
-			v_items := flov7.node_items(config, v_data);
-			RETURN jsonb_build_object('output', jsonb_build_object('items', v_items, 'count', jsonb_array_length(v_items)));
-
-		WHEN v_kind = 'data.enrich' THEN
-			v_out := CASE WHEN jsonb_typeof(v_data) = 'object' THEN v_data ELSE jsonb_build_object('data', v_data) END;
-			IF config ? 'source' THEN
-				v_out := v_out || CASE WHEN jsonb_typeof(ctx -> 'nodes' -> (config ->> 'source') -> 'output') = 'object'
-									   THEN ctx -> 'nodes' -> (config ->> 'source') -> 'output' ELSE '{}' END;
-			END IF;
-			IF jsonb_typeof(config -> 'fields') = 'object' THEN
-				v_out := v_out || (config -> 'fields');
-			END IF;
-			RETURN jsonb_build_object('output', v_out);
-
-		WHEN v_kind = 'data.validate' THEN
-			v_schema := config -> 'schema';
-			IF jsonb_typeof(v_schema) = 'string' THEN
-				-- a named schema (sql/parts/77_named_refs.sql): the owner's, else a global one
-				v_schema := flov7.named_schema(v_schema #>> '{}');
-			END IF;
-			v_errors := flov7.json_schema_errors(v_schema, v_data);
-			RETURN jsonb_build_object('output', jsonb_build_object('valid', cardinality(v_errors) = 0,
-																   'errors', to_jsonb(v_errors), 'data', v_data));
-
-		WHEN v_kind = 'condition.if_else' THEN
-			v_ok := flov7.eval_condition(config ->> 'condition', ctx);
-			RETURN jsonb_build_object('output', v_data, 'branches', jsonb_build_array(v_ok::text));
-
-		WHEN v_kind = 'condition.json_path' THEN
-			v_ok := coalesce(jsonb_path_match(ctx, (config ->> 'path')::jsonpath, '{}', true), false);
-			RETURN jsonb_build_object('output', v_data, 'branches', jsonb_build_array(v_ok::text));
-
-		WHEN v_kind = 'condition.regex' THEN
-			v_ok := coalesce((config ->> 'value') ~ (CASE WHEN coalesce(config ->> 'flags', '') ~ 'i' THEN '(?i)' ELSE '' END
-													 || (config ->> 'pattern')), false);
-			RETURN jsonb_build_object('output', v_data, 'branches', jsonb_build_array(v_ok::text));
-
-		WHEN v_kind = 'condition.compare' THEN
-			v_left := config -> 'left';
-			v_right := config -> 'right';
-			v_op := config ->> 'operator';
-			v_ok := CASE v_op
-				WHEN '==' THEN v_left = v_right
-				WHEN '!=' THEN v_left <> v_right
-				WHEN 'contains' THEN CASE WHEN jsonb_typeof(v_left) = 'string' THEN strpos(v_left #>> '{}', v_right #>> '{}') > 0
-										  ELSE v_left @> v_right END
-				WHEN 'starts_with' THEN starts_with(v_left #>> '{}', v_right #>> '{}')
-				WHEN 'ends_with' THEN right(v_left #>> '{}', length(v_right #>> '{}')) = v_right #>> '{}'
-				ELSE CASE WHEN jsonb_typeof(v_left) = jsonb_typeof(v_right) AND jsonb_typeof(v_left) IN ('number', 'string') THEN
-						CASE v_op WHEN '<' THEN v_left < v_right WHEN '<=' THEN v_left <= v_right
-								  WHEN '>' THEN v_left > v_right WHEN '>=' THEN v_left >= v_right END END
-			END;
-			RETURN jsonb_build_object('output', v_data, 'branches', jsonb_build_array(coalesce(v_ok, false)::text));
-
-		WHEN v_kind = 'condition.switch' THEN
-			FOR v_case IN SELECT x FROM jsonb_array_elements(coalesce(config -> 'cases', '[]')) x LOOP
-				IF (v_case ? 'condition' AND flov7.eval_condition(v_case ->> 'condition', ctx))
-				   OR (v_case ? 'equals' AND config ? 'value' AND config -> 'value' = v_case -> 'equals') THEN
-					RETURN jsonb_build_object('output', v_data, 'branches', jsonb_build_array(v_case ->> 'label'));
-				END IF;
-			END LOOP;
-			RETURN jsonb_build_object('output', v_data, 'branches', '["default"]'::jsonb);
-
-		WHEN v_kind = 'action.notification' THEN
-			-- a named template gives the title (subject) and message (body) the node does not give
-			IF jsonb_typeof(config -> 'template') = 'string' THEN
-				v_out := flov7.render_message_template(config ->> 'template', ctx);
-				config := jsonb_build_object('title', v_out -> 'subject', 'message', v_out -> 'body')
-						  || jsonb_strip_nulls(jsonb_build_object('title', config -> 'title', 'message', config -> 'message'))
-						  || (config - 'title' - 'message');
-			END IF;
-			RETURN jsonb_build_object('output', jsonb_build_object('notification_id',
-				flov7.notify_caller(config ->> 'type', config ->> 'title', config ->> 'message',
-									CASE WHEN jsonb_typeof(config -> 'data') = 'object' THEN config -> 'data' END)));
-
-		WHEN v_kind = 'action.wait' THEN
-			IF resumed THEN
-				RETURN jsonb_build_object('output', v_data);
-			END IF;
-			IF config ? 'until' THEN
-				v_until := (config ->> 'until')::timestamptz;
-			ELSE
-				v_until := clock_timestamp() + make_interval(secs => coalesce((config ->> 'duration_seconds')::float8, 0));
-			END IF;
-			IF v_until <= clock_timestamp() THEN
-				RETURN jsonb_build_object('output', v_data);
-			END IF;
-			RETURN jsonb_build_object('wait_until', v_until);
-
-		WHEN v_kind = 'condition.loop' THEN
-			v_items := flov7.node_items(config, v_data);
-			IF jsonb_array_length(v_items) > least(coalesce((config ->> 'max_iterations')::int, 1000), 10000) THEN
-				RAISE EXCEPTION 'loop has % items, over its max_iterations (%)', jsonb_array_length(v_items),
-					least(coalesce((config ->> 'max_iterations')::int, 1000), 10000)
-					USING ERRCODE = '54000', HINT = 'Raise config.max_iterations (at most 10000), or loop over fewer items.';
-			END IF;
-			RETURN jsonb_build_object('output', jsonb_build_object('items', v_items), 'loop', true);
-
-		ELSE
-			-- The outside world (HTTP, AI, email, connections): step_finish parks the step for an
-			-- outbound worker, or fails it when there is none (69_outbound.sql).  An email's named
-			-- template is rendered here, as the owner, into the subject and body it does not give.
-			IF v_kind = 'action.email_send' AND jsonb_typeof(config -> 'template') = 'string' THEN
-				v_out := flov7.render_message_template(config ->> 'template', ctx);
-				config := v_out || jsonb_strip_nulls(jsonb_build_object('subject', config -> 'subject', 'body', config -> 'body'))
-						  || (config - 'subject' - 'body');
-			END IF;
-			RETURN jsonb_build_object('outside', jsonb_build_object('type', node_type, 'subtype', subtype, 'config', config));
-	END CASE;
-END
-$$;
+-- The engine resolves "schema": "<name>" and "template": "<name>": flov7.node_run, created with
+-- the executor above (0.1.1 is one release, so each function is created once, in its final form).
 
 -- sql/parts/87_named_refs_grants.sql
 -- 87_named_refs_grants.sql: grants of the named schemas and message templates (77_named_refs.sql).
@@ -2833,35 +2667,12 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON flov7.json_schemas, flov7.message_templa
 -- The expression compiler (extension/expr.c) takes $.item and $.index, and the validator
 -- (extension/validate.c) refuses them outside a loop's body (loop_variable_outside_loop); a
 -- step in a loop's body has them in its context already.  An unlabelled edge out of a loop is
--- its body ("item") when the runner settles the loop's successors too (sql/parts/66_engine.sql).
--- Out-edges of a node: target, the branch label of the edge, and whether the node branches.
--- A label is the edge's "branch", else its "sourceHandle"; when no out-edge of a true/false
--- condition names one, the first edge in "edges" is "true" and the second "false"; an
--- unlabelled edge out of a loop is its body ("item").
-CREATE OR REPLACE FUNCTION flov7.out_edges(definition jsonb, node text)
-RETURNS TABLE (target text, label text)
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-	WITH e AS (
-		SELECT x.e ->> 'target' AS target, coalesce(x.e ->> 'branch', x.e ->> 'sourceHandle') AS label, x.ord
-		  FROM jsonb_array_elements(definition -> 'edges') WITH ORDINALITY AS x (e, ord)
-		 WHERE x.e ->> 'source' = node
-	), n AS (
-		SELECT nd -> 'data' -> 'config' ->> 'condition_type' AS ctype
-		  FROM jsonb_array_elements(definition -> 'nodes') nd WHERE nd ->> 'id' = node LIMIT 1
-	)
-	SELECT e.target,
-		   CASE WHEN (SELECT ctype FROM n) IN ('if_else', 'filter', 'compare', 'regex', 'json_path')
-					 AND NOT EXISTS (SELECT 1 FROM e e2 WHERE e2.label IS NOT NULL)
-				THEN CASE row_number() OVER (ORDER BY e.ord) WHEN 1 THEN 'true' WHEN 2 THEN 'false' END
-				WHEN (SELECT ctype FROM n) = 'loop' THEN coalesce(e.label, 'item')
-				ELSE e.label END
-	  FROM e ORDER BY e.ord
-$$;
+-- its body ("item") when the runner settles the loop's successors too: flov7.out_edges, above.
 
 -- ======== issue 6, execution status "waiting" ========
 -- An execution whose only remaining work is timers (wait nodes, retry backoff), a loop's
 -- iterations to come or steps parked for an outside worker is "waiting"; it is "running"
--- again when one of its steps runs (sql/parts/66_engine.sql, 69_outbound.sql).
+-- again when one of its steps runs (flov7.step_claim, step_finish and outbound_claim, above).
 -- The steps of an execution that are runnable or running (execution_refresh_status).
 CREATE INDEX execution_steps_active_idx ON flov7.execution_steps (user_id, execution_id)
 	WHERE state IN ('ready', 'running');
@@ -2892,263 +2703,5 @@ END
 $$;
 REVOKE ALL ON FUNCTION flov7.execution_refresh_status(uuid, uuid) FROM PUBLIC;
 
--- Claim one due step, round-robin over owners: the first owner after p_after with a due step
--- (wrapping around), its earliest step.  Locks the step (FOR UPDATE SKIP LOCKED) and returns
--- what the runner needs; steps of executions that ended are cancelled on the way.
-CREATE OR REPLACE FUNCTION flov7.step_claim(p_after uuid,
-	OUT user_id uuid, OUT execution_id uuid, OUT node_id text, OUT iteration int, OUT attempt int,
-	OUT resumed boolean, OUT owner_role text, OUT node jsonb, OUT ctx jsonb)
-RETURNS record
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
-DECLARE
-	v_step flov7.execution_steps;
-	v_exec flov7.workflow_executions;
-	v_parents jsonb;
-	v_data jsonb;
-	v_pass int;
-	v_loop text;
-	v_item jsonb;
-	v_settings jsonb;
-	v_max_steps float8;
-BEGIN
-	LOOP
-		v_step := NULL;
-		FOR v_pass IN 1 .. 2 LOOP
-			SELECT * INTO v_step FROM flov7.execution_steps s
-			 WHERE s.state IN ('ready', 'waiting') AND s.ready_at IS NOT NULL AND s.ready_at <= clock_timestamp()
-			   AND (v_pass = 2 OR p_after IS NULL OR s.user_id > p_after)
-			 ORDER BY s.user_id, s.ready_at LIMIT 1
-			   FOR UPDATE SKIP LOCKED;
-			EXIT WHEN v_step.user_id IS NOT NULL OR p_after IS NULL;
-		END LOOP;
-		IF v_step.user_id IS NULL THEN
-			RETURN;
-		END IF;
-		SELECT * INTO v_exec FROM flov7.workflow_executions e
-		 WHERE e.user_id = v_step.user_id AND e.id = v_step.execution_id;
-		IF v_exec.status IN ('completed', 'failed', 'cancelled') THEN
-			UPDATE flov7.execution_steps s SET state = 'cancelled', completed_at = now(), ready_at = NULL
-			 WHERE s.user_id = v_step.user_id AND s.execution_id = v_step.execution_id
-			   AND s.node_id = v_step.node_id AND s.iteration = v_step.iteration;
-			CONTINUE;
-		END IF;
-		-- The execution's own bounds (definition "settings"): a time limit and a number of steps.
-		v_settings := CASE WHEN jsonb_typeof(v_exec.definition -> 'settings') = 'object' THEN v_exec.definition -> 'settings' ELSE '{}' END;
-		IF jsonb_typeof(v_settings -> 'timeout_seconds') = 'number'
-		   AND clock_timestamp() > coalesce(v_exec.started_at, v_exec.created_at)
-								   + make_interval(secs => (v_settings ->> 'timeout_seconds')::float8) THEN
-			PERFORM flov7.execution_fail(v_step.user_id, v_step.execution_id, v_step.node_id,
-				format('the execution is over its time limit of %s s (settings.timeout_seconds)', v_settings ->> 'timeout_seconds'));
-			CONTINUE;
-		END IF;
-		v_max_steps := CASE WHEN jsonb_typeof(v_settings -> 'max_steps') = 'number'
-							THEN (v_settings ->> 'max_steps')::float8 ELSE 100000 END;
-		IF v_exec.steps_completed + v_exec.steps_failed >= v_max_steps THEN
-			PERFORM flov7.execution_fail(v_step.user_id, v_step.execution_id, v_step.node_id,
-				format('the execution ran %s steps, its limit (settings.max_steps)', v_exec.steps_completed + v_exec.steps_failed));
-			CONTINUE;
-		END IF;
-		EXIT;
-	END LOOP;
 
-	user_id := v_step.user_id;
-	execution_id := v_step.execution_id;
-	node_id := v_step.node_id;
-	iteration := v_step.iteration;
-	attempt := v_step.attempt + 1;
-	resumed := v_step.state = 'waiting';
-	SELECT CASE u.role WHEN 'admin' THEN 'flov7_admin' ELSE 'flov7_user' END INTO owner_role
-	  FROM flov7.users u WHERE u.id = v_step.user_id;
-	SELECT n INTO node FROM jsonb_array_elements(v_exec.definition -> 'nodes') n WHERE n ->> 'id' = v_step.node_id LIMIT 1;
 
-	-- The data flowing in: the one completed parent's output; several: their objects merged
-	-- (in edge order), or the list of their outputs when not all are objects; none: the input.
-	-- In iteration k of a loop's body, parents are of the same iteration, and the loop itself
-	-- gives its k-th item.
-	IF v_step.iteration > 0 THEN
-		v_loop := flov7.loop_of(v_exec.definition, v_step.node_id);
-		SELECT d.output -> 'items' -> (v_step.iteration - 1) INTO v_item
-		  FROM flov7.execution_step_data d
-		 WHERE d.user_id = v_step.user_id AND d.execution_id = v_step.execution_id AND d.node_id = v_loop
-		   AND d.iteration = 0 ORDER BY d.attempt DESC LIMIT 1;
-	END IF;
-	SELECT coalesce(jsonb_agg(x.output ORDER BY x.ord), '[]') INTO v_parents
-	  FROM (SELECT DISTINCT ON (e.e ->> 'source') e.e ->> 'source' AS src, e.ord,
-				   CASE WHEN p.node_id = v_loop THEN v_item ELSE d.output END AS output
-			  FROM jsonb_array_elements(v_exec.definition -> 'edges') WITH ORDINALITY AS e (e, ord)
-			  JOIN flov7.execution_steps p ON p.user_id = v_step.user_id AND p.execution_id = v_step.execution_id
-										  AND p.node_id = e.e ->> 'source'
-										  AND ((p.node_id = v_loop AND p.iteration = 0)
-											   OR (p.node_id IS DISTINCT FROM v_loop AND p.iteration = v_step.iteration
-												   AND p.state = 'completed'))
-			  JOIN LATERAL (SELECT x.output FROM flov7.execution_step_data x
-							 WHERE x.user_id = p.user_id AND x.execution_id = p.execution_id AND x.node_id = p.node_id
-							   AND x.iteration = p.iteration ORDER BY x.attempt DESC LIMIT 1) d ON true
-			 WHERE e.e ->> 'target' = v_step.node_id
-			 ORDER BY e.e ->> 'source', e.ord) x;
-	v_data := CASE jsonb_array_length(v_parents)
-				WHEN 0 THEN v_exec.input_data
-				WHEN 1 THEN v_parents -> 0
-				ELSE CASE WHEN NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v_parents) y WHERE jsonb_typeof(y) <> 'object')
-						  THEN (SELECT jsonb_object_agg(k, v ORDER BY o)
-								  FROM jsonb_array_elements(v_parents) WITH ORDINALITY AS a (y, o), jsonb_each(y) AS b (k, v))
-						  ELSE v_parents END
-			  END;
-	ctx := jsonb_build_object(
-		'input', v_exec.input_data,
-		'data', v_data,
-		'parents', v_parents,
-		'execution', jsonb_build_object('id', v_exec.id, 'workflow_id', v_exec.workflow_id,
-										'workflow_version', v_exec.workflow_version, 'attempt', attempt),
-		'item', v_item, 'index', CASE WHEN v_step.iteration > 0 THEN v_step.iteration - 1 END,
-		'nodes', (SELECT coalesce(jsonb_object_agg(s.node_id, jsonb_build_object('output', d.output) ORDER BY s.iteration), '{}')
-					FROM flov7.execution_steps s
-					JOIN LATERAL (SELECT x.output FROM flov7.execution_step_data x
-								   WHERE x.user_id = s.user_id AND x.execution_id = s.execution_id AND x.node_id = s.node_id
-									 AND x.iteration = s.iteration ORDER BY x.attempt DESC LIMIT 1) d ON true
-				   WHERE s.user_id = v_step.user_id AND s.execution_id = v_step.execution_id AND s.state = 'completed'
-					 AND s.iteration IN (0, v_step.iteration)));
-	IF v_exec.status IN ('pending', 'waiting') THEN
-		UPDATE flov7.workflow_executions e SET status = 'running', started_at = coalesce(e.started_at, clock_timestamp())
-		 WHERE e.user_id = v_step.user_id AND e.id = v_step.execution_id;
-	END IF;
-END
-$$;
-
--- Record the end of a step's attempt and move the execution on.  p_result is the node's
--- answer ({"output", "branches"} or {"wait_until"}), NULL when p_error is set.  A failure is
--- retried per config.retry ({"max_attempts", "backoff_ms", "max_backoff_ms"}), else it fails
--- the execution, unless config.continue_on_error (then the step completes with
--- {"error": ...} as its output and its successors run).
-CREATE OR REPLACE FUNCTION flov7.step_finish(p_uid uuid, p_exec uuid, p_node text, p_iteration int, p_attempt int,
-								  p_node_def jsonb, p_input jsonb, p_result jsonb, p_error text,
-								  p_started timestamptz, p_worker text)
-RETURNS text
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
-DECLARE
-	v_config jsonb := coalesce(p_node_def -> 'data' -> 'config', '{}');
-	v_retry jsonb := CASE WHEN jsonb_typeof(v_config -> 'retry') = 'object' THEN v_config -> 'retry' ELSE '{}' END;
-	v_max int := least(greatest(coalesce((v_retry ->> 'max_attempts')::int, 1), 1), 100);
-	v_delay bigint;
-	v_def jsonb;
-	v_branches text[];
-BEGIN
-	SELECT e.definition INTO v_def FROM flov7.workflow_executions e WHERE e.user_id = p_uid AND e.id = p_exec;
-	IF p_error IS NULL AND p_result ? 'outside' THEN
-		IF flov7.outbound_enabled() THEN
-			PERFORM flov7.outbound_park(p_uid, p_exec, p_node, p_iteration, p_attempt, p_result -> 'outside', p_input, p_started);
-			PERFORM flov7.execution_refresh_status(p_uid, p_exec);
-			RETURN 'parked';
-		END IF;
-		p_error := format('node type %s/%s needs the outbound worker (not available yet)',
-						  p_result -> 'outside' ->> 'type', p_result -> 'outside' ->> 'subtype');
-		p_result := NULL;
-	END IF;
-	IF p_error IS NULL AND p_result ? 'wait_until' THEN
-		UPDATE flov7.execution_steps s SET state = 'waiting', ready_at = (p_result ->> 'wait_until')::timestamptz,
-			   started_at = coalesce(s.started_at, p_started)
-		 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.node_id = p_node AND s.iteration = p_iteration;
-		PERFORM flov7.execution_refresh_status(p_uid, p_exec);
-		RETURN 'waiting';
-	END IF;
-	IF p_result ? 'branches' THEN
-		v_branches := ARRAY(SELECT jsonb_array_elements_text(p_result -> 'branches'));
-	END IF;
-	INSERT INTO flov7.execution_step_data (user_id, execution_id, node_id, iteration, attempt, input, output,
-										   branches, error, started_at, finished_at, worker)
-	VALUES (p_uid, p_exec, p_node, p_iteration, p_attempt, p_input,
-			CASE WHEN p_error IS NULL THEN p_result -> 'output'
-				 WHEN (v_config ->> 'continue_on_error')::boolean AND p_attempt >= v_max THEN jsonb_build_object('error', p_error) END,
-			v_branches, p_error, p_started, clock_timestamp(), p_worker);
-
-	IF p_error IS NOT NULL AND p_attempt < v_max THEN
-		v_delay := flov7.retry_delay_ms(p_attempt, coalesce((v_retry ->> 'backoff_ms')::int, 1000),
-										coalesce((v_retry ->> 'max_backoff_ms')::int, 300000));
-		UPDATE flov7.execution_steps s
-		   SET state = 'ready', attempt = p_attempt, ready_at = clock_timestamp() + make_interval(secs => v_delay / 1000.0),
-			   started_at = coalesce(s.started_at, p_started)
-		 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.node_id = p_node AND s.iteration = p_iteration;
-		PERFORM flov7.execution_refresh_status(p_uid, p_exec);
-		RETURN 'retry';
-	END IF;
-
-	IF p_error IS NULL AND p_result ? 'loop' THEN
-		UPDATE flov7.execution_steps s SET attempt = p_attempt, started_at = coalesce(s.started_at, p_started)
-		 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.node_id = p_node AND s.iteration = p_iteration;
-		PERFORM flov7.loop_start(p_uid, p_exec, v_def, p_node, p_result -> 'output' -> 'items', p_worker);
-		PERFORM flov7.execution_refresh_status(p_uid, p_exec);
-		RETURN 'looping';
-	END IF;
-
-	IF p_error IS NOT NULL AND NOT coalesce((v_config ->> 'continue_on_error')::boolean, false) THEN
-		UPDATE flov7.execution_steps s
-		   SET state = 'failed', attempt = p_attempt, ready_at = NULL, completed_at = clock_timestamp(),
-			   started_at = coalesce(s.started_at, p_started)
-		 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.node_id = p_node AND s.iteration = p_iteration;
-		UPDATE flov7.workflow_executions e SET steps_failed = e.steps_failed + 1
-		 WHERE e.user_id = p_uid AND e.id = p_exec;
-		PERFORM flov7.execution_fail(p_uid, p_exec, p_node, p_error);
-		RETURN 'failed';
-	END IF;
-
-	UPDATE flov7.execution_steps s
-	   SET state = 'completed', attempt = p_attempt, ready_at = NULL, completed_at = clock_timestamp(),
-		   started_at = coalesce(s.started_at, p_started)
-	 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.node_id = p_node AND s.iteration = p_iteration;
-	UPDATE flov7.workflow_executions e
-	   SET steps_completed = e.steps_completed + 1,
-		   steps_failed = e.steps_failed + CASE WHEN p_error IS NULL THEN 0 ELSE 1 END
-	 WHERE e.user_id = p_uid AND e.id = p_exec;
-	PERFORM flov7.step_settle(p_uid, p_exec, v_def, p_node, CASE WHEN p_error IS NULL THEN v_branches END, p_iteration);
-	IF p_iteration > 0 THEN
-		PERFORM flov7.loop_try_finish(p_uid, p_exec, v_def, flov7.loop_of(v_def, p_node), p_worker);
-	END IF;
-	PERFORM flov7.execution_settle(p_uid, p_exec);
-	PERFORM flov7.execution_refresh_status(p_uid, p_exec);
-	RETURN 'completed';
-END
-$$;
-
--- Claim up to p_limit parked outside steps (of the kinds given, e.g. 'action.api_call'; NULL: any),
--- or steps whose lease expired, for p_lease_ms.  Each comes with the fence its result must bear.
-CREATE OR REPLACE FUNCTION flov7.outbound_claim(p_kinds text[], p_lease_ms int, p_limit int)
-RETURNS TABLE (user_id uuid, execution_id uuid, node_id text, iteration int, attempt int, fence bigint,
-			   kind text, request jsonb, lease_until timestamptz)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
-#variable_conflict use_column
-BEGIN
-	IF p_lease_ms IS NULL OR p_lease_ms < 1 OR p_limit IS NULL OR p_limit < 1 THEN
-		RAISE EXCEPTION 'lease_ms and limit must be positive' USING ERRCODE = '22023';
-	END IF;
-	RETURN QUERY
-	WITH c AS (
-		SELECT s.user_id, s.execution_id, s.node_id, s.iteration, s.attempt
-		  FROM flov7.execution_steps s
-		 WHERE ((s.state = 'waiting' AND s.ready_at IS NULL) OR (s.state = 'running' AND s.lease_until < clock_timestamp()))
-		   AND EXISTS (SELECT 1 FROM flov7.outbound_requests r
-						WHERE r.user_id = s.user_id AND r.execution_id = s.execution_id AND r.node_id = s.node_id
-						  AND r.iteration = s.iteration AND r.attempt = s.attempt
-						  AND (p_kinds IS NULL OR r.kind = ANY (p_kinds)))
-		 ORDER BY s.started_at
-		 LIMIT p_limit
-		   FOR UPDATE SKIP LOCKED
-	), u AS (
-		UPDATE flov7.execution_steps s
-		   SET state = 'running', lease_until = clock_timestamp() + make_interval(secs => p_lease_ms / 1000.0),
-			   fence = s.fence + 1
-		  FROM c
-		 WHERE s.user_id = c.user_id AND s.execution_id = c.execution_id AND s.node_id = c.node_id
-		   AND s.iteration = c.iteration
-		RETURNING s.user_id, s.execution_id, s.node_id, s.iteration, s.attempt, s.fence, s.lease_until
-	), x AS (
-		-- a claimed step runs: its execution is running again
-		UPDATE flov7.workflow_executions e SET status = 'running'
-		  FROM (SELECT DISTINCT u.user_id, u.execution_id FROM u) ue
-		 WHERE e.user_id = ue.user_id AND e.id = ue.execution_id AND e.status = 'waiting'
-	)
-	SELECT u.user_id, u.execution_id, u.node_id, u.iteration, u.attempt, u.fence, r.kind, r.request, u.lease_until
-	  FROM u JOIN flov7.outbound_requests r
-			   ON r.user_id = u.user_id AND r.execution_id = u.execution_id AND r.node_id = u.node_id
-			  AND r.iteration = u.iteration AND r.attempt = u.attempt;
-END
-$$;
