@@ -88,6 +88,17 @@ SELECT flov7.set_jwt_secret('$secret');
 SQL
 }
 
+# fault_tests DIR AUTH_URI BIN BASETEMP: the fault suite (test/fault) against the frontd binary BIN on
+# the cluster in DIR, which its tests restart, stop and start through pg_ctl as the cluster's owner.
+fault_tests() {
+	local ctl=
+	if [[ $(id -u) -eq 0 ]]; then ctl="runuser -u postgres -- "; fi
+	ctl+="$PGBIN/pg_ctl -D $1/data -l $1/postgres.log -w -t 60"
+	FLOV7_AUTH_URI=$2 FLOV7_FRONTD_BIN=$3 FLOV7_PG_RESTART="$ctl -m fast restart" \
+		FLOV7_PG_STOP="$ctl -m fast stop" FLOV7_PG_START="$ctl start" \
+		/usr/bin/python3 -m pytest -q -p no:cacheprovider --basetemp="$4" test/fault
+}
+
 # auth_uri DIR PORT DB PASSWORD: the conninfo frontd uses, as flov7_authenticator on the socket.
 auth_uri() {
 	echo "host=$1 port=$2 dbname=$3 user=flov7_authenticator password=$4"

@@ -118,19 +118,11 @@ flov7_setup_db "$PGDIR" "$PGPORT" "$DB" "$AUTH_PW" "$SECRET" >/dev/null &&
 
 http_suite plain frontd/frontd
 
-if [[ $(id -u) -eq 0 ]]; then PG_CTL="runuser -u postgres -- "; else PG_CTL=; fi
-PG_CTL+="$PGBIN/pg_ctl -D $PGDIR/data -l $PGDIR/postgres.log -w -t 60"
-
 # fault_suite BIN: frontd's lifecycle (refusals, PostgreSQL restarts and outages, killed backends,
 # signals, limits), own processes.  The tests stop and start the cluster themselves.
 fault_suite() {
 	step "fault suite ($1)"
-	FLOV7_FRONTD_BIN=$1 \
-		FLOV7_AUTH_URI=$AUTH_URI \
-		FLOV7_PG_RESTART="$PG_CTL -m fast restart" \
-		FLOV7_PG_STOP="$PG_CTL -m fast stop" \
-		FLOV7_PG_START="$PG_CTL start" \
-		"$PY" -m pytest -q -p no:cacheprovider --basetemp="$WORK/fault-$(basename "$1")" test/fault || fail "fault ($1)"
+	fault_tests "$PGDIR" "$AUTH_URI" "$1" "$WORK/fault-$(basename "$1")" || fail "fault ($1)"
 }
 fault_suite frontd/frontd
 

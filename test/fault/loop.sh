@@ -29,19 +29,14 @@ for bin in "${BINS[@]}"; do
 	pg_init "$PGDIR" "$PGPORT" "$DB" && pg_start "$PGDIR" "$PGPORT" &&
 		flov7_setup_db "$PGDIR" "$PGPORT" "$DB" "$AUTH_PW" "$SECRET" >/dev/null ||
 		{ echo "loop: cluster for $tag failed" >&2; exit 1; }
-	if [[ $(id -u) -eq 0 ]]; then PG_CTL="runuser -u postgres -- "; else PG_CTL=; fi
-	PG_CTL+="$PGBIN/pg_ctl -D $PGDIR/data -l $PGDIR/postgres.log -w -t 60"
 	pass=0
 	for ((i = 1; i <= N; i++)); do
 		bt=$WORK/$tag/run-$i
 		start=$SECONDS
-		if ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23 \
+		if FLOV7_PGURI="host=$PGDIR port=$PGPORT dbname=$DB user=postgres" FLOV7_JWT_SECRET=$SECRET \
+			ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23 \
 			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-			FLOV7_FRONTD_BIN=$bin FLOV7_AUTH_URI=$(auth_uri "$PGDIR" "$PGPORT" "$DB" "$AUTH_PW") \
-			FLOV7_PGURI="host=$PGDIR port=$PGPORT dbname=$DB user=postgres" FLOV7_JWT_SECRET=$SECRET \
-			FLOV7_PG_RESTART="$PG_CTL -m fast restart" FLOV7_PG_STOP="$PG_CTL -m fast stop" \
-			FLOV7_PG_START="$PG_CTL start" \
-			/usr/bin/python3 -m pytest -q -p no:cacheprovider --basetemp="$bt" test/fault >"$bt.log" 2>&1 &&
+			fault_tests "$PGDIR" "$(auth_uri "$PGDIR" "$PGPORT" "$DB" "$AUTH_PW")" "$bin" "$bt" >"$bt.log" 2>&1 &&
 			! grep -rqE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$bt"; then
 			pass=$((pass + 1))
 			echo "loop: $tag run $i ok ($((SECONDS - start)) s): $(tail -n 1 "$bt.log")"
