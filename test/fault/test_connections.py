@@ -83,6 +83,16 @@ def wait_metric(url, name, pred, what):
     raise AssertionError("%s never %s (last %s)" % (name, what, metrics(url).get(name)))
 
 
+def serving(f):
+    """f up with its whole pool connected: a test that bounds a request's latency must not
+    measure a pool still connecting (a lone connection busy with a slow request makes the
+    next request wait for it, which is the pool's job, not admission's)."""
+    f.wait_up()
+    size = wait_metric(f.url, "flov7_pool_size", lambda v: v > 0, "was reported")
+    wait_metric(f.url, "flov7_pool_connected", lambda v: v >= size, "reached the pool size")
+    return f
+
+
 def timed(method, url, **kw):
     t = time.monotonic()
     r = requests.request(method, url, timeout=TIMEOUT, **kw)
@@ -160,7 +170,7 @@ def test_idle_flood_does_not_lock_out(frontd, flood, per_ip):
     """5 000 sockets from 127.0.0.1 that never send a byte, then the same flood replacing its
     sockets 2 000 times a second: a normal client from the same address still gets /health,
     /ready and the API promptly.  Default max-connections (1 024) and first-byte deadline."""
-    f = frontd(env={"FLOV7_MAX_CONNECTIONS_PER_IP": per_ip}).wait_up()
+    f = serving(frontd(env={"FLOV7_MAX_CONNECTIONS_PER_IP": per_ip}))
     fl = flood(f.port, 5000)
     assert_served(f.url)
     fl.stop()
@@ -203,7 +213,7 @@ def test_first_byte_deadline_never_longer_than_header_timeout(frontd):
 def test_requests_in_flight_are_not_evicted(frontd, slow_route):
     """At max-connections, idle sockets make room; a half-sent header, a half-sent body and a
     request waiting on the database do not."""
-    f = frontd("--max-connections=8", "--max-connections-per-ip=0").wait_up()
+    f = serving(frontd("--max-connections=8", "--max-connections-per-ip=0"))
     wait_route(f.url, slow_route, "GET")
     result = {}
 
@@ -311,8 +321,8 @@ def test_out_of_descriptors_neither_spins_nor_locks_out(frontd):
     """The open-file limit (64) is far below max-connections: accept fails with EMFILE while
     300 idle sockets knock.  frontd evicts idle ones to take newcomers, stays responsive, and
     does not spin on the readable listening socket."""
-    f = frontd("--max-connections=1024", "--max-connections-per-ip=0", "--header-timeout=10s",
-               "--first-byte-timeout=10s").wait_up()
+    f = serving(frontd("--max-connections=1024", "--max-connections-per-ip=0",
+                       "--header-timeout=10s", "--first-byte-timeout=10s"))
     resource.prlimit(f.proc.pid, resource.RLIMIT_NOFILE, (64, 64))
     idle = [idle_socket(f.port) for _ in range(300)]
     assert_served(f.url)
