@@ -10,7 +10,7 @@ SELECT tables_are('flov7', ARRAY[
 	'audit_logs', 'api_keys', 'notifications', 'deployments',
 	'user_passwords', 'revoked_tokens', 'refresh_tokens', 'settings', 'permissions', 'role_permissions',
 	'plan_quotas', 'routes', 'execution_steps', 'execution_step_data', 'custom_functions', 'outbound_requests',
-	'json_schemas', 'message_templates']);
+	'json_schemas', 'message_templates', 'events', 'event_clock']);
 
 SELECT columns_are('flov7', 'users', ARRAY['id', 'email', 'full_name', 'avatar_url', 'is_active', 'is_verified',
 	'role', 'subscription_plan', 'subscription_expires_at', 'created_at', 'updated_at', 'last_login']);
@@ -126,7 +126,7 @@ SELECT is((SELECT count(*) FROM flov7.workflows WHERE id = '00000000-0000-0000-0
 		  'deleting a user deletes their workflows');
 
 -- Routes are data, validated, and announced to frontd.
-SELECT is((SELECT count(*) FROM flov7.routes), 47::bigint, 'every endpoint of CONTRACT.md has a route');
+SELECT is((SELECT count(*) FROM flov7.routes), 51::bigint, 'every endpoint of CONTRACT.md has a route');
 SELECT is_empty($$SELECT r.function FROM flov7.routes r WHERE to_regprocedure(r.function || '(jsonb)') IS NULL$$,
 				'every route names an existing function');
 SELECT throws_ok($$INSERT INTO flov7.routes (method, path, function) VALUES ('GET', '/api/v1/x', 'flov7_api.nope')$$,

@@ -1,0 +1,441 @@
+-- flov7 0.1.1 -> 0.1.2: the event log behind realtime (issue 7).
+-- Hand-written; a fresh 0.1.2 install (sql/parts/) must end up with the same catalog
+-- (test/upgrade/run.sh compares them).
+\echo Use "ALTER EXTENSION flov7 UPDATE TO '0.1.2'" to load this file. \quit
+
+-- ======== issue 7, the event log (sql/parts/78_events.sql) ========
+CREATE FUNCTION flov7.system_stream() RETURNS uuid
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT '00000000-0000-0000-0000-000000000000'::uuid $$;
+COMMENT ON FUNCTION flov7.system_stream() IS 'the user_id of the system stream (announcements) in flov7.events';
+
+CREATE TABLE flov7.events (
+	user_id		uuid NOT NULL,
+	id			bigint GENERATED ALWAYS AS IDENTITY,
+	topic		text NOT NULL CHECK (topic IN ('workflows', 'notifications', 'system')),
+	type		text NOT NULL CHECK (type ~ '^[a-z][a-z0-9_.]{0,49}$'),
+	payload		jsonb NOT NULL DEFAULT '{}',
+	pos			bigint,
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (user_id, id),
+	CHECK ((topic = 'system') = (user_id = '00000000-0000-0000-0000-000000000000'::uuid))
+) WITH (autovacuum_vacuum_scale_factor = 0.05);
+CREATE UNIQUE INDEX events_pos_idx ON flov7.events (pos) WHERE pos IS NOT NULL;
+CREATE INDEX events_user_pos_idx ON flov7.events (user_id, pos) WHERE pos IS NOT NULL;
+CREATE INDEX events_unpublished_idx ON flov7.events (id) WHERE pos IS NULL;
+COMMENT ON TABLE flov7.events IS
+	'what happened, per owner (or the system stream), in publication order (pos); see 78_events.sql';
+COMMENT ON COLUMN flov7.events.pos IS
+	'position in publication order, given after commit by flov7.events_publish(); NULL until then';
+
+CREATE TABLE flov7.event_clock (
+	one		boolean PRIMARY KEY DEFAULT true CHECK (one),
+	pos		bigint NOT NULL DEFAULT 0
+);
+INSERT INTO flov7.event_clock DEFAULT VALUES;
+COMMENT ON TABLE flov7.event_clock IS 'the last position published; publishers take turns on its row';
+
+ALTER TABLE flov7.events ENABLE ROW LEVEL SECURITY;
+ALTER TABLE flov7.events FORCE ROW LEVEL SECURITY;
+-- Published events only: an unpublished one has no position to resume from yet.
+CREATE POLICY events_reader ON flov7.events FOR SELECT
+	USING (pos IS NOT NULL AND (user_id = (SELECT flov7.caller_id())
+		   OR (topic = 'system' AND (SELECT flov7.caller_id()) IS NOT NULL)
+		   OR (SELECT flov7.caller_is_admin())));
+ALTER TABLE flov7.event_clock ENABLE ROW LEVEL SECURITY;
+ALTER TABLE flov7.event_clock FORCE ROW LEVEL SECURITY;
+
+SELECT pg_catalog.pg_extension_config_dump('flov7.events', '');
+SELECT pg_catalog.pg_extension_config_dump('flov7.event_clock', '');
+
+-- Record an event in the current transaction and have it published once it commits.
+CREATE FUNCTION flov7.event_add(p_user uuid, p_topic text, p_type text, p_payload jsonb) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+BEGIN
+	INSERT INTO flov7.events (user_id, topic, type, payload) VALUES (p_user, p_topic, p_type, p_payload);
+	PERFORM flov7.wake_workers();
+END
+$$;
+
+-- The NOTIFY payload of an event: its position, topic and type, and the ids it names (never
+-- titles, messages or data: any database user may LISTEN to any channel).  At most a few
+-- hundred bytes whatever the event holds, far below NOTIFY's 8000.
+CREATE FUNCTION flov7.event_notice(e flov7.events) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT jsonb_strip_nulls(jsonb_build_object('event_id', e.pos, 'topic', e.topic, 'type', e.type,
+		'user_id', CASE WHEN e.topic <> 'system' THEN e.user_id END,
+		'workflow_id', left(e.payload ->> 'workflow_id', 36), 'execution_id', left(e.payload ->> 'execution_id', 36),
+		'notification_id', left(e.payload ->> 'notification_id', 36),
+		'node_id', left(e.payload ->> 'node_id', 64)))::text
+$$;
+
+-- The LISTEN channel of a user's events.
+CREATE FUNCTION flov7.user_channel(p_user uuid) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT 'flov7_user_' || replace(p_user::text, '-', '')
+$$;
+
+-- Give positions to committed events (up to max_events, oldest first) and announce them.
+-- Returns the newest position published (0: none yet).  Publishers take turns on
+-- flov7.event_clock's row, so positions are published in increasing order.
+CREATE FUNCTION flov7.events_publish(max_events int DEFAULT 10000) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_base bigint;
+	v_n bigint;
+	r flov7.events;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM flov7.events e WHERE e.pos IS NULL) THEN
+		RETURN (SELECT c.pos FROM flov7.event_clock c);
+	END IF;
+	SELECT c.pos INTO v_base FROM flov7.event_clock c FOR UPDATE;
+	-- a new statement: its snapshot sees what the publisher before us published
+	WITH todo AS (
+		SELECT e.user_id, e.id, row_number() OVER (ORDER BY e.id) AS rn
+		  FROM flov7.events e WHERE e.pos IS NULL ORDER BY e.id LIMIT greatest(max_events, 1)
+	)
+	UPDATE flov7.events e SET pos = v_base + t.rn FROM todo t WHERE e.user_id = t.user_id AND e.id = t.id;
+	GET DIAGNOSTICS v_n = ROW_COUNT;
+	IF v_n = 0 THEN
+		RETURN v_base;
+	END IF;
+	UPDATE flov7.event_clock c SET pos = v_base + v_n;
+	FOR r IN SELECT * FROM flov7.events e WHERE e.pos > v_base AND e.pos <= v_base + v_n AND e.topic <> 'system'
+			  ORDER BY e.pos LOOP
+		PERFORM pg_catalog.pg_notify(flov7.user_channel(r.user_id), flov7.event_notice(r));
+	END LOOP;
+	FOR r IN SELECT * FROM flov7.events e WHERE e.pos > v_base AND e.pos <= v_base + v_n AND e.topic = 'system'
+			  ORDER BY e.pos LOOP
+		PERFORM pg_catalog.pg_notify('flov7_system', flov7.event_notice(r));
+	END LOOP;
+	PERFORM pg_catalog.pg_notify('flov7_events', (v_base + v_n)::text);
+	RETURN v_base + v_n;
+END
+$$;
+COMMENT ON FUNCTION flov7.events_publish(int) IS
+	'give committed events their positions and NOTIFY them (the workers do this; call it without workers)';
+
+-- The JSON shape of an event, as readers get it.
+CREATE FUNCTION flov7.event_json(e flov7.events) RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+	SELECT jsonb_build_object('event_id', e.pos, 'user_id', CASE WHEN e.topic <> 'system' THEN e.user_id END,
+		'topic', e.topic, 'type', e.type, 'payload', e.payload, 'created_at', e.created_at)
+$$;
+
+-- Events after position last_id that the caller may see, in order: their own stream's topics
+-- (or p_user's, for an admin) and the system stream when topics has "system".  At most
+-- max_events; read again from the last one returned for more.
+CREATE FUNCTION flov7.events_since(last_id bigint, topics text[] DEFAULT '{workflows,notifications,system}',
+								   p_user uuid DEFAULT NULL, max_events int DEFAULT 1000)
+RETURNS SETOF flov7.events
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize(NULL);
+	v_who uuid := coalesce(p_user, v_uid);
+	v_bad text;
+BEGIN
+	SELECT t INTO v_bad FROM unnest(topics) t WHERE t IS NULL OR t NOT IN ('workflows', 'notifications', 'system') LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'unknown topic "%"', v_bad USING ERRCODE = '22023',
+			HINT = 'topics are workflows, notifications and system';
+	END IF;
+	IF 'workflows' = ANY (topics) THEN
+		PERFORM flov7.authorize('workflows:read');
+	END IF;
+	IF 'notifications' = ANY (topics) THEN
+		PERFORM flov7.authorize('notifications:read');
+	END IF;
+	IF v_who <> v_uid AND NOT flov7.caller_is_admin() THEN
+		RAISE EXCEPTION 'user not found' USING ERRCODE = 'P0002';
+	END IF;
+	IF last_id IS NULL OR last_id < 0 THEN
+		RAISE EXCEPTION 'last_id must be a position (0 or more)' USING ERRCODE = '22023';
+	END IF;
+	RETURN QUERY
+	SELECT * FROM (
+		(SELECT * FROM flov7.events e
+		  WHERE e.user_id = v_who AND e.pos > last_id AND e.topic = ANY (topics)
+		  ORDER BY e.pos LIMIT greatest(max_events, 1))
+		UNION ALL
+		(SELECT * FROM flov7.events e
+		  WHERE 'system' = ANY (topics) AND e.user_id = flov7.system_stream() AND e.pos > last_id
+		  ORDER BY e.pos LIMIT greatest(max_events, 1))
+	) x ORDER BY x.pos LIMIT greatest(max_events, 1);
+END
+$$;
+COMMENT ON FUNCTION flov7.events_since(bigint, text[], uuid, int) IS
+	'events after a position that the caller may see (their own, the system stream; an admin may name p_user)';
+
+-- The newest position published (where a new reader starts).
+CREATE FUNCTION flov7.events_head() RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT c.pos FROM flov7.event_clock c
+$$;
+
+-- Delete published events older than flov7.event_retention (an interval, settings table;
+-- default 7 days), at most max_rows at a time.  Returns how many went.
+CREATE FUNCTION flov7.events_purge(max_rows int DEFAULT 10000) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_keep interval := coalesce((SELECT s.value FROM flov7.settings s WHERE s.key = 'event_retention'), '7 days')::interval;
+	v_n bigint;
+BEGIN
+	DELETE FROM flov7.events e
+	 WHERE (e.user_id, e.id) IN (SELECT x.user_id, x.id FROM flov7.events x
+								   WHERE x.pos IS NOT NULL AND x.created_at < now() - v_keep
+								   ORDER BY x.pos LIMIT greatest(max_rows, 1));
+	GET DIAGNOSTICS v_n = ROW_COUNT;
+	RETURN v_n;
+END
+$$;
+COMMENT ON FUNCTION flov7.events_purge(int) IS
+	'delete published events older than the event_retention setting (default 7 days), a batch at a time';
+
+-- ---- what writes events -----------------------------------------------------------------
+
+-- Executions: created, and every change of status (pending -> running is "started").
+CREATE FUNCTION flov7.execution_event() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+BEGIN
+	PERFORM flov7.event_add(NEW.user_id, 'workflows',
+		CASE WHEN TG_OP = 'INSERT' THEN 'execution.created'
+			 WHEN NEW.status = 'running' AND OLD.status = 'pending' THEN 'execution.started'
+			 ELSE 'execution.' || NEW.status END,
+		jsonb_build_object('execution_id', NEW.id, 'workflow_id', NEW.workflow_id, 'status', NEW.status,
+						   'error_message', NEW.error_message, 'error_node', NEW.error_node,
+						   'execution_time_seconds', NEW.execution_time_seconds));
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER workflow_executions_event_insert AFTER INSERT ON flov7.workflow_executions
+	FOR EACH ROW EXECUTE FUNCTION flov7.execution_event();
+CREATE TRIGGER workflow_executions_event_status AFTER UPDATE OF status ON flov7.workflow_executions
+	FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION flov7.execution_event();
+
+-- Steps: each one that ends (completed or failed; skipped and cancelled ones are told by
+-- their execution's events).
+CREATE FUNCTION flov7.step_event() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+BEGIN
+	PERFORM flov7.event_add(NEW.user_id, 'workflows', 'step.' || NEW.state,
+		jsonb_build_object('execution_id', NEW.execution_id, 'node_id', NEW.node_id, 'iteration', NEW.iteration,
+						   'state', NEW.state, 'attempt', NEW.attempt));
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER execution_steps_event AFTER UPDATE OF state ON flov7.execution_steps
+	FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state AND NEW.state IN ('completed', 'failed'))
+	EXECUTE FUNCTION flov7.step_event();
+
+-- Notifications: created, read.
+CREATE FUNCTION flov7.notification_event() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+BEGIN
+	PERFORM flov7.event_add(NEW.user_id, 'notifications',
+		CASE WHEN TG_OP = 'INSERT' THEN 'notification.created' ELSE 'notification.read' END,
+		jsonb_build_object('notification_id', NEW.id, 'notification_type', NEW.type, 'title', NEW.title,
+						   'message', NEW.message, 'data', NEW.data, 'is_read', NEW.is_read));
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER notifications_event_insert AFTER INSERT ON flov7.notifications
+	FOR EACH ROW EXECUTE FUNCTION flov7.notification_event();
+CREATE TRIGGER notifications_event_read AFTER UPDATE OF is_read ON flov7.notifications
+	FOR EACH ROW WHEN (NEW.is_read AND NOT OLD.is_read) EXECUTE FUNCTION flov7.notification_event();
+
+-- ======== issue 7, the realtime endpoints (sql/parts/79_realtime_api.sql) ========
+INSERT INTO flov7.permissions (name, description) VALUES
+	('admin:broadcast', 'send system announcements to every user');
+INSERT INTO flov7.role_permissions (role, permission) VALUES ('admin', 'admin:broadcast');
+
+-- Send a notification: to oneself, or, for an admin, to anyone.
+CREATE FUNCTION flov7.notify_user(p_to uuid, p_type text, p_title text, p_message text, p_data jsonb)
+RETURNS flov7.notifications
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('notifications:write');
+	v_row flov7.notifications;
+BEGIN
+	p_to := coalesce(p_to, v_uid);
+	IF p_to <> v_uid THEN
+		IF NOT flov7.caller_is_admin() THEN
+			RAISE EXCEPTION 'only an admin may notify another user' USING ERRCODE = '42501';
+		END IF;
+		IF NOT EXISTS (SELECT 1 FROM flov7.users u WHERE u.id = p_to) THEN
+			RAISE EXCEPTION 'user not found' USING ERRCODE = 'P0002';
+		END IF;
+	END IF;
+	IF p_type !~ '^[a-z][a-z0-9_.]{0,49}$' THEN
+		RAISE EXCEPTION 'notification_type must be a lower-case word (e.g. info, warning)' USING ERRCODE = '22023';
+	END IF;
+	INSERT INTO flov7.notifications (user_id, type, title, message, data)
+	VALUES (p_to, p_type, p_title, coalesce(p_message, ''), coalesce(p_data, '{}'))
+	RETURNING * INTO v_row;
+	RETURN v_row;
+END
+$$;
+
+-- Tell an execution's owner about its status: an event on the owner's workflows stream and,
+-- as the original platform did, a stored notification.  The owner or an admin sends it;
+-- anyone else is told the execution does not exist.
+CREATE FUNCTION flov7.notify_workflow_status(p_exec uuid, p_workflow uuid, p_status text, p_message text,
+											 p_data jsonb)
+RETURNS flov7.notifications
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('workflows:read');
+	v_owner uuid;
+	v_wf uuid;
+	v_row flov7.notifications;
+BEGIN
+	SELECT e.user_id, e.workflow_id INTO v_owner, v_wf FROM flov7.workflow_executions e
+	 WHERE e.id = p_exec AND (p_workflow IS NULL OR e.workflow_id = p_workflow)
+	   AND (e.user_id = v_uid OR flov7.caller_is_admin());
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'execution not found' USING ERRCODE = 'P0002';
+	END IF;
+	IF p_status IS NULL OR p_status !~ '^[a-z][a-z0-9_]{0,29}$' THEN
+		RAISE EXCEPTION 'status must be a lower-case word (e.g. running, completed, failed)' USING ERRCODE = '22023';
+	END IF;
+	PERFORM flov7.event_add(v_owner, 'workflows', 'workflow.status',
+		jsonb_build_object('workflow_id', v_wf, 'execution_id', p_exec, 'status', p_status,
+						   'message', coalesce(p_message, ''), 'data', coalesce(p_data, '{}')));
+	INSERT INTO flov7.notifications (user_id, type, title, message, data)
+	VALUES (v_owner, 'workflow_status', 'Workflow ' || p_status, coalesce(p_message, ''),
+			coalesce(p_data, '{}') || jsonb_build_object('workflow_id', v_wf, 'execution_id', p_exec, 'status', p_status))
+	RETURNING * INTO v_row;
+	RETURN v_row;
+END
+$$;
+
+-- Announce something to every user (the system stream); admins only.
+CREATE FUNCTION flov7.broadcast(p_type text, p_title text, p_message text, p_data jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('admin:broadcast');
+	v_payload jsonb;
+BEGIN
+	IF p_type IS NULL OR p_type !~ '^[a-z][a-z0-9_.]{0,49}$' THEN
+		RAISE EXCEPTION 'announcement_type must be a lower-case word (e.g. info, maintenance)' USING ERRCODE = '22023';
+	END IF;
+	v_payload := jsonb_build_object('announcement_type', p_type, 'title', p_title, 'message', coalesce(p_message, ''),
+									'data', coalesce(p_data, '{}'), 'sent_by', v_uid);
+	PERFORM flov7.event_add(flov7.system_stream(), 'system', 'system.announcement', v_payload);
+	RETURN v_payload;
+END
+$$;
+
+-- POST /realtime/notify/workflow-status (execution_id, workflow_id, status, message, data)
+CREATE FUNCTION flov7_api.realtime_notify_workflow_status(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_n flov7.notifications;
+BEGIN
+	PERFORM flov7.authorize('workflows:read');
+	v_n := flov7.notify_workflow_status(flov7.arg_uuid(args, 'execution_id'),
+		CASE WHEN args ? 'workflow_id' THEN flov7.arg_uuid(args, 'workflow_id') END,
+		flov7.arg_text(args, 'status', true, 30), flov7.arg_text(args, 'message', false, 5000),
+		flov7.arg_object(args, 'data'));
+	RETURN jsonb_build_object('sent', true, 'notification', flov7.notification_json(v_n) || jsonb_build_object('user_id', v_n.user_id));
+END
+$$;
+
+-- POST /realtime/notify/user-notification (user_id, notification_type, title, message, data)
+CREATE FUNCTION flov7_api.realtime_notify_user(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_n flov7.notifications;
+BEGIN
+	PERFORM flov7.authorize('notifications:write');
+	v_n := flov7.notify_user(CASE WHEN args ? 'user_id' THEN flov7.arg_uuid(args, 'user_id') END,
+		coalesce(flov7.arg_text(args, 'notification_type', false, 50), 'info'),
+		flov7.arg_text(args, 'title', true, 200), flov7.arg_text(args, 'message', false, 5000),
+		flov7.arg_object(args, 'data'));
+	RETURN jsonb_build_object('sent', true, 'notification', flov7.notification_json(v_n) || jsonb_build_object('user_id', v_n.user_id));
+END
+$$;
+
+-- POST /realtime/broadcast/system-announcement (announcement_type, title, message, data)
+CREATE FUNCTION flov7_api.realtime_broadcast(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+BEGIN
+	PERFORM flov7.authorize('admin:broadcast');
+	RETURN jsonb_build_object('sent', true, 'announcement', flov7.broadcast(
+		coalesce(flov7.arg_text(args, 'announcement_type', false, 50), 'info'),
+		flov7.arg_text(args, 'title', true, 200), flov7.arg_text(args, 'message', false, 5000),
+		flov7.arg_object(args, 'data')));
+END
+$$;
+
+-- GET /realtime/events: replay, for clients that poll or resume (last_event_id, topics,
+-- limit; an admin may name user_id).  next_event_id is where to read from next.
+CREATE FUNCTION flov7_api.realtime_events(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize(NULL);
+	v_last bigint;
+	v_limit int := flov7.arg_int(args, 'limit', 100, 1, 1000);
+	-- topics: an array, or a comma-separated string (?topics=workflows,system)
+	v_topics text[] := coalesce(CASE WHEN jsonb_typeof(args -> 'topics') = 'string'
+									 THEN string_to_array(replace(args ->> 'topics', ' ', ''), ',')
+									 ELSE flov7.arg_text_array(args, 'topics') END,
+								'{workflows,notifications,system}');
+	v_user uuid := CASE WHEN args ? 'user_id' THEN flov7.arg_uuid(args, 'user_id') END;
+	v_items jsonb;
+	v_next bigint;
+BEGIN
+	IF args ? 'last_event_id' THEN
+		BEGIN
+			v_last := (args ->> 'last_event_id')::bigint;
+		EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range THEN
+			RAISE EXCEPTION 'last_event_id must be an event position (an integer, 0 or more)' USING ERRCODE = '22023';
+		END;
+	ELSE
+		v_last := flov7.events_head();
+	END IF;
+	SELECT coalesce(jsonb_agg(flov7.event_json(e) ORDER BY e.pos), '[]'), max(e.pos)
+	  INTO v_items, v_next
+	  FROM flov7.events_since(v_last, v_topics, v_user, v_limit) e;
+	RETURN jsonb_build_object('items', v_items, 'next_event_id', coalesce(v_next, v_last));
+END
+$$;
+
+INSERT INTO flov7.routes (method, path, function, status, summary, tag, read_only) VALUES
+	('POST', '/api/v1/realtime/notify/workflow-status', 'flov7_api.realtime_notify_workflow_status', 200,
+	 'Tell an execution''s owner about its status (also stored as a notification)', 'realtime', false),
+	('POST', '/api/v1/realtime/notify/user-notification', 'flov7_api.realtime_notify_user', 200,
+	 'Send a notification (to oneself; an admin to anyone)', 'realtime', false),
+	('POST', '/api/v1/realtime/broadcast/system-announcement', 'flov7_api.realtime_broadcast', 200,
+	 'Announce something to every user (admin)', 'realtime', false),
+	('GET', '/api/v1/realtime/events', 'flov7_api.realtime_events', 200,
+	 'Events after a position (replay for clients that resume or poll)', 'realtime', true);
+
+-- ======== issue 7, grants (sql/parts/88_realtime_grants.sql) ========
+REVOKE ALL ON FUNCTION
+	flov7.system_stream(), flov7.event_add(uuid, text, text, jsonb), flov7.event_notice(flov7.events),
+	flov7.user_channel(uuid), flov7.events_publish(int), flov7.event_json(flov7.events),
+	flov7.events_since(bigint, text[], uuid, int), flov7.events_head(), flov7.events_purge(int),
+	flov7.execution_event(), flov7.step_event(), flov7.notification_event(),
+	flov7.notify_user(uuid, text, text, text, jsonb), flov7.notify_workflow_status(uuid, uuid, text, text, jsonb),
+	flov7.broadcast(text, text, text, jsonb),
+	flov7_api.realtime_notify_workflow_status(jsonb), flov7_api.realtime_notify_user(jsonb),
+	flov7_api.realtime_broadcast(jsonb), flov7_api.realtime_events(jsonb)
+	FROM PUBLIC;
+REVOKE ALL ON flov7.events, flov7.event_clock FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+	flov7_api.realtime_notify_workflow_status(jsonb), flov7_api.realtime_notify_user(jsonb),
+	flov7_api.realtime_events(jsonb)
+	TO flov7_user, flov7_admin;
+GRANT EXECUTE ON FUNCTION flov7_api.realtime_broadcast(jsonb) TO flov7_admin;
+
+-- What they call, and what frontd and SQL readers call: replay reads run under RLS.
+GRANT EXECUTE ON FUNCTION
+	flov7.system_stream(), flov7.user_channel(uuid), flov7.event_json(flov7.events),
+	flov7.events_since(bigint, text[], uuid, int), flov7.events_head(),
+	flov7.notify_user(uuid, text, text, text, jsonb),
+	flov7.notify_workflow_status(uuid, uuid, text, text, jsonb)
+	TO flov7_user, flov7_admin;
+GRANT EXECUTE ON FUNCTION flov7.broadcast(text, text, text, jsonb) TO flov7_admin;
+GRANT SELECT ON flov7.events TO flov7_user, flov7_admin;
+
+-- The workers publish and purge.
+GRANT EXECUTE ON FUNCTION flov7.events_publish(int), flov7.events_purge(int) TO flov7_worker;

@@ -1,0 +1,168 @@
+-- 79_realtime_api.sql: the realtime endpoints that write or read events (the WebSocket and
+-- SSE endpoints are frontd's; they read through flov7.events_since).
+
+INSERT INTO flov7.permissions (name, description) VALUES
+	('admin:broadcast', 'send system announcements to every user');
+INSERT INTO flov7.role_permissions (role, permission) VALUES ('admin', 'admin:broadcast');
+
+-- Send a notification: to oneself, or, for an admin, to anyone.
+CREATE FUNCTION flov7.notify_user(p_to uuid, p_type text, p_title text, p_message text, p_data jsonb)
+RETURNS flov7.notifications
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('notifications:write');
+	v_row flov7.notifications;
+BEGIN
+	p_to := coalesce(p_to, v_uid);
+	IF p_to <> v_uid THEN
+		IF NOT flov7.caller_is_admin() THEN
+			RAISE EXCEPTION 'only an admin may notify another user' USING ERRCODE = '42501';
+		END IF;
+		IF NOT EXISTS (SELECT 1 FROM flov7.users u WHERE u.id = p_to) THEN
+			RAISE EXCEPTION 'user not found' USING ERRCODE = 'P0002';
+		END IF;
+	END IF;
+	IF p_type !~ '^[a-z][a-z0-9_.]{0,49}$' THEN
+		RAISE EXCEPTION 'notification_type must be a lower-case word (e.g. info, warning)' USING ERRCODE = '22023';
+	END IF;
+	INSERT INTO flov7.notifications (user_id, type, title, message, data)
+	VALUES (p_to, p_type, p_title, coalesce(p_message, ''), coalesce(p_data, '{}'))
+	RETURNING * INTO v_row;
+	RETURN v_row;
+END
+$$;
+
+-- Tell an execution's owner about its status: an event on the owner's workflows stream and,
+-- as the original platform did, a stored notification.  The owner or an admin sends it;
+-- anyone else is told the execution does not exist.
+CREATE FUNCTION flov7.notify_workflow_status(p_exec uuid, p_workflow uuid, p_status text, p_message text,
+											 p_data jsonb)
+RETURNS flov7.notifications
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('workflows:read');
+	v_owner uuid;
+	v_wf uuid;
+	v_row flov7.notifications;
+BEGIN
+	SELECT e.user_id, e.workflow_id INTO v_owner, v_wf FROM flov7.workflow_executions e
+	 WHERE e.id = p_exec AND (p_workflow IS NULL OR e.workflow_id = p_workflow)
+	   AND (e.user_id = v_uid OR flov7.caller_is_admin());
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'execution not found' USING ERRCODE = 'P0002';
+	END IF;
+	IF p_status IS NULL OR p_status !~ '^[a-z][a-z0-9_]{0,29}$' THEN
+		RAISE EXCEPTION 'status must be a lower-case word (e.g. running, completed, failed)' USING ERRCODE = '22023';
+	END IF;
+	PERFORM flov7.event_add(v_owner, 'workflows', 'workflow.status',
+		jsonb_build_object('workflow_id', v_wf, 'execution_id', p_exec, 'status', p_status,
+						   'message', coalesce(p_message, ''), 'data', coalesce(p_data, '{}')));
+	INSERT INTO flov7.notifications (user_id, type, title, message, data)
+	VALUES (v_owner, 'workflow_status', 'Workflow ' || p_status, coalesce(p_message, ''),
+			coalesce(p_data, '{}') || jsonb_build_object('workflow_id', v_wf, 'execution_id', p_exec, 'status', p_status))
+	RETURNING * INTO v_row;
+	RETURN v_row;
+END
+$$;
+
+-- Announce something to every user (the system stream); admins only.
+CREATE FUNCTION flov7.broadcast(p_type text, p_title text, p_message text, p_data jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('admin:broadcast');
+	v_payload jsonb;
+BEGIN
+	IF p_type IS NULL OR p_type !~ '^[a-z][a-z0-9_.]{0,49}$' THEN
+		RAISE EXCEPTION 'announcement_type must be a lower-case word (e.g. info, maintenance)' USING ERRCODE = '22023';
+	END IF;
+	v_payload := jsonb_build_object('announcement_type', p_type, 'title', p_title, 'message', coalesce(p_message, ''),
+									'data', coalesce(p_data, '{}'), 'sent_by', v_uid);
+	PERFORM flov7.event_add(flov7.system_stream(), 'system', 'system.announcement', v_payload);
+	RETURN v_payload;
+END
+$$;
+
+-- POST /realtime/notify/workflow-status (execution_id, workflow_id, status, message, data)
+CREATE FUNCTION flov7_api.realtime_notify_workflow_status(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_n flov7.notifications;
+BEGIN
+	PERFORM flov7.authorize('workflows:read');
+	v_n := flov7.notify_workflow_status(flov7.arg_uuid(args, 'execution_id'),
+		CASE WHEN args ? 'workflow_id' THEN flov7.arg_uuid(args, 'workflow_id') END,
+		flov7.arg_text(args, 'status', true, 30), flov7.arg_text(args, 'message', false, 5000),
+		flov7.arg_object(args, 'data'));
+	RETURN jsonb_build_object('sent', true, 'notification', flov7.notification_json(v_n) || jsonb_build_object('user_id', v_n.user_id));
+END
+$$;
+
+-- POST /realtime/notify/user-notification (user_id, notification_type, title, message, data)
+CREATE FUNCTION flov7_api.realtime_notify_user(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_n flov7.notifications;
+BEGIN
+	PERFORM flov7.authorize('notifications:write');
+	v_n := flov7.notify_user(CASE WHEN args ? 'user_id' THEN flov7.arg_uuid(args, 'user_id') END,
+		coalesce(flov7.arg_text(args, 'notification_type', false, 50), 'info'),
+		flov7.arg_text(args, 'title', true, 200), flov7.arg_text(args, 'message', false, 5000),
+		flov7.arg_object(args, 'data'));
+	RETURN jsonb_build_object('sent', true, 'notification', flov7.notification_json(v_n) || jsonb_build_object('user_id', v_n.user_id));
+END
+$$;
+
+-- POST /realtime/broadcast/system-announcement (announcement_type, title, message, data)
+CREATE FUNCTION flov7_api.realtime_broadcast(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+BEGIN
+	PERFORM flov7.authorize('admin:broadcast');
+	RETURN jsonb_build_object('sent', true, 'announcement', flov7.broadcast(
+		coalesce(flov7.arg_text(args, 'announcement_type', false, 50), 'info'),
+		flov7.arg_text(args, 'title', true, 200), flov7.arg_text(args, 'message', false, 5000),
+		flov7.arg_object(args, 'data')));
+END
+$$;
+
+-- GET /realtime/events: replay, for clients that poll or resume (last_event_id, topics,
+-- limit; an admin may name user_id).  next_event_id is where to read from next.
+CREATE FUNCTION flov7_api.realtime_events(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize(NULL);
+	v_last bigint;
+	v_limit int := flov7.arg_int(args, 'limit', 100, 1, 1000);
+	-- topics: an array, or a comma-separated string (?topics=workflows,system)
+	v_topics text[] := coalesce(CASE WHEN jsonb_typeof(args -> 'topics') = 'string'
+									 THEN string_to_array(replace(args ->> 'topics', ' ', ''), ',')
+									 ELSE flov7.arg_text_array(args, 'topics') END,
+								'{workflows,notifications,system}');
+	v_user uuid := CASE WHEN args ? 'user_id' THEN flov7.arg_uuid(args, 'user_id') END;
+	v_items jsonb;
+	v_next bigint;
+BEGIN
+	IF args ? 'last_event_id' THEN
+		BEGIN
+			v_last := (args ->> 'last_event_id')::bigint;
+		EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range THEN
+			RAISE EXCEPTION 'last_event_id must be an event position (an integer, 0 or more)' USING ERRCODE = '22023';
+		END;
+	ELSE
+		v_last := flov7.events_head();
+	END IF;
+	SELECT coalesce(jsonb_agg(flov7.event_json(e) ORDER BY e.pos), '[]'), max(e.pos)
+	  INTO v_items, v_next
+	  FROM flov7.events_since(v_last, v_topics, v_user, v_limit) e;
+	RETURN jsonb_build_object('items', v_items, 'next_event_id', coalesce(v_next, v_last));
+END
+$$;
+
+INSERT INTO flov7.routes (method, path, function, status, summary, tag, read_only) VALUES
+	('POST', '/api/v1/realtime/notify/workflow-status', 'flov7_api.realtime_notify_workflow_status', 200,
+	 'Tell an execution''s owner about its status (also stored as a notification)', 'realtime', false),
+	('POST', '/api/v1/realtime/notify/user-notification', 'flov7_api.realtime_notify_user', 200,
+	 'Send a notification (to oneself; an admin to anyone)', 'realtime', false),
+	('POST', '/api/v1/realtime/broadcast/system-announcement', 'flov7_api.realtime_broadcast', 200,
+	 'Announce something to every user (admin)', 'realtime', false),
+	('GET', '/api/v1/realtime/events', 'flov7_api.realtime_events', 200,
+	 'Events after a position (replay for clients that resume or poll)', 'realtime', true);
