@@ -229,7 +229,9 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp A
 BEGIN
 	PERFORM flov7.event_add(NEW.user_id, 'workflows', 'step.' || NEW.state,
 		jsonb_build_object('execution_id', NEW.execution_id, 'node_id', NEW.node_id, 'iteration', NEW.iteration,
-						   'state', NEW.state, 'attempt', NEW.attempt));
+						   'state', NEW.state, 'attempt', NEW.attempt,
+						   'workflow_id', (SELECT e.workflow_id FROM flov7.workflow_executions e
+											WHERE e.user_id = NEW.user_id AND e.id = NEW.execution_id)));
 	RETURN NULL;
 END
 $$;

@@ -157,6 +157,106 @@ BEGIN
 END
 $$;
 
+-- ---- streams: WebSocket and SSE (frontd) -----------------------------------------------------
+
+-- A subscription to a topic of a user's events ("workflows" or "notifications"; the latter also
+-- carries system announcements): the caller watches their own, an admin anyone's.  Resumes
+-- after last_event_id (query parameter, or the Last-Event-ID header of SSE), else from now.
+-- frontd calls it before the WebSocket upgrade or the SSE answer, so every refusal is a plain
+-- HTTP error; then it streams flov7.events_feed() from the position returned.
+CREATE FUNCTION flov7.realtime_subscription(p_topic text, args jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize(CASE p_topic WHEN 'workflows' THEN 'workflows:read' ELSE 'notifications:read' END);
+	v_who uuid := CASE WHEN args ? 'user_id' THEN flov7.arg_uuid(args, 'user_id') ELSE v_uid END;
+	v_head bigint := flov7.events_head();
+	v_last text := coalesce(args ->> 'last_event_id',
+							nullif(current_setting('request.headers', true), '')::jsonb ->> 'last-event-id');
+	v_from bigint;
+BEGIN
+	IF v_who <> v_uid THEN
+		IF NOT flov7.caller_is_admin() THEN
+			RAISE EXCEPTION 'you may only subscribe to your own events' USING ERRCODE = '42501',
+				HINT = 'The user id in the path must be yours (admins may watch anyone).';
+		END IF;
+		IF NOT EXISTS (SELECT 1 FROM flov7.users u WHERE u.id = v_who) THEN
+			RAISE EXCEPTION 'user not found' USING ERRCODE = 'P0002';
+		END IF;
+	END IF;
+	IF v_last IS NULL OR btrim(v_last) = '' THEN
+		v_from := v_head;
+	ELSIF btrim(v_last) !~ '^[0-9]{1,18}$' THEN
+		RAISE EXCEPTION 'last_event_id must be an event position (an integer, 0 or more)' USING ERRCODE = '22023';
+	ELSE
+		v_from := least(btrim(v_last)::bigint, v_head);
+	END IF;
+	RETURN jsonb_build_object('user_id', v_who, 'topic', p_topic, 'channel', p_topic || ':' || v_who,
+							  'last_event_id', v_from, 'head', v_head);
+END
+$$;
+
+CREATE FUNCTION flov7_api.realtime_ws_workflows(args jsonb) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT flov7.realtime_subscription('workflows', args)
+$$;
+CREATE FUNCTION flov7_api.realtime_ws_notifications(args jsonb) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT flov7.realtime_subscription('notifications', args)
+$$;
+
+-- A message as WebSocket and SSE clients get it: the original platform's shapes
+-- ({"type":"workflow_status"|"notification"|"system_announcement", ...,"timestamp"}), with
+-- flov7's position added as event_id and the event's own type as "event".
+CREATE FUNCTION flov7.event_message(e flov7.events) RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT CASE
+		WHEN e.type LIKE 'execution.%' THEN jsonb_build_object('type', 'workflow_status',
+			'workflow_id', e.payload -> 'workflow_id', 'execution_id', e.payload -> 'execution_id',
+			'status', e.payload -> 'status',
+			'message', coalesce(e.payload ->> 'error_message', 'execution ' || (e.payload ->> 'status')),
+			'data', jsonb_strip_nulls(jsonb_build_object('error_node', e.payload -> 'error_node',
+							'execution_time_seconds', e.payload -> 'execution_time_seconds')))
+		WHEN e.type LIKE 'step.%' THEN jsonb_build_object('type', 'workflow_status',
+			'workflow_id', e.payload -> 'workflow_id', 'execution_id', e.payload -> 'execution_id',
+			'status', 'step_' || (e.payload ->> 'state'),
+			'message', format('step %s %s', e.payload ->> 'node_id', e.payload ->> 'state'),
+			'data', jsonb_build_object('node_id', e.payload -> 'node_id', 'iteration', e.payload -> 'iteration',
+									   'attempt', e.payload -> 'attempt'))
+		WHEN e.type = 'workflow.status' THEN jsonb_build_object('type', 'workflow_status',
+			'workflow_id', e.payload -> 'workflow_id', 'execution_id', e.payload -> 'execution_id',
+			'status', e.payload -> 'status', 'message', e.payload -> 'message', 'data', e.payload -> 'data')
+		WHEN e.type = 'notification.created' THEN jsonb_build_object('type', 'notification',
+			'notification_id', e.payload -> 'notification_id', 'notification_type', e.payload -> 'notification_type',
+			'title', e.payload -> 'title', 'message', e.payload -> 'message', 'data', e.payload -> 'data')
+		WHEN e.type = 'notification.read' THEN jsonb_build_object('type', 'notification_read',
+			'notification_id', e.payload -> 'notification_id')
+		WHEN e.type = 'system.announcement' THEN jsonb_build_object('type', 'system_announcement',
+			'announcement_type', e.payload -> 'announcement_type', 'title', e.payload -> 'title',
+			'message', e.payload -> 'message', 'data', e.payload -> 'data')
+		ELSE jsonb_build_object('type', e.type, 'data', e.payload)
+	END || jsonb_build_object('event', e.type, 'event_id', e.pos,
+							  'timestamp', to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+$$;
+
+-- frontd's read of the log: published events after a position (up to upto), oldest first, as
+-- (position, owner (NULL: system), topic of the socket that carries it, message).  Without
+-- p_user: every owner's, for frontd to fan out; with p_user and p_topic: one subscription's
+-- catch-up (frontd has had the subscription authorized as the caller first).
+CREATE FUNCTION flov7.events_feed(after bigint, p_user uuid DEFAULT NULL, p_topic text DEFAULT NULL,
+								  upto bigint DEFAULT NULL, max_events int DEFAULT 1000)
+RETURNS TABLE (pos bigint, user_id uuid, topic text, message text)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT e.pos, CASE WHEN e.topic = 'system' THEN NULL ELSE e.user_id END,
+		   CASE WHEN e.topic = 'system' THEN 'notifications' ELSE e.topic END, flov7.event_message(e)::text
+	  FROM flov7.events e
+	 WHERE e.pos > after AND (upto IS NULL OR e.pos <= upto)
+	   AND (p_user IS NULL OR e.user_id = p_user OR (e.topic = 'system' AND p_topic = 'notifications'))
+	   AND (p_topic IS NULL OR e.topic = p_topic OR (e.topic = 'system' AND p_topic = 'notifications'))
+	 ORDER BY e.pos LIMIT greatest(max_events, 1)
+$$;
+COMMENT ON FUNCTION flov7.events_feed(bigint, uuid, text, bigint, int) IS
+	'frontd''s read of the published events (as flov7_authenticator), with the messages its sockets send';
+
 INSERT INTO flov7.routes (method, path, function, status, summary, tag, read_only) VALUES
 	('POST', '/api/v1/realtime/notify/workflow-status', 'flov7_api.realtime_notify_workflow_status', 200,
 	 'Tell an execution''s owner about its status (also stored as a notification)', 'realtime', false),
@@ -166,3 +266,13 @@ INSERT INTO flov7.routes (method, path, function, status, summary, tag, read_onl
 	 'Announce something to every user (admin)', 'realtime', false),
 	('GET', '/api/v1/realtime/events', 'flov7_api.realtime_events', 200,
 	 'Events after a position (replay for clients that resume or poll)', 'realtime', true);
+
+INSERT INTO flov7.routes (method, path, function, status, summary, tag, read_only, stream) VALUES
+	('GET', '/api/v1/realtime/ws/workflows/{user_id}', 'flov7_api.realtime_ws_workflows', 200,
+	 'WebSocket: a user''s execution events (replay from last_event_id)', 'realtime', false, 'websocket'),
+	('GET', '/api/v1/realtime/ws/notifications/{user_id}', 'flov7_api.realtime_ws_notifications', 200,
+	 'WebSocket: a user''s notifications and system announcements', 'realtime', false, 'websocket'),
+	('GET', '/api/v1/realtime/sse/workflows', 'flov7_api.realtime_ws_workflows', 200,
+	 'Server-Sent Events: the caller''s execution events (Last-Event-ID replay)', 'realtime', false, 'sse'),
+	('GET', '/api/v1/realtime/sse/notifications', 'flov7_api.realtime_ws_notifications', 200,
+	 'Server-Sent Events: the caller''s notifications and system announcements', 'realtime', false, 'sse');

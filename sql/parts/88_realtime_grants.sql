@@ -19,3 +19,11 @@ GRANT SELECT ON flov7.events TO flov7_user, flov7_admin;
 
 -- The workers publish and purge.
 GRANT EXECUTE ON FUNCTION flov7.events_publish(int), flov7.events_purge(int) TO flov7_worker;
+
+-- Streams: the subscription is authorized as the caller; frontd reads the feed itself.
+GRANT EXECUTE ON FUNCTION
+	flov7_api.realtime_ws_workflows(jsonb), flov7_api.realtime_ws_notifications(jsonb),
+	flov7.realtime_subscription(text, jsonb)
+	TO flov7_user, flov7_admin;
+GRANT EXECUTE ON FUNCTION flov7.events_feed(bigint, uuid, text, bigint, int), flov7.events_head()
+	TO flov7_authenticator;
