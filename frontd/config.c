@@ -77,6 +77,10 @@ static const struct option_def options[] = {
     {"ws-max-buffer", OPT_INT, "1048576", "FLOV7_WS_MAX_BUFFER", OFF(ws_max_buffer), 4096,
      1073741824,
      "unsent bytes a stream may hold for a client that does not read; then it is closed (1008)"},
+    {"ws-recheck-interval", OPT_MS, "5s", "FLOV7_WS_RECHECK_INTERVAL", OFF(ws_recheck_interval_ms),
+     100, 3600000,
+     "re-check open streams' credentials (revoked, deactivated: close 4001) and sync the "
+     "registry of streams this often"},
     {"ws-max-per-user", OPT_INT, "16", "FLOV7_WS_MAX_PER_USER", OFF(ws_max_per_user), 1, 1000000,
      "open streams (WebSocket and SSE) per watched user; more get 429"},
     {"ws-max-connections", OPT_INT, "100000", "FLOV7_WS_MAX_CONNECTIONS", OFF(ws_max_connections),

@@ -31,6 +31,7 @@ struct config {
     int idle_timeout_ms;
     int request_timeout_ms;
     int ws_ping_interval_ms;
+    int ws_recheck_interval_ms;
     int ws_max_message;
     int ws_max_buffer;
     int ws_max_per_user;

@@ -252,6 +252,11 @@ static void open_stream(struct conn *c, const char *json, size_t len)
         .ws_key = key ? key->value : NULL,
         .ws_key_len = key ? key->vlen : 0,
         .ws_bearer = x->ws_bearer,
+        .claims = x->claims.len ? x->claims.data : NULL,
+        .claims_len = x->claims.len,
+        .api_key = x->auth.apikey_len ? x->auth.apikey : NULL,
+        .api_key_len = x->auth.apikey_len,
+        .peer = c->peer_ip,
     };
     c->st = stream_open(c, &p);
     json_object_put(o);

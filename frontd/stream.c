@@ -41,6 +41,10 @@ struct stream {
     bool closing;  /* a close frame is queued or sent: nothing more goes out */
     bool detached; /* the connection closed: only memory left, freed by the reaper */
     int64_t exp;   /* credential expiry, unix seconds; 0 = none */
+    char *claims;  /* the credential (owned), for the re-check */
+    char *api_key;
+    char peer[48];
+    int64_t since_ms; /* wall clock, for the registry */
     uint64_t last_in_ms, ping_ms;
     wslay_event_context_ptr ws;
     struct stream *hnext;       /* same bucket */
@@ -373,6 +377,12 @@ struct stream *stream_open(struct conn *c, const struct stream_params *p)
     snprintf(s->topic, sizeof(s->topic), "%s", p->topic);
     snprintf(s->channel, sizeof(s->channel), "%s", p->channel);
     s->exp = p->exp;
+    s->claims = p->claims && p->claims_len ? xstrndup(p->claims, p->claims_len) : NULL;
+    s->api_key = p->api_key && p->api_key_len ? xstrndup(p->api_key, p->api_key_len) : NULL;
+    snprintf(s->peer, sizeof(s->peer), "%s", p->peer ? p->peer : "");
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    s->since_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
     s->last_in_ms = s->ping_ms = now_ms();
     c->st = s; /* before any output: a drained write calls back into the stream */
     char extra[256];
@@ -384,6 +394,8 @@ struct stream *stream_open(struct conn *c, const struct stream_params *p)
                  accept, p->ws_bearer ? "Sec-WebSocket-Protocol: bearer\r\n" : "");
         if (wslay_event_context_server_init(&s->ws, &ws_callbacks, s) != 0) {
             c->st = NULL;
+            free(s->claims);
+            free(s->api_key);
             free(s);
             return NULL;
         }
@@ -474,11 +486,94 @@ void stream_free(struct stream *s)
     stream_detach(s);
     if (s->ws)
         wslay_event_context_free(s->ws);
+    free(s->claims);
+    free(s->api_key);
     free(s);
+}
+
+bool stream_recheck_request(struct sbuf *json, uint64_t **ids, int *n)
+{
+    *n = 0;
+    *ids = NULL;
+    if (!all)
+        return false;
+    *ids = xmalloc(sizeof(uint64_t) * (size_t)nstreams);
+    sbuf_reset(json);
+    sbuf_addc(json, '[');
+    for (struct stream *s = all; s; s = s->next) {
+        if (s->closing || (!s->claims && !s->api_key))
+            continue;
+        if (*n)
+            sbuf_addc(json, ',');
+        sbuf_adds(json, "{\"claims\":");
+        if (s->claims)
+            json_add_string(json, s->claims, strlen(s->claims), JSON_REPLACE);
+        else
+            sbuf_adds(json, "null");
+        sbuf_adds(json, ",\"api_key\":");
+        if (s->api_key)
+            json_add_string(json, s->api_key, strlen(s->api_key), JSON_REPLACE);
+        else
+            sbuf_adds(json, "null");
+        sbuf_adds(json, ",\"user_id\":");
+        json_add_string(json, s->user, strlen(s->user), JSON_REPLACE);
+        sbuf_addc(json, '}');
+        (*ids)[(*n)++] = s->id;
+    }
+    sbuf_addc(json, ']');
+    if (*n == 0) {
+        free(*ids);
+        *ids = NULL;
+        return false;
+    }
+    return true;
+}
+
+void stream_credentials_failed(uint64_t id)
+{
+    struct stream *s = find(id);
+    if (!s)
+        return;
+    log_info(conn_subject(s->c), "stream closed: its credentials were revoked");
+    if (s->ws)
+        stream_close(s, 4001, "credentials revoked");
+    else
+        conn_stream_close(s->c, false);
+}
+
+void stream_registry_json(struct sbuf *json)
+{
+    sbuf_reset(json);
+    sbuf_addc(json, '[');
+    bool first = true;
+    for (struct stream *s = all; s; s = s->next) {
+        if (s->closing)
+            continue;
+        if (!first)
+            sbuf_addc(json, ',');
+        first = false;
+        sbuf_printf(json,
+                    "{\"stream_id\":%llu,\"since\":%lld,\"kind\":\"%s\",\"topic\":\"%s\","
+                    "\"user_id\":",
+                    (unsigned long long)s->id, (long long)s->since_ms,
+                    s->kind == STREAM_WEBSOCKET ? "websocket" : "sse", s->topic);
+        json_add_string(json, s->user, strlen(s->user), JSON_REPLACE);
+        sbuf_adds(json, ",\"channel\":");
+        json_add_string(json, s->channel, strlen(s->channel), JSON_REPLACE);
+        sbuf_adds(json, ",\"peer\":");
+        json_add_string(json, s->peer, strlen(s->peer), JSON_REPLACE);
+        sbuf_addc(json, '}');
+    }
+    sbuf_addc(json, ']');
 }
 
 void stream_tick(uint64_t now)
 {
+    static uint64_t last_check;
+    if (now - last_check >= (uint64_t)g_cfg->ws_recheck_interval_ms) {
+        last_check = now;
+        listen_stream_checks(); /* the credential re-check and the registry sync */
+    }
     int64_t wall = (int64_t)time(NULL);
     uint64_t every = (uint64_t)g_cfg->ws_ping_interval_ms;
     for (struct stream *s = all, *n; s; s = n) {

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "router.h"
+#include "util.h"
 
 struct conn;
 struct stream;
@@ -31,6 +32,12 @@ struct stream_params {
     const char *ws_key;  /* Sec-WebSocket-Key (WebSocket) */
     size_t ws_key_len;
     bool ws_bearer; /* the token came as subprotocol "bearer": echo it */
+    /* the credential, re-checked every ws-recheck-interval (revocation, deactivation) */
+    const char *claims; /* verified JWT payload, or NULL */
+    size_t claims_len;
+    const char *api_key; /* or an API key */
+    size_t api_key_len;
+    const char *peer;
 };
 
 /* Before the upgrade: 0 if a stream for user may open, else the HTTP status to refuse with
@@ -52,6 +59,14 @@ void stream_catchup_row(uint64_t id, int64_t pos, const char *msg, size_t len);
 void stream_catchup_end(uint64_t id, int64_t upto);
 /* The feed lost its position (a new one is set): every subscriber catches up again. */
 void stream_feed_reset(void);
+
+/* The credential re-check (listen.c): the JSON array of every open stream's credentials
+ * for flov7.stream_credentials_check(); false when there is none.  ids[i] is the stream of
+ * element i+1 (the caller frees ids).  Then the failed ones are closed with 4001. */
+bool stream_recheck_request(struct sbuf *json, uint64_t **ids, int *n);
+void stream_credentials_failed(uint64_t id);
+/* The registry (listen.c): this instance's open streams for flov7.realtime_sync(). */
+void stream_registry_json(struct sbuf *json);
 
 /* Pings, dead peers, expired credentials, slow consumers; from the janitor. */
 void stream_tick(uint64_t now_ms);

@@ -8,6 +8,12 @@ ALTER TABLE flov7.routes ADD COLUMN stream text CHECK (stream IS NULL OR (stream
 COMMENT ON COLUMN flov7.routes.stream IS
 	'websocket or sse: the function authorizes a subscription and describes it ({"user_id","topic","channel","last_event_id"}); frontd then streams the events';
 
+-- ======== issue 7, the credentials of open streams (sql/parts/05_c_functions.sql) ========
+CREATE FUNCTION flov7.caller_status() RETURNS text
+	AS 'MODULE_PATHNAME', 'flov7_caller_status' LANGUAGE C STABLE;
+COMMENT ON FUNCTION flov7.caller_status() IS
+	'anonymous, authenticated, inactive or rejected: the caller''s credentials, without raising';
+
 -- ======== issue 7, the event log (sql/parts/78_events.sql) ========
 CREATE FUNCTION flov7.system_stream() RETURNS uuid
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT '00000000-0000-0000-0000-000000000000'::uuid $$;
@@ -506,6 +512,148 @@ $$;
 COMMENT ON FUNCTION flov7.events_feed(bigint, uuid, text, bigint, int) IS
 	'frontd''s read of the published events (as flov7_authenticator), with the messages its sockets send';
 
+-- Which open streams' credentials no longer hold: revoked at logout, session revoked, key
+-- revoked or expired, user deactivated, or an admin watching someone else who is no longer an
+-- admin.  creds is [{"claims": <JWT payload as text> | null, "api_key": text | null,
+-- "user_id": the watched user}, ...]; the answer is the 1-based positions that failed.  frontd
+-- asks every few seconds and closes those streams (4001).  The rules are the authorizer's own.
+CREATE FUNCTION flov7.stream_credentials_check(creds jsonb) RETURNS int[]
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_bad int[] := '{}';
+	v_i int := 0;
+	c jsonb;
+	v_uid uuid;
+BEGIN
+	IF jsonb_typeof(creds) IS DISTINCT FROM 'array' THEN
+		RAISE EXCEPTION 'creds must be a JSON array' USING ERRCODE = '22023';
+	END IF;
+	FOR c IN SELECT x FROM jsonb_array_elements(creds) x LOOP
+		v_i := v_i + 1;
+		PERFORM set_config('request.jwt.claims', coalesce(c ->> 'claims', ''), true);
+		PERFORM set_config('request.api_key', coalesce(c ->> 'api_key', ''), true);
+		IF flov7.caller_status() <> 'authenticated' THEN
+			v_bad := v_bad || v_i;
+			CONTINUE;
+		END IF;
+		v_uid := flov7.caller_id();
+		IF (c ->> 'user_id') IS DISTINCT FROM v_uid::text AND NOT flov7.caller_is_admin() THEN
+			v_bad := v_bad || v_i;
+		END IF;
+	END LOOP;
+	PERFORM set_config('request.jwt.claims', '', true);
+	PERFORM set_config('request.api_key', '', true);
+	RETURN v_bad;
+END
+$$;
+
+-- The registry of open streams, across frontd instances: each instance sends its whole set
+-- every few seconds (flov7.realtime_sync); rows of an instance that stopped syncing (killed)
+-- are stale after 30 s, hidden at once and deleted by the next sync of anyone.
+CREATE TABLE flov7.realtime_connections (
+	user_id		uuid NOT NULL,
+	instance	text NOT NULL CHECK (length(instance) BETWEEN 1 AND 200),
+	stream_id	bigint NOT NULL,
+	kind		text NOT NULL CHECK (kind IN ('websocket', 'sse')),
+	topic		text NOT NULL CHECK (topic IN ('workflows', 'notifications')),
+	channel		text NOT NULL,
+	peer		text,
+	since		timestamptz NOT NULL,
+	last_seen	timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (user_id, instance, stream_id)
+);
+CREATE INDEX realtime_connections_instance_idx ON flov7.realtime_connections (instance, last_seen);
+COMMENT ON TABLE flov7.realtime_connections IS
+	'open WebSocket/SSE streams of every frontd instance (synced every few seconds; stale after 30 s)';
+ALTER TABLE flov7.realtime_connections ENABLE ROW LEVEL SECURITY;
+ALTER TABLE flov7.realtime_connections FORCE ROW LEVEL SECURITY;
+CREATE POLICY realtime_connections_reader ON flov7.realtime_connections FOR SELECT
+	USING (user_id = (SELECT flov7.caller_id()) OR (SELECT flov7.caller_is_admin()));
+
+-- An instance's whole set of open streams: [{"stream_id","user_id","kind","topic","channel",
+-- "peer","since" (unix ms)}].  Returns how many rows it holds now.
+CREATE FUNCTION flov7.realtime_sync(p_instance text, p_streams jsonb) RETURNS int
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_n int;
+BEGIN
+	IF jsonb_typeof(p_streams) IS DISTINCT FROM 'array' THEN
+		RAISE EXCEPTION 'p_streams must be a JSON array' USING ERRCODE = '22023';
+	END IF;
+	-- no temporary table: a definer must not use objects the caller could have planted in pg_temp
+	DELETE FROM flov7.realtime_connections r
+	 WHERE (r.instance = p_instance
+			AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(p_streams) x
+							 WHERE (x ->> 'user_id')::uuid = r.user_id AND (x ->> 'stream_id')::bigint = r.stream_id))
+		OR r.last_seen < now() - interval '5 minutes';
+	INSERT INTO flov7.realtime_connections AS r (user_id, instance, stream_id, kind, topic, channel, peer, since, last_seen)
+	SELECT (x ->> 'user_id')::uuid, p_instance, (x ->> 'stream_id')::bigint, x ->> 'kind', x ->> 'topic',
+		   x ->> 'channel', x ->> 'peer', to_timestamp((x ->> 'since')::float8 / 1000), now()
+	  FROM jsonb_array_elements(p_streams) x
+	ON CONFLICT (user_id, instance, stream_id) DO UPDATE SET last_seen = now();
+	v_n := jsonb_array_length(p_streams);
+	RETURN v_n;
+END
+$$;
+
+CREATE FUNCTION flov7.realtime_connection_json(r flov7.realtime_connections) RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+	SELECT jsonb_build_object('user_id', r.user_id, 'instance', r.instance, 'stream_id', r.stream_id,
+		'kind', r.kind, 'topic', r.topic, 'channel', r.channel, 'since', r.since, 'last_seen', r.last_seen)
+$$;
+
+-- GET /realtime/subscriptions/status: the caller's open streams, on every frontd.
+CREATE FUNCTION flov7_api.realtime_subscriptions_status(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize(NULL);
+	v_items jsonb;
+BEGIN
+	SELECT coalesce(jsonb_agg(flov7.realtime_connection_json(r) ORDER BY r.since, r.instance, r.stream_id), '[]')
+	  INTO v_items
+	  FROM flov7.realtime_connections r
+	 WHERE r.user_id = v_uid AND r.last_seen > now() - interval '30 seconds';
+	RETURN jsonb_build_object('user_id', v_uid, 'connections', v_items, 'total', jsonb_array_length(v_items),
+		'topics', (SELECT coalesce(jsonb_agg(DISTINCT t), '[]') FROM jsonb_array_elements(v_items) i,
+						  LATERAL (SELECT i ->> 'topic' AS t) x));
+END
+$$;
+
+-- GET /realtime/admin/connections: every open stream (admin), newest first; limit/offset,
+-- filters user_id and topic; with counts by topic and by instance.
+CREATE FUNCTION flov7_api.realtime_admin_connections(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('admin:users');
+	v_limit int := flov7.arg_int(args, 'limit', 100, 1, 1000);
+	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
+	v_user uuid := CASE WHEN args ? 'user_id' THEN flov7.arg_uuid(args, 'user_id') END;
+	v_topic text := flov7.arg_enum(args, 'topic', '{workflows,notifications}', false);
+	v_items jsonb;
+	v_total bigint;
+	v_by_topic jsonb;
+	v_by_instance jsonb;
+BEGIN
+	SELECT count(*) INTO v_total FROM flov7.realtime_connections r
+	 WHERE r.last_seen > now() - interval '30 seconds'
+	   AND (v_user IS NULL OR r.user_id = v_user) AND (v_topic IS NULL OR r.topic = v_topic);
+	SELECT coalesce(jsonb_agg(flov7.realtime_connection_json(x) ORDER BY x.since DESC, x.instance, x.stream_id), '[]')
+	  INTO v_items
+	  FROM (SELECT * FROM flov7.realtime_connections r
+			 WHERE r.last_seen > now() - interval '30 seconds'
+			   AND (v_user IS NULL OR r.user_id = v_user) AND (v_topic IS NULL OR r.topic = v_topic)
+			 ORDER BY r.since DESC, r.instance, r.stream_id LIMIT v_limit OFFSET v_offset) x;
+	SELECT coalesce(jsonb_object_agg(t, n), '{}') INTO v_by_topic
+	  FROM (SELECT r.topic AS t, count(*) AS n FROM flov7.realtime_connections r
+			 WHERE r.last_seen > now() - interval '30 seconds' GROUP BY r.topic) x;
+	SELECT coalesce(jsonb_object_agg(i, n), '{}') INTO v_by_instance
+	  FROM (SELECT r.instance AS i, count(*) AS n FROM flov7.realtime_connections r
+			 WHERE r.last_seen > now() - interval '30 seconds' GROUP BY r.instance) x;
+	RETURN jsonb_build_object('items', v_items, 'total', v_total, 'limit', v_limit, 'offset', v_offset,
+							  'by_topic', v_by_topic, 'by_instance', v_by_instance);
+END
+$$;
+
 INSERT INTO flov7.routes (method, path, function, status, summary, tag, read_only) VALUES
 	('POST', '/api/v1/realtime/notify/workflow-status', 'flov7_api.realtime_notify_workflow_status', 200,
 	 'Tell an execution''s owner about its status (also stored as a notification)', 'realtime', false),
@@ -514,7 +662,11 @@ INSERT INTO flov7.routes (method, path, function, status, summary, tag, read_onl
 	('POST', '/api/v1/realtime/broadcast/system-announcement', 'flov7_api.realtime_broadcast', 200,
 	 'Announce something to every user (admin)', 'realtime', false),
 	('GET', '/api/v1/realtime/events', 'flov7_api.realtime_events', 200,
-	 'Events after a position (replay for clients that resume or poll)', 'realtime', true);
+	 'Events after a position (replay for clients that resume or poll)', 'realtime', true),
+	('GET', '/api/v1/realtime/subscriptions/status', 'flov7_api.realtime_subscriptions_status', 200,
+	 'The caller''s open WebSocket and SSE streams, on every frontd', 'realtime', true),
+	('GET', '/api/v1/realtime/admin/connections', 'flov7_api.realtime_admin_connections', 200,
+	 'Every open stream (admin)', 'realtime', true);
 
 INSERT INTO flov7.routes (method, path, function, status, summary, tag, read_only, stream) VALUES
 	('GET', '/api/v1/realtime/ws/workflows/{user_id}', 'flov7_api.realtime_ws_workflows', 200,
@@ -537,9 +689,12 @@ REVOKE ALL ON FUNCTION
 	flov7.event_message(flov7.events), flov7.events_feed(bigint, uuid, text, bigint, int),
 	flov7_api.realtime_notify_workflow_status(jsonb), flov7_api.realtime_notify_user(jsonb),
 	flov7_api.realtime_broadcast(jsonb), flov7_api.realtime_events(jsonb),
-	flov7_api.realtime_ws_workflows(jsonb), flov7_api.realtime_ws_notifications(jsonb)
+	flov7_api.realtime_ws_workflows(jsonb), flov7_api.realtime_ws_notifications(jsonb),
+	flov7.caller_status(), flov7.stream_credentials_check(jsonb), flov7.realtime_sync(text, jsonb),
+	flov7.realtime_connection_json(flov7.realtime_connections),
+	flov7_api.realtime_subscriptions_status(jsonb), flov7_api.realtime_admin_connections(jsonb)
 	FROM PUBLIC;
-REVOKE ALL ON flov7.events, flov7.event_clock FROM PUBLIC;
+REVOKE ALL ON flov7.events, flov7.event_clock, flov7.realtime_connections FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
 	flov7_api.realtime_notify_workflow_status(jsonb), flov7_api.realtime_notify_user(jsonb),
 	flov7_api.realtime_events(jsonb)
@@ -566,3 +721,12 @@ GRANT EXECUTE ON FUNCTION
 	TO flov7_user, flov7_admin;
 GRANT EXECUTE ON FUNCTION flov7.events_feed(bigint, uuid, text, bigint, int), flov7.events_head()
 	TO flov7_authenticator;
+
+-- The registry and the credential re-check: frontd writes and asks; users read their rows.
+GRANT EXECUTE ON FUNCTION flov7.realtime_sync(text, jsonb), flov7.stream_credentials_check(jsonb)
+	TO flov7_authenticator;
+GRANT EXECUTE ON FUNCTION flov7_api.realtime_subscriptions_status(jsonb),
+	flov7.realtime_connection_json(flov7.realtime_connections), flov7.caller_status()
+	TO flov7_user, flov7_admin;
+GRANT EXECUTE ON FUNCTION flov7_api.realtime_admin_connections(jsonb) TO flov7_admin;
+GRANT SELECT ON flov7.realtime_connections TO flov7_user, flov7_admin;

@@ -27,3 +27,12 @@ GRANT EXECUTE ON FUNCTION
 	TO flov7_user, flov7_admin;
 GRANT EXECUTE ON FUNCTION flov7.events_feed(bigint, uuid, text, bigint, int), flov7.events_head()
 	TO flov7_authenticator;
+
+-- The registry and the credential re-check: frontd writes and asks; users read their rows.
+GRANT EXECUTE ON FUNCTION flov7.realtime_sync(text, jsonb), flov7.stream_credentials_check(jsonb)
+	TO flov7_authenticator;
+GRANT EXECUTE ON FUNCTION flov7_api.realtime_subscriptions_status(jsonb),
+	flov7.realtime_connection_json(flov7.realtime_connections), flov7.caller_status()
+	TO flov7_user, flov7_admin;
+GRANT EXECUTE ON FUNCTION flov7_api.realtime_admin_connections(jsonb) TO flov7_admin;
+GRANT SELECT ON flov7.realtime_connections TO flov7_user, flov7_admin;
