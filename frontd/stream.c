@@ -55,6 +55,7 @@ static struct stream *buckets[NBUCKETS];
 static struct stream *all;
 static int nstreams;
 static uint64_t last_id;
+static uint64_t events_sent, closed_slow;
 
 static unsigned bucket_of(const char *user)
 {
@@ -67,6 +68,13 @@ static unsigned bucket_of(const char *user)
 int stream_count(void)
 {
     return nstreams;
+}
+
+void stream_stats(int *open, uint64_t *sent, uint64_t *slow)
+{
+    *open = nstreams;
+    *sent = events_sent;
+    *slow = closed_slow;
 }
 
 static struct stream *find(uint64_t id)
@@ -183,6 +191,7 @@ static void deliver(struct stream *s, int64_t pos, const char *msg, size_t len)
         return;
     s->pos = pos;
     s->sent_any = true;
+    events_sent++;
     char type[40];
     if (!s->ws)
         message_type(msg, len, type);
@@ -194,9 +203,12 @@ static void deliver(struct stream *s, int64_t pos, const char *msg, size_t len)
     if (!s->closing && !s->detached &&
         evbuffer_get_length(out_of(s)) > (size_t)g_cfg->ws_max_buffer) {
         log_info(conn_subject(s->c), "stream closed: the client does not read its events");
-        /* the backlog would only grow: drop it, say why, and go */
-        evbuffer_drain(out_of(s), evbuffer_get_length(out_of(s)));
+        /* the backlog would only grow: no more events, a close behind what is queued (a frame
+         * half written to the socket cannot be taken back), and the connection ends once that
+         * is out or request-timeout passes */
+        closed_slow++;
         stream_close(s, 1008, "slow consumer: too many unread events");
+        conn_stream_close(s->c, false);
     }
 }
 

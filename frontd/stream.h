@@ -73,5 +73,6 @@ void stream_tick(uint64_t now_ms);
 /* SIGTERM: close every stream with 1001. */
 void stream_shutdown_begin(void);
 int stream_count(void);
+void stream_stats(int *open, uint64_t *events_sent, uint64_t *closed_slow);
 
 #endif
