@@ -115,6 +115,7 @@ static pg_uuid_t acting_user;
 PG_FUNCTION_INFO_V1(flov7_caller_id);
 PG_FUNCTION_INFO_V1(flov7_caller_is_admin);
 PG_FUNCTION_INFO_V1(flov7_caller_permissions);
+PG_FUNCTION_INFO_V1(flov7_caller_status);
 PG_FUNCTION_INFO_V1(flov7_authorize);
 PG_FUNCTION_INFO_V1(flov7_authz_invalidate);
 
@@ -631,6 +632,30 @@ flov7_caller_is_admin(PG_FUNCTION_ARGS)
 	if (c->status == CALLER_REJECTED)
 		raise_rejected(c);
 	PG_RETURN_BOOL(c->status == CALLER_AUTHENTICATED && c->is_admin);
+}
+
+/*
+ * flov7.caller_status(): what the request GUCs say of the caller, without raising:
+ * anonymous, authenticated, inactive or rejected (bad, expired or revoked credentials).
+ * frontd re-checks the credentials of its open streams with it.
+ */
+Datum
+flov7_caller_status(PG_FUNCTION_ARGS)
+{
+	Caller	   *c = current_caller(fcinfo);
+
+	switch (c->status)
+	{
+		case CALLER_ANONYMOUS:
+			PG_RETURN_TEXT_P(cstring_to_text("anonymous"));
+		case CALLER_AUTHENTICATED:
+			PG_RETURN_TEXT_P(cstring_to_text("authenticated"));
+		case CALLER_INACTIVE:
+			PG_RETURN_TEXT_P(cstring_to_text("inactive"));
+		case CALLER_REJECTED:
+			break;
+	}
+	PG_RETURN_TEXT_P(cstring_to_text("rejected"));
 }
 
 /* flov7.caller_permissions(): the caller's effective permissions. */

@@ -19,6 +19,12 @@
  * such event, so an idle worker also wakes at least every
  * WORKER_MAX_SLEEP_MS.
  *
+ * Events: a transaction that writes flov7.events wakes a worker the same
+ * way, and each turn of the loop first publishes committed events
+ * (flov7.events_publish(), its own short transaction, so that the clock row
+ * it locks is never held across a batch of steps), and purges old ones
+ * every WORKER_PURGE_MS.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -42,6 +48,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
 #include "engine.h"
@@ -49,6 +56,7 @@
 #define MAX_WORKERS				64
 #define WORKER_MAX_SLEEP_MS		10000L
 #define WORKER_BATCH			32
+#define WORKER_PURGE_MS			60000
 
 /* Shared state: one slot per worker, pgprocno + 1 (0: not running). */
 typedef struct WorkerShared
@@ -163,6 +171,46 @@ worker_exit(int code, Datum arg)
 		pg_atomic_write_u32(&shared->procno[my_slot], 0);
 }
 
+/*
+ * Publish committed events (and, now and then, purge old ones) in a
+ * transaction of its own; a no-op until the extension has the functions.
+ */
+static void
+worker_publish(void)
+{
+	static TimestampTz last_purge = 0;
+	TimestampTz now = GetCurrentTimestamp();
+	bool		purge = TimestampDifferenceExceeds(last_purge, now, WORKER_PURGE_MS);
+	int			rc;
+	bool		isnull;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "flov7: publishing events");
+	rc = SPI_execute("SELECT coalesce(pg_catalog.has_function_privilege("
+					 "  pg_catalog.to_regprocedure('flov7.events_publish(integer)'), 'EXECUTE'), false)",
+					 true, 1);
+	if (rc == SPI_OK_SELECT && SPI_processed == 1 &&
+		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+	{
+		if (SPI_execute("SELECT flov7.events_publish()", false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "flov7: events_publish failed");
+		if (purge)
+		{
+			if (SPI_execute("SELECT flov7.events_purge()", false, 1) != SPI_OK_SELECT)
+				elog(ERROR, "flov7: events_purge failed");
+			last_purge = now;
+		}
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
 /* One batch in its own transaction; returns steps run and sets *sleep_ms to the next timer. */
 static int
 worker_batch(long *sleep_ms)
@@ -248,6 +296,7 @@ flov7_worker_main(Datum arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 		MemoryContextSwitchTo(loopcxt);
+		worker_publish();
 		ran = worker_batch(&sleep_ms);
 		MemoryContextSwitchTo(TopMemoryContext);
 		MemoryContextReset(loopcxt);

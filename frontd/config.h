@@ -30,6 +30,12 @@ struct config {
     int first_byte_timeout_ms; /* never more than header_timeout_ms in effect */
     int idle_timeout_ms;
     int request_timeout_ms;
+    int ws_ping_interval_ms;
+    int ws_recheck_interval_ms;
+    int ws_max_message;
+    int ws_max_buffer;
+    int ws_max_per_user;
+    int ws_max_connections;
     int jwt_leeway; /* seconds */
     int jwt_cache_size;
     int log_level; /* enum log_level */

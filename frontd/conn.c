@@ -23,6 +23,7 @@
  * struct itself is freed by a reaper event, so callers up the stack never touch freed memory.
  */
 #include "conn.h"
+#include "stream.h"
 #include "dispatch.h"
 #include "errmap.h"
 #include "frontd.h"
@@ -62,6 +63,7 @@ static void conn_process(struct conn *c);
 static void conn_close(struct conn *c, const char *why);
 static void update_events(struct conn *c);
 static void conn_flush(struct conn *c);
+static void conn_end(struct conn *c);
 
 int conn_count(void)
 {
@@ -133,6 +135,7 @@ static void conn_set_state(struct conn *c, enum conn_state s)
     case CONN_BUSY: c->deadline_ms = 0; break;
     case CONN_CLOSING: c->deadline_ms = now + (uint64_t)cfg->request_timeout_ms; break;
     case CONN_LINGER: c->deadline_ms = now + LINGER_MS; break;
+    case CONN_STREAM:
     case CONN_DEAD: c->deadline_ms = 0; break;
     }
     c->state = s;
@@ -165,6 +168,7 @@ static void update_events(struct conn *c)
     case CONN_BODY:
     case CONN_BUSY: r = !c->peer_eof && out_pending(c) < OUT_HIGH_WATER; break;
     case CONN_LINGER: r = !c->peer_eof; break;
+    case CONN_STREAM: r = !c->peer_eof; break;
     case CONN_CLOSING: break;
     case CONN_DEAD: return;
     }
@@ -216,6 +220,8 @@ static void exchange_end(struct conn *c)
     sbuf_trim(&x->qjson, 65536);
     sbuf_trim(&x->pbuf, 16384);
     sbuf_trim(&x->pvals, 16384);
+    sbuf_trim(&x->abuf, 16384);
+    x->ws_bearer = false;
 }
 
 /* ---- http_parser callbacks: record pointers into hbuf, collect the body ---- */
@@ -456,6 +462,10 @@ static void output_drained(struct conn *c)
         start_linger(c);
         return;
     }
+    if (c->state == CONN_STREAM) {
+        stream_on_drained(c->st);
+        return;
+    }
     update_events(c); /* reading may have stopped at OUT_HIGH_WATER */
 }
 
@@ -499,6 +509,77 @@ static void on_write(struct bufferevent *bev, void *arg)
         conn_process(c);
 }
 
+/* ---- streams (stream.c) ---- */
+void conn_upgrade(struct conn *c, int status, const char *extra)
+{
+    struct exchange *x = &c->ex;
+    struct sbuf *o = &c->out;
+    o->len = 0;
+    sbuf_addlit(o, "HTTP/1.1 ");
+    sbuf_add_u64(o, (uint64_t)status);
+    sbuf_addc(o, ' ');
+    sbuf_adds(o, http_status_text(status));
+    sbuf_addlit(o, "\r\nDate: ");
+    sbuf_adds(o, http_date());
+    sbuf_addlit(o, "\r\nX-Request-Id: ");
+    sbuf_adds(o, x->request_id);
+    sbuf_addlit(o, "\r\n");
+    if (x->origin) {
+        sbuf_addlit(o, "Access-Control-Allow-Origin: ");
+        sbuf_add(o, x->origin, x->origin_len);
+        sbuf_addlit(o, "\r\n");
+    }
+    if (extra)
+        sbuf_adds(o, extra);
+    sbuf_addlit(o, "\r\n");
+    evbuffer_add(bufferevent_get_output(c->bev), o->data, o->len);
+    uint64_t dur = now_us() - x->start_us;
+    metrics_request(x->route_label ? x->route_label : "unmatched", c->req.method_str, status, dur);
+    struct access_rec ar = {x->request_id,
+                            c->req.method_str,
+                            x->path ? x->path : "",
+                            x->path_len,
+                            x->route_label,
+                            status,
+                            dur,
+                            0,
+                            c->peer_ip,
+                            x->user_agent,
+                            x->ua_len};
+    log_access(&ar);
+    c->nrequests++;
+    exchange_end(c);
+    /* the input now carries frames (or nothing, for SSE): no more HTTP parsing */
+    bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
+    conn_set_state(c, CONN_STREAM);
+}
+
+void conn_stream_flush(struct conn *c)
+{
+    if (c->state == CONN_STREAM && !c->in_process)
+        conn_flush(c);
+}
+
+void conn_stream_close(struct conn *c, bool abort)
+{
+    if (c->state != CONN_STREAM)
+        return;
+    if (abort)
+        conn_close(c, NULL);
+    else
+        conn_end(c);
+}
+
+struct bufferevent *conn_bev(struct conn *c)
+{
+    return c->bev;
+}
+
+const char *conn_subject(const struct conn *c)
+{
+    return c->subject;
+}
+
 /* ---- reading ---- */
 static void on_read(struct bufferevent *bev, void *arg)
 {
@@ -510,6 +591,10 @@ static void on_read(struct bufferevent *bev, void *arg)
         c->linger_bytes += n;
         if (c->linger_bytes > LINGER_MAX_BYTES)
             conn_close(c, NULL);
+        return;
+    }
+    if (c->state == CONN_STREAM) {
+        stream_on_read(c->st);
         return;
     }
     conn_process(c);
@@ -529,7 +614,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     }
     if (what & BEV_EVENT_EOF) {
         c->peer_eof = true;
-        if (c->state == CONN_LINGER) {
+        if (c->state == CONN_LINGER || c->state == CONN_STREAM) {
             conn_close(c, NULL);
             return;
         }
@@ -772,6 +857,8 @@ void conn_reap(void)
         sbuf_free(&x->qjson);
         sbuf_free(&x->pbuf);
         sbuf_free(&x->pvals);
+        sbuf_free(&x->abuf);
+        stream_free(c->st);
         free(c);
     }
 }
@@ -785,6 +872,8 @@ static void conn_close(struct conn *c, const char *why)
     /* clears the callbacks, drops unsent output and closes the socket (BEV_OPT_CLOSE_ON_FREE,
      * when libevent finalizes the bufferevent, after the current callback); safe inside this
      * bufferevent's own callbacks, which hold a reference */
+    if (c->st)
+        stream_detach(c->st);
     bufferevent_free(c->bev);
     c->bev = NULL;
     c->fd = -1;
@@ -902,6 +991,7 @@ void conn_janitor(uint64_t now)
         case CONN_CLOSING:
         case CONN_LINGER: conn_close(c, NULL); break;
         case CONN_BUSY:
+        case CONN_STREAM: /* stream_tick() */
         case CONN_DEAD: break;
         }
     }

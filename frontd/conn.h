@@ -33,6 +33,8 @@ enum conn_state {
     CONN_CLOSING, /* last response being written, then lingering close */
     CONN_LINGER,  /* write side shut; reading and dropping input briefly so the peer sees our
                      answer instead of a reset; may be evicted too */
+    CONN_STREAM,  /* upgraded to a WebSocket or answering with Server-Sent Events: the stream
+                     (stream.c) owns the traffic; never evicted */
     CONN_DEAD,    /* closed; memory released by the reaper after the current callback */
 };
 
@@ -69,6 +71,8 @@ struct exchange {
     struct sbuf qjson;  /* query parameters */
     struct sbuf pbuf;   /* decoded path segments (router) */
     struct sbuf pvals;  /* NUL-terminated text values of statement 1 */
+    struct sbuf abuf;   /* "Bearer <token>" built from ?token= or a subprotocol (streams) */
+    bool ws_bearer;     /* the token came as subprotocol "bearer" */
     size_t voff[8];
 };
 
@@ -96,6 +100,7 @@ struct conn {
     char subject[96];      /* log prefix: "C-12 127.0.0.1:5000" */
     struct admit_node adm; /* per-address count; on the idle lists while IDLE or LINGER */
     struct exchange ex;
+    struct stream *st; /* owned, in CONN_STREAM */
 };
 
 /* The client's X-Request-Id if sane (set by dispatch), else a generated one. */
@@ -113,6 +118,15 @@ void conn_evict(struct admit_node *n);
 void conn_respond(struct conn *c, int status, const char *extra, const char *body, size_t blen);
 void conn_respond_error(struct conn *c, int status, const char *code, const char *message,
                         const char *details, const char *hint, const char *extra);
+
+/* Streams (stream.c): answer the handshake with status and extra header lines (no body
+ * follows; the connection enters CONN_STREAM); write out what is queued; end the connection,
+ * at once (abort) or after the queued output. */
+void conn_upgrade(struct conn *c, int status, const char *extra);
+void conn_stream_flush(struct conn *c);
+void conn_stream_close(struct conn *c, bool abort);
+struct bufferevent *conn_bev(struct conn *c);
+const char *conn_subject(const struct conn *c);
 
 void conn_janitor(uint64_t now);
 /* Graceful stop: close idle connections, let busy ones finish one response. */

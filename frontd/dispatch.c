@@ -19,7 +19,10 @@
 #include "frontd.h"
 #include "log.h"
 #include "pool.h"
+#include "stream.h"
+#include "wsproto.h"
 
+#include <json-c/json.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,6 +206,64 @@ void dispatch_pool_error(struct conn *c, int err)
     }
 }
 
+/* The subscription function said yes ({"user_id","topic","channel","last_event_id"}): hand the
+ * connection to a stream. */
+static void open_stream(struct conn *c, const char *json, size_t len)
+{
+    struct exchange *x = &c->ex;
+    struct json_object *o = json_tokener_parse(json), *v;
+    (void)len;
+    const char *user = NULL, *topic = NULL, *channel = NULL;
+    int64_t from = -1;
+    if (o && json_object_is_type(o, json_type_object)) {
+        if (json_object_object_get_ex(o, "user_id", &v) && json_object_is_type(v, json_type_string))
+            user = json_object_get_string(v);
+        if (json_object_object_get_ex(o, "topic", &v) && json_object_is_type(v, json_type_string))
+            topic = json_object_get_string(v);
+        if (json_object_object_get_ex(o, "channel", &v) && json_object_is_type(v, json_type_string))
+            channel = json_object_get_string(v);
+        if (json_object_object_get_ex(o, "last_event_id", &v) &&
+            json_object_is_type(v, json_type_int))
+            from = json_object_get_int64(v);
+    }
+    if (!user || !topic || !channel || from < 0 || strlen(user) >= 40 || strlen(topic) >= 16 ||
+        strlen(channel) >= 64) {
+        json_object_put(o);
+        conn_respond_error(c, 500, NULL, "the subscription function answered an unusable shape",
+                           NULL, NULL, NULL);
+        return;
+    }
+    const char *why = NULL;
+    int refuse = stream_admit(user, &why);
+    if (refuse) {
+        json_object_put(o);
+        conn_respond_error(c, refuse, NULL, why, NULL, "Close another stream, or retry later.",
+                           "Retry-After: 5\r\n");
+        return;
+    }
+    const struct http_hdr *key = http_find(&c->req, "sec-websocket-key");
+    struct stream_params p = {
+        .kind = x->route->stream,
+        .user = user,
+        .topic = topic,
+        .channel = channel,
+        .from = from,
+        .exp = x->auth.exp,
+        .ws_key = key ? key->value : NULL,
+        .ws_key_len = key ? key->vlen : 0,
+        .ws_bearer = x->ws_bearer,
+        .claims = x->claims.len ? x->claims.data : NULL,
+        .claims_len = x->claims.len,
+        .api_key = x->auth.apikey_len ? x->auth.apikey : NULL,
+        .api_key_len = x->auth.apikey_len,
+        .peer = c->peer_ip,
+    };
+    c->st = stream_open(c, &p);
+    json_object_put(o);
+    if (!c->st)
+        conn_respond_error(c, 500, NULL, "could not start the stream", NULL, NULL, NULL);
+}
+
 static void api_done(struct pool_req *r, int err)
 {
     struct conn *c = conn_of(r);
@@ -229,6 +290,10 @@ static void api_done(struct pool_req *r, int err)
         int s = parse_status(PQgetvalue(res, 0, 1));
         if (s)
             status = s;
+    }
+    if (x->route->stream != STREAM_NONE && status < 300) {
+        open_stream(c, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+        return;
     }
     conn_respond(c, status, NULL, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 }
@@ -322,6 +387,73 @@ static void answer_options(struct conn *c, const char *allow)
     conn_respond(c, 204, extra, NULL, 0);
 }
 
+/* RFC 6455 §4.2.1, before anything else: a WebSocket route answers nothing but a valid
+ * upgrade, from an allowed Origin. */
+static bool websocket_handshake_ok(struct conn *c)
+{
+    struct http_request *req = &c->req;
+    const struct http_hdr *up = http_find(req, "upgrade");
+    const struct http_hdr *co = http_find(req, "connection");
+    if (!up || !header_has_token(up->value, up->vlen, "websocket") || !co ||
+        !header_has_token(co->value, co->vlen, "upgrade")) {
+        conn_respond_error(c, 426, NULL, "this endpoint is a WebSocket: send an upgrade request",
+                           NULL,
+                           "Upgrade: websocket, Connection: Upgrade, Sec-WebSocket-Version: 13",
+                           "Upgrade: websocket\r\n");
+        return false;
+    }
+    const struct http_hdr *ver = http_find(req, "sec-websocket-version");
+    if (!ver || !str_ieq(ver->value, ver->vlen, "13")) {
+        conn_respond_error(c, 426, NULL, "unsupported WebSocket version (13 is)", NULL, NULL,
+                           "Sec-WebSocket-Version: 13\r\n");
+        return false;
+    }
+    const struct http_hdr *key = http_find(req, "sec-websocket-key");
+    if (!key || !ws_key_valid(key->value, key->vlen)) {
+        conn_respond_error(c, 400, NULL, "Sec-WebSocket-Key must be the base64 of 16 bytes", NULL,
+                           NULL, NULL);
+        return false;
+    }
+    /* a browser page of another site must not ride on its user's credentials (CSWSH) */
+    const struct http_hdr *origin = http_known(req, H_ORIGIN);
+    if (origin && !c->ex.origin) {
+        conn_respond_error(c, 403, NULL, "this Origin may not open WebSockets here", NULL,
+                           "Add it to cors-origins.", NULL);
+        return false;
+    }
+    return true;
+}
+
+/* Credentials a browser can send on a stream: ?token=, or the subprotocol list "bearer,
+ * <token>" (WebSocket).  Builds "Bearer <token>" in the exchange's abuf. */
+static bool stream_token(struct conn *c, const char *query, size_t qlen)
+{
+    struct exchange *x = &c->ex;
+    sbuf_reset(&x->abuf);
+    sbuf_addlit(&x->abuf, "Bearer ");
+    size_t i = 0;
+    while (i < qlen) {
+        size_t s = i;
+        while (i < qlen && query[i] != '&')
+            i++;
+        if (i - s > 6 && memcmp(query + s, "token=", 6) == 0 &&
+            pct_decode(&x->abuf, query + s + 6, i - s - 6, true) && x->abuf.len > 7)
+            return true;
+        x->abuf.len = 7; /* drop a malformed one */
+        i++;
+    }
+    const struct http_hdr *proto = http_find(&c->req, "sec-websocket-protocol");
+    const char *tok;
+    size_t tl;
+    if (x->route->stream == STREAM_WEBSOCKET && proto &&
+        ws_protocol_bearer(proto->value, proto->vlen, &tok, &tl)) {
+        sbuf_add(&x->abuf, tok, tl);
+        x->ws_bearer = true;
+        return true;
+    }
+    return false;
+}
+
 void dispatch_request(struct conn *c)
 {
     struct exchange *x = &c->ex;
@@ -389,13 +521,22 @@ void dispatch_request(struct conn *c)
     x->routes = g_routes;
     router_ref(x->routes);
     x->route = m.route;
+    if (x->route->stream == STREAM_WEBSOCKET && !websocket_handshake_ok(c))
+        return;
 
     /* who is calling */
     const struct http_hdr *az = http_known(req, H_AUTHORIZATION);
     const struct http_hdr *ak = http_known(req, H_X_API_KEY);
+    const char *azv = az ? az->value : NULL;
+    size_t azl = az ? az->vlen : 0;
+    int naz = req->nknown[H_AUTHORIZATION];
+    if (x->route->stream != STREAM_NONE && !az && !ak && stream_token(c, query, qlen)) {
+        azv = x->abuf.data;
+        azl = x->abuf.len;
+        naz = 1;
+    }
     sbuf_reset(&x->claims);
-    auth_request(az ? az->value : NULL, az ? az->vlen : 0, req->nknown[H_AUTHORIZATION],
-                 ak ? ak->value : NULL, ak ? ak->vlen : 0, req->nknown[H_X_API_KEY],
+    auth_request(azv, azl, naz, ak ? ak->value : NULL, ak ? ak->vlen : 0, req->nknown[H_X_API_KEY],
                  (int64_t)time(NULL), &x->auth, &x->claims);
     if (x->auth.status) {
         auth_fail(c);

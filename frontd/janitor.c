@@ -7,6 +7,7 @@
 #include "frontd.h"
 #include "log.h"
 #include "pool.h"
+#include "stream.h"
 #include "util.h"
 
 #include <event2/event.h>
@@ -24,6 +25,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     uint64_t now = now_ms();
     conn_janitor(now);
     pool_janitor(now);
+    stream_tick(now);
     if (drain_deadline && now >= drain_deadline) {
         log_warn("shutdown", "drain deadline reached with %d connections open; exiting",
                  conn_count());

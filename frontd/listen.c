@@ -1,19 +1,57 @@
 /*
- * listen.c — LISTEN flov7_routes and reload.  Not in pipeline mode: plain PQsendQuery on a
- * connection that does nothing else.  Notifications arriving while a reload query runs set a
- * flag, so a burst of route changes costs at most one extra reload.
+ * listen.c — the one LISTEN connection: route reloads (flov7_routes) and the event feed
+ * (flov7_events).  Not in pipeline mode: one plain query at a time, so its work is serialized:
+ *
+ *   routes    reload the route table (on NOTIFY, and after every reconnect, since
+ *             notifications sent while it was down are lost);
+ *   head      where the feed starts, the first time (flov7.events_head());
+ *   feed      published events after the feed's position, fanned out to live streams;
+ *   catch-up  one new subscriber's events from its last_event_id up to the feed's position,
+ *             and only then it goes live: as catch-ups and feed reads never overlap, nothing
+ *             falls between them and nothing is sent twice;
+ *   recheck   every ws-recheck-interval, the open streams' credentials in one call (a
+ *             revoked token or key, a deactivated user: closed with 4001);
+ *   sync      then this instance's set of streams, for the registry (realtime_connections).
+ *
+ * After a reconnect the feed reads on from where it was, so streams miss nothing across a
+ * PostgreSQL restart.  Notifications arriving while a query runs only set flags.
  */
 #include "listen.h"
 #include "frontd.h"
 #include "log.h"
 #include "pgconn.h"
+#include "stream.h"
 #include "util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#define FEED_BATCH   "1000"
+#define FEED_BATCH_N 1000
+
+enum op { OP_NONE, OP_ROUTES, OP_HEAD, OP_FEED, OP_CATCHUP, OP_RECHECK, OP_SYNC };
+
+struct catchup {
+    struct catchup *next;
+    uint64_t id;
+    char user[40], topic[16];
+    int64_t from, upto;
+};
 
 static struct pgc lc;
-static bool query_running, reload_pending;
+static enum op running;
+static bool reload_pending, feed_pending, feed_enabled = true;
+static int64_t feed_pos = -1; /* last position fanned out; -1 until the head is known */
+static struct catchup *cq_head, *cq_tail;
+static int64_t op_last; /* the feed/catch-up read: last position and rows seen */
+static int op_rows;
+static bool recheck_pending, sync_pending;
+static uint64_t *recheck_ids; /* stream of each element of the re-check in flight */
+static int recheck_n;
+static struct sbuf jbuf;
+static char instance[128];
 
 static void route_warn(void *arg, const char *msg)
 {
@@ -24,11 +62,13 @@ static void route_warn(void *arg, const char *msg)
 struct route_table *routes_from_result(PGresult *res)
 {
     int n = PQntuples(res);
+    int has_stream = PQnfields(res) > 7;
     struct route_row *rows = xcalloc((size_t)(n > 0 ? n : 1), sizeof(*rows));
     for (int i = 0; i < n; i++) {
-        const char **f[] = {&rows[i].method,  &rows[i].path, &rows[i].function, &rows[i].status,
-                            &rows[i].summary, &rows[i].tag,  &rows[i].read_only};
-        for (int j = 0; j < (int)(sizeof(f) / sizeof(f[0])); j++)
+        const char **f[] = {&rows[i].method,  &rows[i].path, &rows[i].function,  &rows[i].status,
+                            &rows[i].summary, &rows[i].tag,  &rows[i].read_only, &rows[i].stream};
+        int nf = has_stream ? 8 : 7;
+        for (int j = 0; j < nf; j++)
             *f[j] = PQgetisnull(res, i, j) ? NULL : PQgetvalue(res, i, j);
     }
     struct route_table *t = router_build(rows, n, route_warn, NULL);
@@ -36,26 +76,237 @@ struct route_table *routes_from_result(PGresult *res)
     return t;
 }
 
-static void send_query(const char *sql)
+int64_t listen_feed_pos(void)
 {
-    if (!PQsendQuery(lc.pg, sql)) {
+    return feed_enabled ? feed_pos : -1;
+}
+
+static bool sent(enum op op, int ok)
+{
+    if (!ok) {
         pgc_fail(&lc, PQerrorMessage(lc.pg));
-        return;
+        return false;
     }
-    query_running = true;
+    running = op;
+    op_rows = 0;
     int f = PQflush(lc.pg);
     if (f < 0)
         pgc_fail(&lc, PQerrorMessage(lc.pg));
     else if (f == 1)
         pgc_want_write(&lc, true);
+    return true;
+}
+
+static void send_params(enum op op, const char *sql, int n, const char *const *v)
+{
+    sent(op, PQsendQueryParams(lc.pg, sql, n, NULL, v, NULL, NULL, 0));
+}
+
+/* Start the next piece of work, if the connection is free. */
+static void schedule(void)
+{
+    if (running != OP_NONE || lc.state != PGC_UP)
+        return;
+    if (reload_pending) {
+        reload_pending = false;
+        sent(OP_ROUTES, PQsendQuery(lc.pg, ROUTES_QUERY));
+        return;
+    }
+    if (!feed_enabled)
+        return;
+    if (feed_pos < 0) {
+        sent(OP_HEAD, PQsendQuery(lc.pg, "SELECT flov7.events_head()"));
+        return;
+    }
+    if (cq_head) {
+        struct catchup *q = cq_head;
+        if (q->upto < 0)
+            q->upto = feed_pos;
+        char from[24], upto[24];
+        snprintf(from, sizeof(from), "%lld", (long long)q->from);
+        snprintf(upto, sizeof(upto), "%lld", (long long)q->upto);
+        const char *v[4] = {from, q->user, q->topic, upto};
+        op_last = q->from;
+        send_params(OP_CATCHUP,
+                    "SELECT pos, message FROM flov7.events_feed($1::bigint, $2::uuid, $3, "
+                    "$4::bigint, " FEED_BATCH ")",
+                    4, v);
+        return;
+    }
+    if (recheck_pending) {
+        recheck_pending = false;
+        free(recheck_ids);
+        if (stream_recheck_request(&jbuf, &recheck_ids, &recheck_n)) {
+            const char *v[1] = {sbuf_cstr(&jbuf)};
+            send_params(OP_RECHECK, "SELECT flov7.stream_credentials_check($1::jsonb)", 1, v);
+            return;
+        }
+    }
+    if (sync_pending) {
+        sync_pending = false;
+        stream_registry_json(&jbuf);
+        const char *v[2] = {instance, sbuf_cstr(&jbuf)};
+        send_params(OP_SYNC, "SELECT flov7.realtime_sync($1, $2::jsonb)", 2, v);
+        return;
+    }
+    if (feed_pending) {
+        feed_pending = false;
+        char from[24];
+        snprintf(from, sizeof(from), "%lld", (long long)feed_pos);
+        const char *v[1] = {from};
+        op_last = feed_pos;
+        send_params(OP_FEED,
+                    "SELECT pos, user_id, topic, message FROM flov7.events_feed($1::bigint, "
+                    "NULL, NULL, NULL, " FEED_BATCH ")",
+                    1, v);
+    }
+}
+
+void listen_catchup(uint64_t id, const char *user, const char *topic, int64_t from)
+{
+    struct catchup *q = xcalloc(1, sizeof(*q));
+    q->id = id;
+    snprintf(q->user, sizeof(q->user), "%s", user);
+    snprintf(q->topic, sizeof(q->topic), "%s", topic);
+    q->from = from;
+    q->upto = -1; /* the feed's position when it runs */
+    if (cq_tail)
+        cq_tail->next = q;
+    else
+        cq_head = q;
+    cq_tail = q;
+    schedule();
 }
 
 static void lc_up(struct pgc *p)
 {
     (void)p;
+    running = OP_NONE;
     reload_pending = false;
-    /* reload too: NOTIFYs sent while we were disconnected are gone */
-    send_query("LISTEN flov7_routes; " ROUTES_QUERY);
+    /* notifications sent while we were away are lost: reload, and read the feed on */
+    feed_pending = feed_pos >= 0;
+    sent(OP_ROUTES, PQsendQuery(lc.pg, "LISTEN flov7_routes; LISTEN flov7_events; " ROUTES_QUERY));
+}
+
+static void on_routes(PGresult *res)
+{
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        struct route_table *t = routes_from_result(res);
+        log_info("routes", "loaded %d routes", t->nroutes);
+        g_stats.routes_reloads++;
+        frontd_set_routes(t);
+    } else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        log_error("routes", "reloading routes failed, keeping the current table: %s",
+                  PQresultErrorMessage(res));
+    }
+}
+
+static void feed_error(PGresult *res)
+{
+    log_error("events", "reading the event feed failed; streams get no events: %s",
+              PQresultErrorMessage(res));
+    feed_enabled = false; /* an extension without the feed (or no grant): fix, then SIGHUP */
+}
+
+static void on_head(PGresult *res)
+{
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        feed_error(res);
+        return;
+    }
+    feed_pos =
+        PQntuples(res) && !PQgetisnull(res, 0, 0) ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+    log_info("events", "event feed starts after position %lld", (long long)feed_pos);
+    stream_feed_reset();
+}
+
+static void on_feed(PGresult *res)
+{
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        feed_error(res);
+        return;
+    }
+    int n = PQntuples(res);
+    for (int i = 0; i < n; i++) {
+        int64_t pos = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        stream_feed_row(pos, PQgetisnull(res, i, 1) ? NULL : PQgetvalue(res, i, 1),
+                        PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+                        (size_t)PQgetlength(res, i, 3));
+        op_last = pos;
+    }
+    op_rows += n;
+}
+
+static void on_catchup(PGresult *res)
+{
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        feed_error(res);
+        return;
+    }
+    int n = PQntuples(res);
+    for (int i = 0; i < n; i++) {
+        int64_t pos = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        stream_catchup_row(cq_head->id, pos, PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1));
+        op_last = pos;
+    }
+    op_rows += n;
+}
+
+void listen_stream_checks(void)
+{
+    recheck_pending = sync_pending = true;
+    schedule();
+}
+
+static void on_recheck(PGresult *res)
+{
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        log_warn("events", "re-checking the streams' credentials failed: %s",
+                 PQresultErrorMessage(res));
+        return;
+    }
+    /* an int[] as text: {3,17} */
+    const char *p = PQntuples(res) && !PQgetisnull(res, 0, 0) ? PQgetvalue(res, 0, 0) : "{}";
+    while (*p) {
+        if (*p >= '0' && *p <= '9') {
+            char *end;
+            long i = strtol(p, &end, 10);
+            if (i >= 1 && i <= recheck_n)
+                stream_credentials_failed(recheck_ids[i - 1]);
+            p = end;
+        } else {
+            p++;
+        }
+    }
+}
+
+static void on_sync(PGresult *res)
+{
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        log_warn("events", "syncing the registry of streams failed: %s", PQresultErrorMessage(res));
+}
+
+/* The query of the running op has ended (all its results read). */
+static void op_done(void)
+{
+    enum op op = running;
+    running = OP_NONE;
+    if (op == OP_FEED && feed_enabled) {
+        feed_pos = op_last;
+        if (op_rows >= FEED_BATCH_N)
+            feed_pending = true; /* more than one batch behind */
+    } else if (op == OP_CATCHUP && cq_head) {
+        struct catchup *q = cq_head;
+        if (feed_enabled && op_rows >= FEED_BATCH_N) {
+            q->from = op_last; /* the same upto: the next batch */
+        } else {
+            cq_head = q->next;
+            if (!cq_head)
+                cq_tail = NULL;
+            stream_catchup_end(q->id, q->upto);
+            free(q);
+        }
+    }
 }
 
 static void lc_readable(struct pgc *p)
@@ -64,21 +315,20 @@ static void lc_readable(struct pgc *p)
         pgc_fail(p, PQerrorMessage(p->pg));
         return;
     }
-    while (query_running && !PQisBusy(p->pg)) {
+    while (running != OP_NONE && !PQisBusy(p->pg)) {
         PGresult *res = PQgetResult(p->pg);
         if (!res) {
-            query_running = false;
+            op_done();
             break;
         }
-        ExecStatusType st = PQresultStatus(res);
-        if (st == PGRES_TUPLES_OK) {
-            struct route_table *t = routes_from_result(res);
-            log_info("routes", "loaded %d routes", t->nroutes);
-            g_stats.routes_reloads++;
-            frontd_set_routes(t);
-        } else if (st != PGRES_COMMAND_OK) {
-            log_error("routes", "reloading routes failed, keeping the current table: %s",
-                      PQresultErrorMessage(res));
+        switch (running) {
+        case OP_ROUTES: on_routes(res); break;
+        case OP_HEAD: on_head(res); break;
+        case OP_FEED: on_feed(res); break;
+        case OP_CATCHUP: on_catchup(res); break;
+        case OP_RECHECK: on_recheck(res); break;
+        case OP_SYNC: on_sync(res); break;
+        case OP_NONE: break;
         }
         PQclear(res);
     }
@@ -86,12 +336,12 @@ static void lc_readable(struct pgc *p)
     while ((n = PQnotifies(p->pg)) != NULL) {
         if (strcmp(n->relname, "flov7_routes") == 0)
             reload_pending = true;
+        else if (strcmp(n->relname, "flov7_events") == 0 && strtoll(n->extra, NULL, 10) > feed_pos)
+            feed_pending = true;
         PQfreemem(n);
     }
-    if (reload_pending && !query_running && p->state == PGC_UP) {
-        reload_pending = false;
-        send_query(ROUTES_QUERY);
-    }
+    if (p->state == PGC_UP)
+        schedule();
 }
 
 static void lc_writable(struct pgc *p)
@@ -107,18 +357,45 @@ static void lc_down(struct pgc *p, const char *why)
 {
     (void)p;
     (void)why;
-    query_running = false;
+    /* a catch-up in flight runs again from where it got to, after the reconnect */
+    if (running == OP_CATCHUP && cq_head)
+        cq_head->from = op_last;
+    running = OP_NONE;
 }
 
 static const struct pgc_ops listen_ops = {lc_up, lc_readable, lc_writable, lc_down};
 
 void listen_init(void)
 {
+    char host[64] = "?";
+    gethostname(host, sizeof(host) - 1);
+    host[sizeof(host) - 1] = 0;
+    snprintf(instance, sizeof(instance), "%s:%d:%llx", host, (int)getpid(),
+             (unsigned long long)(now_us() & 0xffffffULL));
+    sbuf_init(&jbuf);
     pgc_init(&lc, "listen", &listen_ops, NULL, false);
     pgc_connect(&lc);
+}
+
+void listen_reenable_feed(void)
+{
+    if (!feed_enabled) {
+        feed_enabled = true;
+        feed_pos = -1;
+        schedule();
+    }
 }
 
 void listen_shutdown(void)
 {
     pgc_close(&lc);
+    while (cq_head) {
+        struct catchup *q = cq_head;
+        cq_head = q->next;
+        free(q);
+    }
+    cq_tail = NULL;
+    free(recheck_ids);
+    recheck_ids = NULL;
+    sbuf_free(&jbuf);
 }

@@ -1,7 +1,7 @@
 /*
- * listen.h — the one extra database connection that LISTENs on flov7_routes and reloads the
- * route table on each NOTIFY (and after every reconnect, since notifications sent while it
- * was down are lost).  Requests in flight keep the table they started with.
+ * listen.h — the one extra database connection: it LISTENs on flov7_routes and reloads the
+ * route table on each NOTIFY (requests in flight keep the table they started with), and on
+ * flov7_events, reading the published events for the streams (stream.c).
  */
 #ifndef FRONTD_LISTEN_H
 #define FRONTD_LISTEN_H
@@ -11,11 +11,22 @@
 #include "router.h"
 
 #define ROUTES_QUERY                                                                               \
-    "SELECT method, path, function, status, summary, tag, read_only FROM flov7.routes "            \
+    "SELECT method, path, function, status, summary, tag, read_only, stream FROM flov7.routes "    \
     "ORDER BY path, method"
+
+#include <stdint.h>
 
 void listen_init(void);
 void listen_shutdown(void);
+/* The last event position fanned out to live streams; -1 while unknown. */
+int64_t listen_feed_pos(void);
+/* Read subscriber id's events after from (user, topic) up to the feed's position, then
+ * stream_catchup_end(); serialized with the feed reads. */
+void listen_catchup(uint64_t id, const char *user, const char *topic, int64_t from);
+/* Re-check the open streams' credentials and sync the registry (from stream_tick). */
+void listen_stream_checks(void);
+/* After a SIGHUP: try the feed again if it had failed (e.g. the extension was updated). */
+void listen_reenable_feed(void);
 /* Build a table from the result of ROUTES_QUERY (bad rows are logged and skipped). */
 struct route_table *routes_from_result(PGresult *res);
 

@@ -15,6 +15,7 @@
 #include "cors.h"
 #include "frontd.h"
 #include "janitor.h"
+#include "stream.h"
 #include "listen.h"
 #include "listener.h"
 #include "log.h"
@@ -50,7 +51,12 @@ void frontd_set_routes(struct route_table *t)
 
 void frontd_maybe_exit(void)
 {
-    if (g_shutting_down && conn_count() == 0 && g_base)
+    if (!g_shutting_down || !g_base)
+        return;
+    /* the HTTP requests in flight have been answered: now the streams go (1001) */
+    if (conn_count() > 0 && conn_count() == stream_count())
+        stream_shutdown_begin();
+    if (conn_count() == 0)
         event_base_loopbreak(g_base);
 }
 
@@ -106,6 +112,7 @@ static void reload(void)
     apply_runtime(old, cfg);
     config_free(old);
     free(old);
+    listen_reenable_feed();
     log_info("reload", "configuration reloaded");
 }
 

@@ -173,6 +173,15 @@ void metrics_render(struct sbuf *o, const struct metrics_gauges *g)
           "Idle client connections closed to admit a new one at a connection limit.", "counter",
           g->connections_evicted);
     gauge(o, "flov7_routes", "Routes loaded from flov7.routes.", "gauge", (uint64_t)g->routes);
+    gauge(o, "flov7_streams_open", "Open WebSocket and SSE streams.", "gauge",
+          (uint64_t)g->streams_open);
+    gauge(o, "flov7_stream_events_sent_total", "Events sent to streams (catch-up and live).",
+          "counter", g->events_sent);
+    gauge(o, "flov7_streams_closed_slow_total",
+          "Streams closed because their client did not read (ws-max-buffer).", "counter",
+          g->streams_closed_slow);
+    gauge(o, "flov7_event_feed_position", "The last event position read from the feed.", "gauge",
+          g->feed_position > 0 ? (uint64_t)g->feed_position : 0);
     gauge(o, "flov7_routes_reloads_total", "Route table reloads.", "counter", g->routes_reloads);
     gauge(o, "flov7_jwt_cache_hits_total", "JWTs found in the verified-token cache.", "counter",
           g->jwt_cache_hits);

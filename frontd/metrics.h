@@ -13,7 +13,9 @@
 
 struct metrics_gauges {
     int pool_size, pool_connected, pool_busy, pool_waiting, pool_in_flight;
-    int connections_open, routes;
+    int connections_open, routes, streams_open;
+    uint64_t events_sent, streams_closed_slow;
+    int64_t feed_position;
     uint64_t connections_accepted, connections_rejected, connections_evicted;
     uint64_t jwt_cache_hits, jwt_cache_misses;
     int jwt_cache_entries;

@@ -11,6 +11,8 @@
 #include "frontd.h"
 #include "metrics.h"
 #include "pool.h"
+#include "listen.h"
+#include "stream.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -105,6 +107,8 @@ static void metrics(struct conn *c)
     pool_stats(&g.pool_size, &g.pool_connected, &g.pool_busy, &g.pool_waiting, &g.pool_in_flight);
     g.connections_open = conn_count();
     g.routes = g_routes ? g_routes->nroutes : 0;
+    stream_stats(&g.streams_open, &g.events_sent, &g.streams_closed_slow);
+    g.feed_position = listen_feed_pos();
     g.connections_accepted = g_stats.accepted;
     g.connections_rejected = g_stats.rejected;
     g.connections_evicted = g_stats.evicted;

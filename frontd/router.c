@@ -234,6 +234,10 @@ struct route_table *router_build(const struct route_row *rows, int n, router_war
         r->status = (int)st;
         /* only a GET may say so (the table checks it too): running a write twice is never safe */
         r->read_only = r->method == M_GET && row->read_only && strcmp(row->read_only, "t") == 0;
+        r->stream = r->method != M_GET || !row->stream      ? STREAM_NONE
+                    : strcmp(row->stream, "websocket") == 0 ? STREAM_WEBSOCKET
+                    : strcmp(row->stream, "sse") == 0       ? STREAM_SSE
+                                                            : STREAM_NONE;
         r->function = xstrdup(row->function);
         r->summary = xstrdup(row->summary ? row->summary : "");
         r->tag = xstrdup(row->tag ? row->tag : "");

@@ -16,10 +16,14 @@
 #define ROUTE_MAX_SEGS   32
 #define ROUTE_MAX_PARAMS 16
 
-/* One row of flov7.routes as text, as libpq returns it (read_only: "t" or "f"). */
+/* One row of flov7.routes as text, as libpq returns it (read_only: "t" or "f"; stream:
+ * "websocket", "sse" or NULL). */
 struct route_row {
-    const char *method, *path, *function, *status, *summary, *tag, *read_only;
+    const char *method, *path, *function, *status, *summary, *tag, *read_only, *stream;
 };
+
+/* A route whose answer is a stream of events (its function authorizes the subscription). */
+enum route_stream { STREAM_NONE, STREAM_WEBSOCKET, STREAM_SSE };
 
 struct route_seg {
     char *text; /* literal text, or the parameter's name */
@@ -32,7 +36,8 @@ struct route {
     char *path, *function, *summary, *tag;
     int status;
     bool read_only; /* the function changes nothing: may run again if its connection dies */
-    int fn_id;      /* interned function id: index of its prepared statement */
+    enum route_stream stream;
+    int fn_id; /* interned function id: index of its prepared statement */
     int nsegs;
     struct route_seg *segs;
 };

@@ -36,6 +36,11 @@ CREATE FUNCTION flov7.caller_is_admin() RETURNS boolean
 COMMENT ON FUNCTION flov7.caller_is_admin() IS
 	'true if the caller is an active admin now (read from the database, not the token)';
 
+CREATE FUNCTION flov7.caller_status() RETURNS text
+	AS 'MODULE_PATHNAME', 'flov7_caller_status' LANGUAGE C STABLE;
+COMMENT ON FUNCTION flov7.caller_status() IS
+	'anonymous, authenticated, inactive or rejected: the caller''s credentials, without raising';
+
 CREATE FUNCTION flov7.caller_permissions() RETURNS text[]
 	AS 'MODULE_PATHNAME', 'flov7_caller_permissions' LANGUAGE C STABLE;
 COMMENT ON FUNCTION flov7.caller_permissions() IS

@@ -282,9 +282,12 @@ CREATE TABLE flov7.routes (
 	summary		text NOT NULL DEFAULT '',
 	tag			text NOT NULL DEFAULT 'default',
 	read_only	boolean NOT NULL DEFAULT false CHECK (NOT read_only OR method = 'GET'),
+	stream		text CHECK (stream IS NULL OR (stream IN ('websocket', 'sse') AND method = 'GET')),
 	PRIMARY KEY (method, path)
 );
 COMMENT ON TABLE flov7.routes IS 'HTTP routes served by frontd: method + path -> function (jsonb) RETURNS jsonb';
+COMMENT ON COLUMN flov7.routes.stream IS
+	'websocket or sse: the function authorizes a subscription and describes it ({"user_id","topic","channel","last_event_id"}); frontd then streams the events';
 COMMENT ON COLUMN flov7.routes.read_only IS
 	'the function changes nothing, so frontd may run it again on another connection when its connection dies before the answer';
 

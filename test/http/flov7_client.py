@@ -523,4 +523,12 @@ ROUTES = [
     ("GET", "/workflows/message-templates/{name}", 200),
     ("PUT", "/workflows/message-templates/{name}", 200),
     ("DELETE", "/workflows/message-templates/{name}", 204),
+    ("POST", "/realtime/notify/workflow-status", 200),
+    ("POST", "/realtime/notify/user-notification", 200),
+    ("POST", "/realtime/broadcast/system-announcement", 200),
+    ("GET", "/realtime/events", 200),
+    ("GET", "/realtime/ws/workflows/{user_id}", 101),
+    ("GET", "/realtime/ws/notifications/{user_id}", 101),
+    ("GET", "/realtime/sse/workflows", 200),
+    ("GET", "/realtime/sse/notifications", 200),
 ]

@@ -1,6 +1,6 @@
 -- 01_schema.sql: tables, columns, roles, grants, RLS, and constraints that refuse bad states.
 BEGIN;
-SELECT plan(84);
+SELECT plan(86);
 \ir helpers.psql
 
 SELECT has_schema('flov7');
@@ -10,7 +10,7 @@ SELECT tables_are('flov7', ARRAY[
 	'audit_logs', 'api_keys', 'notifications', 'deployments',
 	'user_passwords', 'revoked_tokens', 'refresh_tokens', 'settings', 'permissions', 'role_permissions',
 	'plan_quotas', 'routes', 'execution_steps', 'execution_step_data', 'custom_functions', 'outbound_requests',
-	'json_schemas', 'message_templates']);
+	'json_schemas', 'message_templates', 'events', 'event_clock', 'realtime_connections']);
 
 SELECT columns_are('flov7', 'users', ARRAY['id', 'email', 'full_name', 'avatar_url', 'is_active', 'is_verified',
 	'role', 'subscription_plan', 'subscription_expires_at', 'created_at', 'updated_at', 'last_login']);
@@ -25,7 +25,7 @@ SELECT has_column('flov7', 'user_integrations', c, 'user_integrations.' || c)
 	'last_used_at', 'usage_count', 'created_at', 'updated_at']) c;
 SELECT columns_are('flov7', 'refresh_tokens', ARRAY['id', 'user_id', 'family_id', 'token_hash', 'expires_at',
 	'used_at', 'revoked_at', 'created_at']);
-SELECT columns_are('flov7', 'routes', ARRAY['method', 'path', 'function', 'status', 'summary', 'tag', 'read_only']);
+SELECT columns_are('flov7', 'routes', ARRAY['method', 'path', 'function', 'status', 'summary', 'tag', 'read_only', 'stream']);
 SELECT col_is_pk('flov7', 'routes', ARRAY['method', 'path']::name[], 'routes are keyed on (method, path)');
 
 -- Roles.
@@ -126,7 +126,7 @@ SELECT is((SELECT count(*) FROM flov7.workflows WHERE id = '00000000-0000-0000-0
 		  'deleting a user deletes their workflows');
 
 -- Routes are data, validated, and announced to frontd.
-SELECT is((SELECT count(*) FROM flov7.routes), 47::bigint, 'every endpoint of CONTRACT.md has a route');
+SELECT is((SELECT count(*) FROM flov7.routes), 57::bigint, 'every endpoint of CONTRACT.md has a route');
 SELECT is_empty($$SELECT r.function FROM flov7.routes r WHERE to_regprocedure(r.function || '(jsonb)') IS NULL$$,
 				'every route names an existing function');
 SELECT throws_ok($$INSERT INTO flov7.routes (method, path, function) VALUES ('GET', '/api/v1/x', 'flov7_api.nope')$$,
@@ -134,8 +134,12 @@ SELECT throws_ok($$INSERT INTO flov7.routes (method, path, function) VALUES ('GE
 SELECT throws_ok($$INSERT INTO flov7.routes (method, path, function) VALUES ('GET', '/api/v1/x/', 'flov7_api.auth_me')$$,
 				 '23514', NULL, 'route paths have no trailing slash');
 SELECT has_trigger('flov7', 'routes', 'routes_notify', 'routes changes NOTIFY flov7_routes');
-SELECT is_empty($$SELECT method, path FROM flov7.routes WHERE read_only <> (method = 'GET')$$,
-				'the GET routes of this release are read_only, the others are not');
+SELECT is_empty($$SELECT method, path FROM flov7.routes WHERE read_only <> (method = 'GET' AND stream IS NULL)$$,
+				'the GET routes of this release are read_only (streams excepted), the others are not');
+SELECT throws_ok($$INSERT INTO flov7.routes (method, path, function, stream) VALUES ('POST', '/api/v1/x', 'flov7_api.auth_me', 'sse')$$,
+				 '23514', NULL, 'only a GET route may be a stream');
+SELECT throws_ok($$INSERT INTO flov7.routes (method, path, function, stream) VALUES ('GET', '/api/v1/x', 'flov7_api.auth_me', 'ftp')$$,
+				 '23514', NULL, 'a stream is websocket or sse');
 SELECT throws_ok($$INSERT INTO flov7.routes (method, path, function, read_only)
 				   VALUES ('POST', '/api/v1/x', 'flov7_api.auth_me', true)$$,
 				 '23514', NULL, 'only a GET route may be read_only (frontd may run it twice)');

@@ -33,7 +33,7 @@ SELECT is(ARRAY(SELECT r.role || ' ' || p.name
 				 CROSS JOIN flov7.permissions p
 				 WHERE r.role = 'admin' OR p.name NOT LIKE 'admin:%' ORDER BY 1),
 		  'role x permission matrix');
-SELECT is((SELECT count(*) FROM flov7.permissions), 13::bigint, 'thirteen permissions');
+SELECT is((SELECT count(*) FROM flov7.permissions), 14::bigint, 'fourteen permissions');
 SELECT ok(pg_temp.can(:'u', 'workflows:execute') AND NOT pg_temp.can(:'u', 'admin:users')
 		  AND NOT pg_temp.can(:'p', 'admin:stats') AND pg_temp.can(:'a', 'admin:stats'), 'spot checks of the matrix');
 

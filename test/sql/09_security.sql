@@ -105,7 +105,15 @@ INSERT INTO happy VALUES
 	('message_template_create', '{"name":"sec_tpl","subject":"Hi {{ $.input.name }}","body":"b"}'),
 	('message_template_get', '{"name":"sec_tpl"}'),
 	('message_template_put', '{"name":"sec_tpl","body":"Hello {{user.name}}"}'),
-	('message_template_delete', '{"name":"sec_tpl"}');
+	('message_template_delete', '{"name":"sec_tpl"}'),
+	('realtime_notify_workflow_status', jsonb_build_object('execution_id', :'ex', 'status', 'completed', 'message', 'm')),
+	('realtime_notify_user', '{"title":"t","message":"m","data":{"k":1}}'),
+	('realtime_broadcast', '{"title":"t","announcement_type":"info"}'),
+	('realtime_events', '{"last_event_id":0,"topics":"workflows,system","limit":5}'),
+	('realtime_ws_workflows', jsonb_build_object('user_id', :'u', 'last_event_id', '0')),
+	('realtime_ws_notifications', '{"last_event_id":"0"}'),
+	('realtime_subscriptions_status', '{}'),
+	('realtime_admin_connections', '{"limit":5,"topic":"workflows"}');
 GRANT SELECT ON happy TO PUBLIC;
 SELECT is(ARRAY(SELECT f.fn::text FROM pg_temp.ext_functions() f
 				 WHERE (f.p).pronamespace = 'flov7_api'::regnamespace

@@ -52,5 +52,6 @@ int main(void)
     test_config();
     test_auth();
     test_admit();
+    test_wsproto();
     return tap_done();
 }

@@ -20,5 +20,6 @@ void test_config(void);
 void test_auth(void);
 void test_util(void);
 void test_admit(void);
+void test_wsproto(void);
 
 #endif

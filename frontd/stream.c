@@ -1,0 +1,628 @@
+/*
+ * stream.c — WebSocket and SSE subscribers (see stream.h).
+ *
+ * WebSocket framing is wslay's: its recv callback reads the connection's input evbuffer, its
+ * send callback appends to the output evbuffer (never refusing: the backlog is measured there,
+ * and a consumer that lets it pass ws-max-buffer is closed with 1008 rather than growing
+ * frontd's memory).  wslay checks masking, reserved bits, opcodes, control frames, close codes
+ * and the message size (1009); a text message is checked for UTF-8 here, after reassembly, so
+ * a code point split across fragments is fine (1007 otherwise).
+ */
+#define _GNU_SOURCE /* memmem */
+#include "stream.h"
+#include "conn.h"
+#include "frontd.h"
+#include "listen.h"
+#include "log.h"
+#include "util.h"
+#include "wsproto.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <wslay/wslay.h>
+
+#define NBUCKETS 1024
+
+struct stream {
+    struct conn *c;
+    uint64_t id;
+    enum route_stream kind;
+    char user[40];
+    char topic[16];
+    char channel[64];
+    int64_t pos;   /* the last position sent (or passed over) */
+    bool live;     /* caught up: takes the feed */
+    bool sent_any; /* an event went out (a resume message comes too late then) */
+    bool closing;  /* a close frame is queued or sent: nothing more goes out */
+    bool detached; /* the connection closed: only memory left, freed by the reaper */
+    int64_t exp;   /* credential expiry, unix seconds; 0 = none */
+    char *claims;  /* the credential (owned), for the re-check */
+    char *api_key;
+    char peer[48];
+    int64_t since_ms; /* wall clock, for the registry */
+    uint64_t last_in_ms, ping_ms;
+    wslay_event_context_ptr ws;
+    struct stream *hnext;       /* same bucket */
+    struct stream *prev, *next; /* all streams */
+};
+
+static struct stream *buckets[NBUCKETS];
+static struct stream *all;
+static int nstreams;
+static uint64_t last_id;
+static uint64_t events_sent, closed_slow;
+
+static unsigned bucket_of(const char *user)
+{
+    unsigned h = 2166136261u;
+    for (const char *p = user; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    return h % NBUCKETS;
+}
+
+int stream_count(void)
+{
+    return nstreams;
+}
+
+void stream_stats(int *open, uint64_t *sent, uint64_t *slow)
+{
+    *open = nstreams;
+    *sent = events_sent;
+    *slow = closed_slow;
+}
+
+static struct stream *find(uint64_t id)
+{
+    for (struct stream *s = all; s; s = s->next)
+        if (s->id == id)
+            return s;
+    return NULL;
+}
+
+int stream_admit(const char *user, const char **why)
+{
+    if (nstreams >= g_cfg->ws_max_connections) {
+        *why = "too many streams open on this server (ws-max-connections)";
+        return 503;
+    }
+    int mine = 0;
+    for (struct stream *s = buckets[bucket_of(user)]; s; s = s->hnext)
+        if (strcmp(s->user, user) == 0 && !s->closing)
+            mine++;
+    if (mine >= g_cfg->ws_max_per_user) {
+        *why = "too many streams open for this user (ws-max-per-user)";
+        return 429;
+    }
+    return 0;
+}
+
+static void iso_now(char out[32])
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 32 - n, ".%06ldZ", ts.tv_nsec / 1000);
+}
+
+/* ---- output ---- */
+
+static struct evbuffer *out_of(struct stream *s)
+{
+    return bufferevent_get_output(conn_bev(s->c));
+}
+
+static void ws_flush(struct stream *s)
+{
+    if (s->detached)
+        return;
+    if (s->ws && wslay_event_want_write(s->ws) && wslay_event_send(s->ws) != 0) {
+        conn_stream_close(s->c, true);
+        return;
+    }
+    conn_stream_flush(s->c);
+}
+
+/* Queue a close (WebSocket) or end the response (SSE); the connection closes once it is out. */
+static void stream_close(struct stream *s, uint16_t code, const char *reason)
+{
+    if (s->closing || s->detached)
+        return;
+    s->closing = true;
+    s->live = false;
+    if (s->ws) {
+        wslay_event_queue_close(s->ws, code, (const uint8_t *)reason, reason ? strlen(reason) : 0);
+        ws_flush(s);
+    } else {
+        conn_stream_close(s->c, false);
+    }
+}
+
+/* One message to the client: a text frame, or an SSE event.  sse_id < 0: no id line. */
+static void send_text(struct stream *s, const char *msg, size_t len, const char *sse_event,
+                      int64_t sse_id)
+{
+    if (s->closing || s->detached)
+        return;
+    if (s->ws) {
+        struct wslay_event_msg m = {WSLAY_TEXT_FRAME, (const uint8_t *)msg, len};
+        if (wslay_event_queue_msg(s->ws, &m) != 0)
+            return;
+    } else {
+        struct evbuffer *o = out_of(s);
+        if (sse_id >= 0)
+            evbuffer_add_printf(o, "id: %lld\n", (long long)sse_id);
+        evbuffer_add_printf(o, "event: %s\ndata: ", sse_event);
+        evbuffer_add(o, msg, len); /* JSON text: no newline inside */
+        evbuffer_add(o, "\n\n", 2);
+    }
+}
+
+/* The SSE event name of a message: its "type" (messages come from flov7.event_message). */
+static void message_type(const char *msg, size_t len, char out[40])
+{
+    snprintf(out, 40, "message");
+    const char *p = memmem(msg, len, "\"type\": \"", 9);
+    size_t skip = 9;
+    if (!p) {
+        p = memmem(msg, len, "\"type\":\"", 8);
+        skip = 8;
+    }
+    if (!p)
+        return;
+    p += skip;
+    size_t i = 0;
+    while (i < 39 && p + i < msg + len && p[i] != '"' && p[i] != '\n')
+        i++;
+    memcpy(out, p, i);
+    out[i] = 0;
+}
+
+static void deliver(struct stream *s, int64_t pos, const char *msg, size_t len)
+{
+    if (pos <= s->pos || s->closing)
+        return;
+    s->pos = pos;
+    s->sent_any = true;
+    events_sent++;
+    char type[40];
+    if (!s->ws)
+        message_type(msg, len, type);
+    send_text(s, msg, len, type, pos);
+    if (s->ws)
+        ws_flush(s);
+    else
+        conn_stream_flush(s->c);
+    if (!s->closing && !s->detached &&
+        evbuffer_get_length(out_of(s)) > (size_t)g_cfg->ws_max_buffer) {
+        log_info(conn_subject(s->c), "stream closed: the client does not read its events");
+        /* the backlog would only grow: no more events, a close behind what is queued (a frame
+         * half written to the socket cannot be taken back), and the connection ends once that
+         * is out or request-timeout passes */
+        closed_slow++;
+        stream_close(s, 1008, "slow consumer: too many unread events");
+        conn_stream_close(s->c, false);
+    }
+}
+
+static void send_small(struct stream *s, const char *json)
+{
+    send_text(s, json, strlen(json), "message", -1);
+    ws_flush(s);
+}
+
+/* ---- the feed ---- */
+
+void stream_feed_row(int64_t pos, const char *user, const char *topic, const char *msg, size_t len)
+{
+    if (!user || !*user) {
+        /* the system stream: every notifications subscriber */
+        for (struct stream *s = all, *n; s; s = n) {
+            n = s->next;
+            if (s->live && strcmp(s->topic, topic) == 0)
+                deliver(s, pos, msg, len);
+        }
+        return;
+    }
+    for (struct stream *s = buckets[bucket_of(user)], *n; s; s = n) {
+        n = s->hnext;
+        if (s->live && strcmp(s->user, user) == 0 && strcmp(s->topic, topic) == 0)
+            deliver(s, pos, msg, len);
+    }
+}
+
+void stream_catchup_row(uint64_t id, int64_t pos, const char *msg, size_t len)
+{
+    struct stream *s = find(id);
+    if (s && !s->live)
+        deliver(s, pos, msg, len);
+}
+
+void stream_catchup_end(uint64_t id, int64_t upto)
+{
+    struct stream *s = find(id);
+    if (!s || s->closing)
+        return;
+    if (upto > s->pos)
+        s->pos = upto;
+    s->live = true;
+}
+
+/* From position from: live at once when the feed is not ahead, else a catch-up first. */
+static void start_from(struct stream *s, int64_t from)
+{
+    s->pos = from;
+    int64_t feed = listen_feed_pos();
+    if (feed >= 0 && from >= feed) {
+        s->live = true;
+        return;
+    }
+    s->live = false;
+    listen_catchup(s->id, s->user, s->topic, from);
+}
+
+void stream_feed_reset(void)
+{
+    for (struct stream *s = all; s; s = s->next)
+        if (!s->closing && s->live)
+            start_from(s, s->pos);
+}
+
+/* ---- WebSocket callbacks ---- */
+
+static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
+                          void *arg)
+{
+    struct stream *s = arg;
+    (void)flags;
+    struct evbuffer *in = bufferevent_get_input(conn_bev(s->c));
+    int n = evbuffer_remove(in, buf, len);
+    if (n <= 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    return n;
+}
+
+static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+                          void *arg)
+{
+    struct stream *s = arg;
+    (void)flags;
+    if (evbuffer_add(out_of(s), data, len) != 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+        return -1;
+    }
+    return (ssize_t)len;
+}
+
+/* A client message: {"type":"ping"}, {"type":"resume","last_event_id":N}; anything else that is
+ * JSON is ignored, and what is not JSON gets an error message (the socket stays open). */
+static void client_message(struct stream *s, const char *msg, size_t len)
+{
+    char ts[32], out[160];
+    iso_now(ts);
+    struct json_tokener *tk = json_tokener_new();
+    struct json_object *o = json_tokener_parse_ex(tk, msg, (int)len);
+    bool ok = o && json_tokener_get_error(tk) == json_tokener_success &&
+              json_tokener_get_parse_end(tk) == len;
+    json_tokener_free(tk);
+    if (!ok) {
+        json_object_put(o);
+        snprintf(out, sizeof(out),
+                 "{\"type\":\"error\",\"message\":\"Invalid JSON format\",\"timestamp\":\"%s\"}",
+                 ts);
+        send_small(s, out);
+        return;
+    }
+    struct json_object *t = NULL, *last = NULL;
+    const char *type = json_object_is_type(o, json_type_object) &&
+                               json_object_object_get_ex(o, "type", &t) &&
+                               json_object_is_type(t, json_type_string)
+                           ? json_object_get_string(t)
+                           : "";
+    if (strcmp(type, "ping") == 0) {
+        snprintf(out, sizeof(out), "{\"type\":\"pong\",\"timestamp\":\"%s\"}", ts);
+        send_small(s, out);
+    } else if (json_object_is_type(o, json_type_object) &&
+               json_object_object_get_ex(o, "last_event_id", &last)) {
+        int64_t from = json_object_is_type(last, json_type_int) ? json_object_get_int64(last) : -1;
+        if (json_object_is_type(last, json_type_string)) {
+            char *end;
+            const char *v = json_object_get_string(last);
+            long long x = strtoll(v, &end, 10);
+            from = *v && !*end ? x : -1;
+        }
+        if (from < 0 || s->sent_any || !s->live) {
+            snprintf(out, sizeof(out),
+                     "{\"type\":\"error\",\"message\":\"%s\",\"timestamp\":\"%s\"}",
+                     from < 0 ? "last_event_id must be a position (an integer, 0 or more)"
+                              : "last_event_id must come before any event (reconnect with "
+                                "?last_event_id= instead)",
+                     ts);
+            send_small(s, out);
+        } else if (from < s->pos) {
+            start_from(s, from);
+        }
+    }
+    json_object_put(o);
+}
+
+static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *a,
+                      void *arg)
+{
+    struct stream *s = arg;
+    (void)ctx;
+    if (s->closing || wslay_is_ctrl_frame(a->opcode))
+        return; /* wslay answers pings and closes itself */
+    if (a->opcode == WSLAY_TEXT_FRAME) {
+        if (!utf8_valid((const char *)a->msg, a->msg_length)) {
+            stream_close(s, 1007, "text message is not valid UTF-8");
+            return;
+        }
+        client_message(s, (const char *)a->msg, a->msg_length);
+    } else {
+        stream_close(s, 1003, "binary messages are not accepted");
+    }
+}
+
+static const struct wslay_event_callbacks ws_callbacks = {
+    ws_recv_cb, ws_send_cb, NULL, NULL, NULL, NULL, ws_msg_cb,
+};
+
+/* ---- lifetime ---- */
+
+struct stream *stream_open(struct conn *c, const struct stream_params *p)
+{
+    struct stream *s = xcalloc(1, sizeof(*s));
+    s->c = c;
+    s->id = ++last_id;
+    s->kind = p->kind;
+    snprintf(s->user, sizeof(s->user), "%s", p->user);
+    snprintf(s->topic, sizeof(s->topic), "%s", p->topic);
+    snprintf(s->channel, sizeof(s->channel), "%s", p->channel);
+    s->exp = p->exp;
+    s->claims = p->claims && p->claims_len ? xstrndup(p->claims, p->claims_len) : NULL;
+    s->api_key = p->api_key && p->api_key_len ? xstrndup(p->api_key, p->api_key_len) : NULL;
+    snprintf(s->peer, sizeof(s->peer), "%s", p->peer ? p->peer : "");
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    s->since_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
+    s->last_in_ms = s->ping_ms = now_ms();
+    c->st = s; /* before any output: a drained write calls back into the stream */
+    char extra[256];
+    if (p->kind == STREAM_WEBSOCKET) {
+        char accept[29];
+        ws_accept_value(p->ws_key, p->ws_key_len, accept);
+        snprintf(extra, sizeof(extra),
+                 "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s",
+                 accept, p->ws_bearer ? "Sec-WebSocket-Protocol: bearer\r\n" : "");
+        if (wslay_event_context_server_init(&s->ws, &ws_callbacks, s) != 0) {
+            c->st = NULL;
+            free(s->claims);
+            free(s->api_key);
+            free(s);
+            return NULL;
+        }
+        wslay_event_config_set_max_recv_msg_length(s->ws, (uint64_t)g_cfg->ws_max_message);
+        conn_upgrade(c, 101, extra);
+    } else {
+        conn_upgrade(c, 200,
+                     "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+                     "X-Accel-Buffering: no\r\n");
+    }
+    unsigned b = bucket_of(s->user);
+    s->hnext = buckets[b];
+    buckets[b] = s;
+    s->next = all;
+    if (all)
+        all->prev = s;
+    all = s;
+    nstreams++;
+
+    char ts[32], hello[256];
+    iso_now(ts);
+    snprintf(hello, sizeof(hello),
+             "{\"type\":\"connection\",\"status\":\"connected\",\"channel\":\"%s\","
+             "\"timestamp\":\"%s\",\"event_id\":%lld}",
+             s->channel, ts, (long long)p->from);
+    send_text(s, hello, strlen(hello), "connection", -1);
+    ws_flush(s);
+    start_from(s, p->from);
+    /* frames a client sent right behind its handshake */
+    if (!s->detached && evbuffer_get_length(bufferevent_get_input(conn_bev(c))) > 0)
+        stream_on_read(s);
+    return s;
+}
+
+void stream_on_read(struct stream *s)
+{
+    if (s->detached)
+        return;
+    s->last_in_ms = now_ms();
+    if (!s->ws) {
+        /* an SSE client has nothing to say: drop what it sends */
+        struct evbuffer *in = bufferevent_get_input(conn_bev(s->c));
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return;
+    }
+    if (wslay_event_recv(s->ws) != 0) {
+        conn_stream_close(s->c, true);
+        return;
+    }
+    ws_flush(s);
+}
+
+void stream_on_drained(struct stream *s)
+{
+    if (s->detached)
+        return;
+    if (s->ws && !wslay_event_want_read(s->ws) && !wslay_event_want_write(s->ws))
+        conn_stream_close(s->c, false); /* both closes exchanged (or ours sent after an error) */
+    else if (s->ws && wslay_event_get_close_sent(s->ws) && !wslay_event_want_write(s->ws))
+        conn_stream_close(s->c, false); /* our close is out: no need to wait for theirs */
+}
+
+void stream_detach(struct stream *s)
+{
+    if (s->detached)
+        return;
+    s->detached = s->closing = true;
+    s->live = false;
+    struct stream **pp = &buckets[bucket_of(s->user)];
+    while (*pp && *pp != s)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = s->hnext;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        all = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    nstreams--;
+    s->c = NULL;
+}
+
+void stream_free(struct stream *s)
+{
+    if (!s)
+        return;
+    stream_detach(s);
+    if (s->ws)
+        wslay_event_context_free(s->ws);
+    free(s->claims);
+    free(s->api_key);
+    free(s);
+}
+
+bool stream_recheck_request(struct sbuf *json, uint64_t **ids, int *n)
+{
+    *n = 0;
+    *ids = NULL;
+    if (!all)
+        return false;
+    *ids = xmalloc(sizeof(uint64_t) * (size_t)nstreams);
+    sbuf_reset(json);
+    sbuf_addc(json, '[');
+    for (struct stream *s = all; s; s = s->next) {
+        if (s->closing || (!s->claims && !s->api_key))
+            continue;
+        if (*n)
+            sbuf_addc(json, ',');
+        sbuf_adds(json, "{\"claims\":");
+        if (s->claims)
+            json_add_string(json, s->claims, strlen(s->claims), JSON_REPLACE);
+        else
+            sbuf_adds(json, "null");
+        sbuf_adds(json, ",\"api_key\":");
+        if (s->api_key)
+            json_add_string(json, s->api_key, strlen(s->api_key), JSON_REPLACE);
+        else
+            sbuf_adds(json, "null");
+        sbuf_adds(json, ",\"user_id\":");
+        json_add_string(json, s->user, strlen(s->user), JSON_REPLACE);
+        sbuf_addc(json, '}');
+        (*ids)[(*n)++] = s->id;
+    }
+    sbuf_addc(json, ']');
+    if (*n == 0) {
+        free(*ids);
+        *ids = NULL;
+        return false;
+    }
+    return true;
+}
+
+void stream_credentials_failed(uint64_t id)
+{
+    struct stream *s = find(id);
+    if (!s)
+        return;
+    log_info(conn_subject(s->c), "stream closed: its credentials were revoked");
+    if (s->ws)
+        stream_close(s, 4001, "credentials revoked");
+    else
+        conn_stream_close(s->c, false);
+}
+
+void stream_registry_json(struct sbuf *json)
+{
+    sbuf_reset(json);
+    sbuf_addc(json, '[');
+    bool first = true;
+    for (struct stream *s = all; s; s = s->next) {
+        if (s->closing)
+            continue;
+        if (!first)
+            sbuf_addc(json, ',');
+        first = false;
+        sbuf_printf(json,
+                    "{\"stream_id\":%llu,\"since\":%lld,\"kind\":\"%s\",\"topic\":\"%s\","
+                    "\"user_id\":",
+                    (unsigned long long)s->id, (long long)s->since_ms,
+                    s->kind == STREAM_WEBSOCKET ? "websocket" : "sse", s->topic);
+        json_add_string(json, s->user, strlen(s->user), JSON_REPLACE);
+        sbuf_adds(json, ",\"channel\":");
+        json_add_string(json, s->channel, strlen(s->channel), JSON_REPLACE);
+        sbuf_adds(json, ",\"peer\":");
+        json_add_string(json, s->peer, strlen(s->peer), JSON_REPLACE);
+        sbuf_addc(json, '}');
+    }
+    sbuf_addc(json, ']');
+}
+
+void stream_tick(uint64_t now)
+{
+    static uint64_t last_check;
+    if (now - last_check >= (uint64_t)g_cfg->ws_recheck_interval_ms) {
+        last_check = now;
+        listen_stream_checks(); /* the credential re-check and the registry sync */
+    }
+    int64_t wall = (int64_t)time(NULL);
+    uint64_t every = (uint64_t)g_cfg->ws_ping_interval_ms;
+    for (struct stream *s = all, *n; s; s = n) {
+        n = s->next;
+        if (s->closing)
+            continue;
+        if (s->exp && wall >= s->exp) {
+            if (s->ws)
+                stream_close(s, 4001, "token expired");
+            else
+                conn_stream_close(s->c, false);
+            continue;
+        }
+        if (now - s->ping_ms < every)
+            continue;
+        if (s->ws && now - s->last_in_ms > 2 * every + every / 2) {
+            /* no frame, not even a pong, for over two pings: the peer is gone */
+            log_debug(conn_subject(s->c), "stream closed: no answer to pings");
+            conn_stream_close(s->c, true);
+            continue;
+        }
+        s->ping_ms = now;
+        if (s->ws) {
+            struct wslay_event_msg m = {WSLAY_PING, (const uint8_t *)"", 0};
+            wslay_event_queue_msg(s->ws, &m);
+            ws_flush(s);
+        } else {
+            evbuffer_add(out_of(s), ": ping\n\n", 8);
+            conn_stream_flush(s->c);
+        }
+    }
+}
+
+void stream_shutdown_begin(void)
+{
+    for (struct stream *s = all, *n; s; s = n) {
+        n = s->next;
+        stream_close(s, 1001, "server going away");
+    }
+}
