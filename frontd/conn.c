@@ -192,6 +192,11 @@ static void exchange_end(struct conn *c)
     struct exchange *x = &c->ex;
     if (x->preq.queued || x->preq.pc)
         pool_cancel(&x->preq);
+    if (x->waiter)
+        stream_free(x->waiter); /* never inside a fan-out: responses are not sent from there */
+    x->waiter = NULL;
+    x->wait_call = false;
+    sbuf_trim(&x->wbody, 16384);
     if (x->res)
         PQclear(x->res);
     if (x->err)
@@ -858,6 +863,7 @@ void conn_reap(void)
         sbuf_free(&x->pbuf);
         sbuf_free(&x->pvals);
         sbuf_free(&x->abuf);
+        sbuf_free(&x->wbody);
         stream_free(c->st);
         free(c);
     }

@@ -73,6 +73,11 @@ struct exchange {
     struct sbuf pvals;  /* NUL-terminated text values of statement 1 */
     struct sbuf abuf;   /* "Bearer <token>" built from ?token= or a subprotocol (streams) */
     bool ws_bearer;     /* the token came as subprotocol "bearer" */
+    /* response.wait: the request waits for an event, then runs a second function */
+    struct stream *waiter; /* owned while waiting */
+    struct sbuf wbody;     /* the first answer, sent if the wait runs out */
+    int wstatus;
+    bool wait_call; /* the second function is running: no body, no further wait */
     size_t voff[8];
 };
 

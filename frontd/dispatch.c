@@ -17,6 +17,7 @@
 #include "cors.h"
 #include "errmap.h"
 #include "frontd.h"
+#include "listen.h"
 #include "log.h"
 #include "pool.h"
 #include "stream.h"
@@ -36,7 +37,8 @@ static const char SQL_SET[] =
     "set_config('request.path', $5, true), set_config('request.ip', $6, true), "
     "set_config('request.id', $7, true), set_config('request.api_key', $8, true)";
 
-static const char SQL_CALL_FMT[] = "SELECT r::text, current_setting('response.status', true) "
+static const char SQL_CALL_FMT[] = "SELECT r::text, current_setting('response.status', true), "
+                                   "current_setting('response.wait', true) "
                                    "FROM %s(flov7.args($1::jsonb, $2::jsonb, $3::text)) r";
 
 static struct conn *conn_of(struct pool_req *r)
@@ -136,8 +138,9 @@ static bool api_send(struct pool_req *r, struct pool_conn *pc, PGconn *pg)
     if (!PQsendQueryPrepared(pg, "s0", 8, v1, NULL, NULL, 0))
         return false;
     x->sent[x->nsent++] = CMD_SET;
-    const char *v2[3] = {x->pjson.data, x->qjson.data,
-                         c->req.has_body ? (c->req.body.data ? c->req.body.data : "") : NULL};
+    const char *v2[3] = {
+        x->pjson.data, x->qjson.data,
+        c->req.has_body && !x->wait_call ? (c->req.body.data ? c->req.body.data : "") : NULL};
     /* the body goes in binary (raw bytes of text): no strlen, and a NUL byte inside it reaches
      * the server, which rejects it, instead of silently cutting the body short */
     int len2[3] = {0, 0, (int)c->req.body.len};
@@ -264,6 +267,71 @@ static void open_stream(struct conn *c, const char *json, size_t len)
         conn_respond_error(c, 500, NULL, "could not start the stream", NULL, NULL, NULL);
 }
 
+static const struct pool_req_ops api_ops;
+
+/* response.wait: {"user_id","execution_id","after","timeout_ms","function","args"}.  Park the
+ * request until the execution's terminal event; false (answer now) if the spec is unusable. */
+static bool begin_wait(struct conn *c, int status, const char *body, size_t blen, const char *spec)
+{
+    struct exchange *x = &c->ex;
+    struct json_object *o = json_tokener_parse(spec), *v;
+    const char *user = NULL, *exec = NULL, *fn = NULL;
+    int64_t after = -1, timeout = 0;
+    struct json_object *args = NULL;
+    if (o && json_object_is_type(o, json_type_object)) {
+        if (json_object_object_get_ex(o, "user_id", &v) && json_object_is_type(v, json_type_string))
+            user = json_object_get_string(v);
+        if (json_object_object_get_ex(o, "execution_id", &v) &&
+            json_object_is_type(v, json_type_string))
+            exec = json_object_get_string(v);
+        if (json_object_object_get_ex(o, "function", &v) &&
+            json_object_is_type(v, json_type_string))
+            fn = json_object_get_string(v);
+        if (json_object_object_get_ex(o, "after", &v) && json_object_is_type(v, json_type_int))
+            after = json_object_get_int64(v);
+        if (json_object_object_get_ex(o, "timeout_ms", &v) && json_object_is_type(v, json_type_int))
+            timeout = json_object_get_int64(v);
+        if (json_object_object_get_ex(o, "args", &v) && json_object_is_type(v, json_type_object))
+            args = v;
+    }
+    /* the function to answer with must be a route's, run like one (its prepared statement) */
+    const struct route *then = NULL;
+    for (int i = 0; fn && x->routes && i < x->routes->nroutes; i++)
+        if (strcmp(x->routes->routes[i].function, fn) == 0 &&
+            x->routes->routes[i].stream == STREAM_NONE)
+            then = &x->routes->routes[i];
+    bool ok = user && exec && then && args && after >= 0 && timeout > 0 && timeout <= 600000 &&
+              strlen(user) < 40 && strlen(exec) < 40 && listen_feed_pos() >= 0;
+    if (ok) {
+        sbuf_reset(&x->wbody);
+        sbuf_add(&x->wbody, body, blen);
+        x->wstatus = status;
+        sbuf_reset(&x->pjson);
+        sbuf_adds(&x->pjson, json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN));
+        sbuf_reset(&x->qjson);
+        sbuf_addlit(&x->qjson, "{}");
+        x->route = then;
+        x->waiter = stream_wait_open(c, user, exec, after, now_ms() + (uint64_t)timeout);
+    } else {
+        log_warn(c->subject, "request %s: ignoring an unusable response.wait", x->request_id);
+    }
+    json_object_put(o);
+    return ok;
+}
+
+void dispatch_wait_done(struct conn *c, bool ended)
+{
+    struct exchange *x = &c->ex;
+    if (!ended) {
+        conn_respond(c, x->wstatus, NULL, x->wbody.data, x->wbody.len);
+        return;
+    }
+    x->wait_call = true;
+    int prc = pool_submit(&x->preq, &api_ops, x->route->read_only);
+    if (prc != POOL_OK)
+        dispatch_pool_error(c, prc);
+}
+
 static void api_done(struct pool_req *r, int err)
 {
     struct conn *c = conn_of(r);
@@ -291,6 +359,11 @@ static void api_done(struct pool_req *r, int err)
         if (s)
             status = s;
     }
+    if (!x->wait_call && PQnfields(res) > 2 && !PQgetisnull(res, 0, 2) &&
+        PQgetlength(res, 0, 2) > 0 && status < 300 &&
+        begin_wait(c, status, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0),
+                   PQgetvalue(res, 0, 2)))
+        return;
     if (x->route->stream != STREAM_NONE && status < 300) {
         open_stream(c, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
         return;

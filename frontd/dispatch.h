@@ -8,6 +8,7 @@
 #define FRONTD_DISPATCH_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 
 struct conn;
 struct exchange;
@@ -19,6 +20,11 @@ void dispatch_attempt_begin(struct exchange *x);
 void dispatch_pg_error(struct conn *c, const PGresult *res);
 /* Answer for a request the pool could not run (enum pool_err): 503 or 504. */
 void dispatch_pool_error(struct conn *c, int err);
+
+/* A waiting request (response.wait, e.g. execute ?wait=) is over: the awaited event came
+ * (ended: run the function the wait names, as the same caller, and answer with it) or the
+ * deadline passed (answer what the first function said). */
+void dispatch_wait_done(struct conn *c, bool ended);
 
 /* ops.c: /health, /ready, /metrics, /openapi.json.  Returns 1 if it took the request. */
 int ops_handle(struct conn *c, const char *path, size_t plen);

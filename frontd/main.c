@@ -127,6 +127,7 @@ static void begin_shutdown(void)
     log_info("shutdown", "draining %d connections", conn_count());
     listener_close();
     conn_shutdown_begin();
+    stream_release_waiters();
     pool_drain();
     /* a request may wait pool-acquire-timeout for a connection, then run request-timeout */
     janitor_set_drain_deadline(now_ms() + (uint64_t)g_cfg->pool_acquire_timeout_ms +

@@ -11,6 +11,7 @@
 #define _GNU_SOURCE /* memmem */
 #include "stream.h"
 #include "conn.h"
+#include "dispatch.h"
 #include "frontd.h"
 #include "listen.h"
 #include "log.h"
@@ -44,7 +45,10 @@ struct stream {
     char *claims;  /* the credential (owned), for the re-check */
     char *api_key;
     char peer[48];
-    int64_t since_ms; /* wall clock, for the registry */
+    int64_t since_ms;     /* wall clock, for the registry */
+    bool waiter;          /* no socket of its own: a request waiting for an execution's end */
+    char execution[40];   /* ... this execution */
+    uint64_t deadline_ms; /* ... until then */
     uint64_t last_in_ms, ping_ms;
     wslay_event_context_ptr ws;
     struct stream *hnext;       /* same bucket */
@@ -56,6 +60,7 @@ static struct stream *all;
 static int nstreams;
 static uint64_t last_id;
 static uint64_t events_sent, closed_slow;
+static int nwaiters; /* of nstreams, the waiting requests */
 
 static unsigned bucket_of(const char *user)
 {
@@ -67,12 +72,12 @@ static unsigned bucket_of(const char *user)
 
 int stream_count(void)
 {
-    return nstreams;
+    return nstreams - nwaiters;
 }
 
 void stream_stats(int *open, uint64_t *sent, uint64_t *slow)
 {
-    *open = nstreams;
+    *open = nstreams - nwaiters;
     *sent = events_sent;
     *slow = closed_slow;
 }
@@ -87,13 +92,13 @@ static struct stream *find(uint64_t id)
 
 int stream_admit(const char *user, const char **why)
 {
-    if (nstreams >= g_cfg->ws_max_connections) {
+    if (nstreams - nwaiters >= g_cfg->ws_max_connections) {
         *why = "too many streams open on this server (ws-max-connections)";
         return 503;
     }
     int mine = 0;
     for (struct stream *s = buckets[bucket_of(user)]; s; s = s->hnext)
-        if (strcmp(s->user, user) == 0 && !s->closing)
+        if (strcmp(s->user, user) == 0 && !s->closing && !s->waiter)
             mine++;
     if (mine >= g_cfg->ws_max_per_user) {
         *why = "too many streams open for this user (ws-max-per-user)";
@@ -185,10 +190,39 @@ static void message_type(const char *msg, size_t len, char out[40])
     out[i] = 0;
 }
 
+/* Whether a message tells that execution's end (flov7.event_message of execution.*). */
+static bool ends_execution(const char *msg, size_t len, const char *execution)
+{
+    char want[80];
+    snprintf(want, sizeof(want), "\"execution_id\": \"%s\"", execution);
+    if (!memmem(msg, len, want, strlen(want)))
+        return false;
+    static const char *const ends[] = {"\"event\": \"execution.completed\"",
+                                       "\"event\": \"execution.failed\"",
+                                       "\"event\": \"execution.cancelled\""};
+    for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++)
+        if (memmem(msg, len, ends[i], strlen(ends[i])))
+            return true;
+    return false;
+}
+
+static void wait_over(struct stream *s, bool ended)
+{
+    struct conn *c = s->c;
+    stream_detach(s); /* freed with the exchange */
+    dispatch_wait_done(c, ended);
+}
+
 static void deliver(struct stream *s, int64_t pos, const char *msg, size_t len)
 {
     if (pos <= s->pos || s->closing)
         return;
+    if (s->waiter) {
+        s->pos = pos;
+        if (ends_execution(msg, len, s->execution))
+            wait_over(s, true);
+        return;
+    }
     s->pos = pos;
     s->sent_any = true;
     events_sent++;
@@ -488,6 +522,8 @@ void stream_detach(struct stream *s)
     if (s->next)
         s->next->prev = s->prev;
     nstreams--;
+    if (s->waiter)
+        nwaiters--;
     s->c = NULL;
 }
 
@@ -503,6 +539,30 @@ void stream_free(struct stream *s)
     free(s);
 }
 
+struct stream *stream_wait_open(struct conn *c, const char *user, const char *execution_id,
+                                int64_t after, uint64_t deadline_ms)
+{
+    struct stream *s = xcalloc(1, sizeof(*s));
+    s->c = c;
+    s->id = ++last_id;
+    s->waiter = true;
+    snprintf(s->user, sizeof(s->user), "%s", user);
+    snprintf(s->topic, sizeof(s->topic), "workflows");
+    snprintf(s->execution, sizeof(s->execution), "%s", execution_id);
+    s->deadline_ms = deadline_ms;
+    unsigned b = bucket_of(s->user);
+    s->hnext = buckets[b];
+    buckets[b] = s;
+    s->next = all;
+    if (all)
+        all->prev = s;
+    all = s;
+    nstreams++;
+    nwaiters++;
+    start_from(s, after);
+    return s;
+}
+
 bool stream_recheck_request(struct sbuf *json, uint64_t **ids, int *n)
 {
     *n = 0;
@@ -513,7 +573,7 @@ bool stream_recheck_request(struct sbuf *json, uint64_t **ids, int *n)
     sbuf_reset(json);
     sbuf_addc(json, '[');
     for (struct stream *s = all; s; s = s->next) {
-        if (s->closing || (!s->claims && !s->api_key))
+        if (s->closing || s->waiter || (!s->claims && !s->api_key))
             continue;
         if (*n)
             sbuf_addc(json, ',');
@@ -559,7 +619,7 @@ void stream_registry_json(struct sbuf *json)
     sbuf_addc(json, '[');
     bool first = true;
     for (struct stream *s = all; s; s = s->next) {
-        if (s->closing)
+        if (s->closing || s->waiter)
             continue;
         if (!first)
             sbuf_addc(json, ',');
@@ -592,6 +652,11 @@ void stream_tick(uint64_t now)
         n = s->next;
         if (s->closing)
             continue;
+        if (s->waiter) {
+            if (now >= s->deadline_ms)
+                wait_over(s, false);
+            continue;
+        }
         if (s->exp && wall >= s->exp) {
             if (s->ws)
                 stream_close(s, 4001, "token expired");
@@ -619,10 +684,20 @@ void stream_tick(uint64_t now)
     }
 }
 
+void stream_release_waiters(void)
+{
+    for (struct stream *s = all, *n; s; s = n) {
+        n = s->next;
+        if (s->waiter && !s->closing)
+            wait_over(s, false);
+    }
+}
+
 void stream_shutdown_begin(void)
 {
     for (struct stream *s = all, *n; s; s = n) {
         n = s->next;
-        stream_close(s, 1001, "server going away");
+        if (!s->waiter) /* a waiting request is an HTTP request: it drains like one */
+            stream_close(s, 1001, "server going away");
     }
 }

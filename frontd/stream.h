@@ -68,9 +68,17 @@ void stream_credentials_failed(uint64_t id);
 /* The registry (listen.c): this instance's open streams for flov7.realtime_sync(). */
 void stream_registry_json(struct sbuf *json);
 
+/* A request waiting for an execution's end (execute ?wait=): a hidden subscriber of the
+ * user's workflows events after position after, which calls dispatch_wait_done(c, true) on the
+ * execution's terminal event, or (c, false) at the deadline.  Owned by the exchange. */
+struct stream *stream_wait_open(struct conn *c, const char *user, const char *execution_id,
+                                int64_t after, uint64_t deadline_ms);
+
 /* Pings, dead peers, expired credentials, slow consumers; from the janitor. */
 void stream_tick(uint64_t now_ms);
-/* SIGTERM: close every stream with 1001. */
+/* SIGTERM: waiting requests answer now (what they have: 202 for execute ?wait=). */
+void stream_release_waiters(void);
+/* SIGTERM, once the HTTP requests are answered: close every stream with 1001. */
 void stream_shutdown_begin(void);
 int stream_count(void);
 void stream_stats(int *open, uint64_t *events_sent, uint64_t *closed_slow);

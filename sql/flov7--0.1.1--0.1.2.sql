@@ -14,6 +14,38 @@ CREATE FUNCTION flov7.caller_status() RETURNS text
 COMMENT ON FUNCTION flov7.caller_status() IS
 	'anonymous, authenticated, inactive or rejected: the caller''s credentials, without raising';
 
+-- ======== issue 6, execute ?wait= (sql/parts/66_engine.sql) ========
+-- POST /workflows/{id}/execute (input_data, idempotency_key; ?wait=<ms>, at most 60000).
+-- With wait, frontd holds the answer after the commit (no backend sleeps in a transaction)
+-- until the execution's terminal event, then answers GET /workflows/executions/{id} as the
+-- caller (200); when the wait runs out, this 202.  response.wait tells it what to wait for:
+-- every event of the execution comes after the position read here.
+CREATE OR REPLACE FUNCTION flov7_api.workflow_execute(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_id uuid := flov7.arg_uuid(args, 'id');
+	v_input jsonb := args -> 'input_data';
+	v_key text := flov7.arg_text(args, 'idempotency_key', false, 200);
+	v_wait int := flov7.arg_int(args, 'wait', 0, 0, 60000);
+	v_head bigint;
+	v_res jsonb;
+BEGIN
+	PERFORM flov7.authorize('workflows:execute');
+	IF v_input IS NOT NULL AND jsonb_typeof(v_input) = 'null' THEN
+		v_input := NULL;
+	END IF;
+	v_head := flov7.events_head();
+	v_res := flov7.execute(v_id, coalesce(v_input, '{}'), v_key);
+	IF v_wait > 0 AND v_res ->> 'status' NOT IN ('completed', 'failed', 'cancelled') THEN
+		PERFORM set_config('response.wait', jsonb_build_object(
+			'user_id', v_res ->> 'user_id', 'execution_id', v_res ->> 'execution_id', 'after', v_head,
+			'timeout_ms', v_wait, 'function', 'flov7_api.execution_get',
+			'args', jsonb_build_object('id', v_res ->> 'execution_id'))::text, true);
+	END IF;
+	RETURN v_res;
+END
+$$;
+
 -- ======== issue 7, the event log (sql/parts/78_events.sql) ========
 CREATE FUNCTION flov7.system_stream() RETURNS uuid
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT '00000000-0000-0000-0000-000000000000'::uuid $$;

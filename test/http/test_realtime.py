@@ -214,3 +214,50 @@ def test_rolled_back_work_emits_nothing(cfg, user, q1):
         c.close()
     publish(q1)
     assert q1("SELECT count(*) FROM flov7.events WHERE user_id = %s", (uid,)) == 0
+
+
+# --------------------------------------------------------------------------- execute ?wait=
+
+def two_node_workflow(client, token, second=None):
+    second = second or {"id": "m", "type": "data", "data": {"config": {"operation_type": "mapping",
+                                                                      "mapping": {"ok": True}}}}
+    w = expect(client.post(API + "/workflows", token=token, json_body={"name": "wait", "workflow_json": {
+        "nodes": [{"id": "t", "type": "trigger", "data": {"config": {"trigger_type": "manual"}}}, second],
+        "edges": [{"id": "e", "source": "t", "target": second["id"]}]}}), 201)
+    return w["id"]
+
+
+def test_execute_wait_answers_the_finished_execution(client, user, q1):
+    wf = two_node_workflow(client, user.access)
+    r = expect(client.post(API + "/workflows/%s/execute?wait=10000" % wf, token=user.access, json_body={}), 200)
+    assert r["status"] == "completed" and r["output_data"] == {"m": {"ok": True}}, r
+    assert [s["node_id"] for s in r["steps"]] == ["t", "m"], r["steps"]
+    assert q1("SELECT status FROM flov7.workflow_executions WHERE id = %s", (r["execution_id"],)) == "completed"
+    # the same answer as GET /workflows/executions/{id}
+    got = expect(client.get(API + "/workflows/executions/" + r["execution_id"], token=user.access), 200)
+    assert got["status"] == r["status"] and got["output_data"] == r["output_data"]
+
+
+def test_execute_wait_runs_out_with_the_pending_execution(client, user, q1):
+    wf = two_node_workflow(client, user.access, {"id": "z", "type": "action", "data": {"config": {
+        "action_type": "wait", "duration_seconds": 600}}})
+    t = time.monotonic()
+    r = expect(client.post(API + "/workflows/%s/execute?wait=400" % wf, token=user.access, json_body={}), 202)
+    took = time.monotonic() - t
+    assert r["status"] in ("pending", "running", "waiting") and r["execution_id"], r
+    assert 0.35 < took < 5, "answered after %.2f s, not at the end of the 0.4 s wait" % took
+    # the execution goes on; the wait changed nothing
+    assert q1("SELECT status FROM flov7.workflow_executions WHERE id = %s", (r["execution_id"],)) in ("running", "waiting")
+
+
+def test_execute_wait_bad_values_change_nothing(client, user, make_user, q1):
+    wf = two_node_workflow(client, user.access)
+    for bad in ("abc", "-1", "60001", "1.5"):
+        expect_error(client.post(API + "/workflows/%s/execute?wait=%s" % (wf, bad), token=user.access, json_body={}), 400)
+    assert q1("SELECT count(*) FROM flov7.workflow_executions WHERE workflow_id = %s", (wf,)) == 0
+    other = make_user()
+    expect_error(client.post(API + "/workflows/%s/execute?wait=1000" % wf, token=other.access, json_body={}), 404)
+    expect_401(client.post(API + "/workflows/%s/execute?wait=1000" % wf, json_body={}))
+    # wait=0: no wait, the usual 202
+    r = expect(client.post(API + "/workflows/%s/execute?wait=0" % wf, token=user.access, json_body={}), 202)
+    assert r["execution_id"]
