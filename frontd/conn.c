@@ -569,10 +569,13 @@ void conn_stream_close(struct conn *c, bool abort)
 {
     if (c->state != CONN_STREAM)
         return;
-    if (abort)
+    if (abort) {
         conn_close(c, NULL);
-    else
-        conn_end(c);
+        return;
+    }
+    conn_end(c);
+    if (c->state == CONN_CLOSING && !c->in_process)
+        conn_flush(c); /* what is queued goes now; the lingering close follows once it is out */
 }
 
 struct bufferevent *conn_bev(struct conn *c)

@@ -340,6 +340,7 @@ static void lc_readable(struct pgc *p)
             feed_pending = true;
         PQfreemem(n);
     }
+    stream_flush_dirty();
     if (p->state == PGC_UP)
         schedule();
 }
