@@ -21,6 +21,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <json-c/json.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,8 @@ static struct stream *all;
 static int nstreams;
 static uint64_t last_id;
 static uint64_t events_sent, closed_slow;
+static int opened_since_trim; /* streams opened since the heap was last trimmed */
+static uint64_t last_open_ms;
 static int nwaiters; /* of nstreams, the waiting requests */
 
 static unsigned bucket_of(const char *user)
@@ -590,6 +593,8 @@ struct stream *stream_open(struct conn *c, const struct stream_params *p)
         all->prev = s;
     all = s;
     nstreams++;
+    opened_since_trim++;
+    last_open_ms = now_ms();
 
     char ts[32], hello[256];
     iso_now(ts);
@@ -780,6 +785,12 @@ void stream_registry_json(struct sbuf *json)
 
 void stream_tick(uint64_t now)
 {
+    /* after a burst of handshakes (each passed through the database: requests, results,
+     * buffers), give the freed heap back to the system once things are quiet */
+    if (opened_since_trim >= 256 && now - last_open_ms >= 1000) {
+        opened_since_trim = 0;
+        malloc_trim(0);
+    }
     static uint64_t last_check;
     if (now - last_check >= (uint64_t)g_cfg->ws_recheck_interval_ms) {
         last_check = now;
