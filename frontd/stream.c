@@ -14,6 +14,7 @@
 #include "dispatch.h"
 #include "frontd.h"
 #include "listen.h"
+#include "streamcheck.h"
 #include "log.h"
 #include "util.h"
 #include "wsproto.h"
@@ -794,7 +795,7 @@ void stream_tick(uint64_t now)
     static uint64_t last_check;
     if (now - last_check >= (uint64_t)g_cfg->ws_recheck_interval_ms) {
         last_check = now;
-        listen_stream_checks(); /* the credential re-check and the registry sync */
+        streamcheck_run(); /* the credential re-check and the registry sync */
     }
     int64_t wall = (int64_t)time(NULL);
     uint64_t every = (uint64_t)g_cfg->ws_ping_interval_ms;
