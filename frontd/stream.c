@@ -357,7 +357,8 @@ static void deliver(struct stream *s, struct outmsg *m)
          * is out or request-timeout passes */
         closed_slow++;
         stream_close(s, 1008, "slow consumer: too many unread events");
-        conn_stream_close(s->c, false);
+        if (!s->detached) /* writing the close may have found the connection gone */
+            conn_stream_close(s->c, false);
     }
 }
 
