@@ -6,6 +6,7 @@
 #   make test       everything, in a throwaway cluster; non-zero exit on any failure
 #   make bench      frontd against pgbench, side by side (bench/RESULTS.md)
 #   make bench-engine  the workflow engine's workers against graphile-worker, side by side (bench/RESULTS.md)
+#   make bench-realtime  frontd's WebSocket fan-out against Node (pg LISTEN + ws), side by side (bench/RESULTS.md)
 #   make fault-loop the fault suite 20 times in a row per frontd build (N=20), plain and ASan
 
 EXTENSION  = flov7
@@ -23,7 +24,7 @@ EXTRA_CLEAN = $(DATA_built)
 # The install script is assembled from sql/parts/ in name order.
 SQL_PARTS = $(sort $(wildcard sql/parts/*.sql))
 
-.PHONY: all deps frontd run stop test bench bench-engine unit fault-loop
+.PHONY: all deps frontd run stop test bench bench-engine bench-realtime unit fault-loop
 
 # `deps` must run before PGXS is read when pg_config is missing, so it is a separate make invocation.
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
@@ -81,6 +82,11 @@ bench-engine: deps
 	$(MAKE) all
 	$(MAKE) install
 	@bash bench/engine.sh
+
+bench-realtime: deps
+	$(MAKE) all
+	$(MAKE) install
+	@bash bench/realtime.sh
 
 clean: clean-frontd
 clean-frontd:

@@ -348,7 +348,12 @@ flov7_worker_init(void)
 		memset(&worker, 0, sizeof(worker));
 		worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-		worker.bgw_restart_time = 10;
+		/*
+		 * A worker that cannot start yet (its database or role created after
+		 * the server, as `make run` and the tests do) tries again soon, so
+		 * that the first executions and events do not wait for it.
+		 */
+		worker.bgw_restart_time = 2;
 		snprintf(worker.bgw_library_name, BGW_MAXLEN, "flov7");
 		snprintf(worker.bgw_function_name, BGW_MAXLEN, "flov7_worker_main");
 		snprintf(worker.bgw_name, BGW_MAXLEN, "flov7 worker %d", i);

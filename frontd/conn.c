@@ -554,6 +554,18 @@ void conn_upgrade(struct conn *c, int status, const char *extra)
     log_access(&ar);
     c->nrequests++;
     exchange_end(c);
+    /* a stream parses no more HTTP: its request buffers go (10 000 idle sockets would keep
+     * several KB each) */
+    free(c->hbuf);
+    c->hbuf = NULL;
+    c->hbuf_cap = 0;
+    sbuf_free(&c->out);
+    http_request_free(&c->req);
+    http_request_init(&c->req);
+    struct sbuf *bufs[] = {&x->claims, &x->hjson, &x->pjson, &x->qjson,
+                           &x->pbuf,   &x->pvals, &x->abuf,  &x->wbody};
+    for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
+        sbuf_free(bufs[i]);
     /* the input now carries frames (or nothing, for SSE): no more HTTP parsing */
     bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
     conn_set_state(c, CONN_STREAM);
@@ -569,10 +581,13 @@ void conn_stream_close(struct conn *c, bool abort)
 {
     if (c->state != CONN_STREAM)
         return;
-    if (abort)
+    if (abort) {
         conn_close(c, NULL);
-    else
-        conn_end(c);
+        return;
+    }
+    conn_end(c);
+    if (c->state == CONN_CLOSING && !c->in_process)
+        conn_flush(c); /* what is queued goes now; the lingering close follows once it is out */
 }
 
 struct bufferevent *conn_bev(struct conn *c)

@@ -8,10 +8,9 @@
  *   feed      published events after the feed's position, fanned out to live streams;
  *   catch-up  one new subscriber's events from its last_event_id up to the feed's position,
  *             and only then it goes live: as catch-ups and feed reads never overlap, nothing
- *             falls between them and nothing is sent twice;
- *   recheck   every ws-recheck-interval, the open streams' credentials in one call (a
- *             revoked token or key, a deactivated user: closed with 4001);
- *   sync      then this instance's set of streams, for the registry (realtime_connections).
+ *             falls between them and nothing is sent twice.
+ * (The streams' periodic checks go through the pool, streamcheck.c: a slow one must not hold
+ * the feed up.)
  *
  * After a reconnect the feed reads on from where it was, so streams miss nothing across a
  * PostgreSQL restart.  Notifications arriving while a query runs only set flags.
@@ -26,12 +25,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define FEED_BATCH   "1000"
 #define FEED_BATCH_N 1000
 
-enum op { OP_NONE, OP_ROUTES, OP_HEAD, OP_FEED, OP_CATCHUP, OP_RECHECK, OP_SYNC };
+enum op { OP_NONE, OP_ROUTES, OP_HEAD, OP_FEED, OP_CATCHUP };
 
 struct catchup {
     struct catchup *next;
@@ -47,11 +45,6 @@ static int64_t feed_pos = -1; /* last position fanned out; -1 until the head is 
 static struct catchup *cq_head, *cq_tail;
 static int64_t op_last; /* the feed/catch-up read: last position and rows seen */
 static int op_rows;
-static bool recheck_pending, sync_pending;
-static uint64_t *recheck_ids; /* stream of each element of the re-check in flight */
-static int recheck_n;
-static struct sbuf jbuf;
-static char instance[128];
 
 static void route_warn(void *arg, const char *msg)
 {
@@ -131,22 +124,6 @@ static void schedule(void)
                     "SELECT pos, message FROM flov7.events_feed($1::bigint, $2::uuid, $3, "
                     "$4::bigint, " FEED_BATCH ")",
                     4, v);
-        return;
-    }
-    if (recheck_pending) {
-        recheck_pending = false;
-        free(recheck_ids);
-        if (stream_recheck_request(&jbuf, &recheck_ids, &recheck_n)) {
-            const char *v[1] = {sbuf_cstr(&jbuf)};
-            send_params(OP_RECHECK, "SELECT flov7.stream_credentials_check($1::jsonb)", 1, v);
-            return;
-        }
-    }
-    if (sync_pending) {
-        sync_pending = false;
-        stream_registry_json(&jbuf);
-        const char *v[2] = {instance, sbuf_cstr(&jbuf)};
-        send_params(OP_SYNC, "SELECT flov7.realtime_sync($1, $2::jsonb)", 2, v);
         return;
     }
     if (feed_pending) {
@@ -252,40 +229,6 @@ static void on_catchup(PGresult *res)
     op_rows += n;
 }
 
-void listen_stream_checks(void)
-{
-    recheck_pending = sync_pending = true;
-    schedule();
-}
-
-static void on_recheck(PGresult *res)
-{
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        log_warn("events", "re-checking the streams' credentials failed: %s",
-                 PQresultErrorMessage(res));
-        return;
-    }
-    /* an int[] as text: {3,17} */
-    const char *p = PQntuples(res) && !PQgetisnull(res, 0, 0) ? PQgetvalue(res, 0, 0) : "{}";
-    while (*p) {
-        if (*p >= '0' && *p <= '9') {
-            char *end;
-            long i = strtol(p, &end, 10);
-            if (i >= 1 && i <= recheck_n)
-                stream_credentials_failed(recheck_ids[i - 1]);
-            p = end;
-        } else {
-            p++;
-        }
-    }
-}
-
-static void on_sync(PGresult *res)
-{
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        log_warn("events", "syncing the registry of streams failed: %s", PQresultErrorMessage(res));
-}
-
 /* The query of the running op has ended (all its results read). */
 static void op_done(void)
 {
@@ -326,8 +269,6 @@ static void lc_readable(struct pgc *p)
         case OP_HEAD: on_head(res); break;
         case OP_FEED: on_feed(res); break;
         case OP_CATCHUP: on_catchup(res); break;
-        case OP_RECHECK: on_recheck(res); break;
-        case OP_SYNC: on_sync(res); break;
         case OP_NONE: break;
         }
         PQclear(res);
@@ -340,6 +281,7 @@ static void lc_readable(struct pgc *p)
             feed_pending = true;
         PQfreemem(n);
     }
+    stream_flush_dirty();
     if (p->state == PGC_UP)
         schedule();
 }
@@ -367,12 +309,6 @@ static const struct pgc_ops listen_ops = {lc_up, lc_readable, lc_writable, lc_do
 
 void listen_init(void)
 {
-    char host[64] = "?";
-    gethostname(host, sizeof(host) - 1);
-    host[sizeof(host) - 1] = 0;
-    snprintf(instance, sizeof(instance), "%s:%d:%llx", host, (int)getpid(),
-             (unsigned long long)(now_us() & 0xffffffULL));
-    sbuf_init(&jbuf);
     pgc_init(&lc, "listen", &listen_ops, NULL, false);
     pgc_connect(&lc);
 }
@@ -395,7 +331,4 @@ void listen_shutdown(void)
         free(q);
     }
     cq_tail = NULL;
-    free(recheck_ids);
-    recheck_ids = NULL;
-    sbuf_free(&jbuf);
 }

@@ -23,8 +23,6 @@ int64_t listen_feed_pos(void);
 /* Read subscriber id's events after from (user, topic) up to the feed's position, then
  * stream_catchup_end(); serialized with the feed reads. */
 void listen_catchup(uint64_t id, const char *user, const char *topic, int64_t from);
-/* Re-check the open streams' credentials and sync the registry (from stream_tick). */
-void listen_stream_checks(void);
 /* After a SIGHUP: try the feed again if it had failed (e.g. the extension was updated). */
 void listen_reenable_feed(void);
 /* Build a table from the result of ROUTES_QUERY (bad rows are logged and skipped). */

@@ -16,6 +16,7 @@
 #include "frontd.h"
 #include "janitor.h"
 #include "stream.h"
+#include "streamcheck.h"
 #include "listen.h"
 #include "listener.h"
 #include "log.h"
@@ -227,6 +228,7 @@ int main(int argc, char **argv)
     }
     pool_init(g_cfg->pool_size, g_cfg->pool_pipeline_depth);
     listen_init();
+    streamcheck_init();
     janitor_init();
     sig_term = evsignal_new(g_base, SIGTERM, on_signal, NULL);
     sig_int = evsignal_new(g_base, SIGINT, on_signal, NULL);
@@ -245,6 +247,7 @@ out:
     listener_close();
     conn_close_all();
     admit_shutdown();
+    streamcheck_shutdown(); /* its requests are the pool's */
     pool_shutdown();
     listen_shutdown();
     janitor_shutdown();

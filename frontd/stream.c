@@ -14,6 +14,7 @@
 #include "dispatch.h"
 #include "frontd.h"
 #include "listen.h"
+#include "streamcheck.h"
 #include "log.h"
 #include "util.h"
 #include "wsproto.h"
@@ -21,6 +22,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <json-c/json.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,7 @@ struct stream {
     bool sent_any; /* an event went out (a resume message comes too late then) */
     bool closing;  /* a close frame is queued or sent: nothing more goes out */
     bool detached; /* the connection closed: only memory left, freed by the reaper */
+    bool dirty;    /* has output of the current feed batch, not yet written */
     int64_t exp;   /* credential expiry, unix seconds; 0 = none */
     char *claims;  /* the credential (owned), for the re-check */
     char *api_key;
@@ -60,6 +63,8 @@ static struct stream *all;
 static int nstreams;
 static uint64_t last_id;
 static uint64_t events_sent, closed_slow;
+static int opened_since_trim; /* streams opened since the heap was last trimmed */
+static uint64_t last_open_ms;
 static int nwaiters; /* of nstreams, the waiting requests */
 
 static unsigned bucket_of(const char *user)
@@ -213,36 +218,147 @@ static void wait_over(struct stream *s, bool ended)
     dispatch_wait_done(c, ended);
 }
 
-static void deliver(struct stream *s, int64_t pos, const char *msg, size_t len)
+/*
+ * An event, encoded once for all the sockets it goes to: the WebSocket text frame (server
+ * frames are not masked, so every socket sends the same bytes) and the SSE event, each shared
+ * by reference between the output buffers that carry it, freed with the last of them.
+ */
+struct shared {
+    int refs;
+    size_t len;
+    char data[];
+};
+
+struct outmsg {
+    int64_t pos;
+    const char *msg;
+    size_t len;
+    struct shared *ws, *sse;
+};
+
+static void shared_unref(const void *data, size_t len, void *arg)
 {
-    if (pos <= s->pos || s->closing)
+    struct shared *sh = arg;
+    (void)data;
+    (void)len;
+    if (--sh->refs == 0)
+        free(sh);
+}
+
+static struct shared *ws_frame_of(struct outmsg *m)
+{
+    if (m->ws)
+        return m->ws;
+    size_t hl = m->len < 126 ? 2 : m->len < 65536 ? 4 : 10;
+    struct shared *sh = xmalloc(sizeof(*sh) + hl + m->len);
+    unsigned char *h = (unsigned char *)sh->data;
+    h[0] = 0x81; /* FIN, text */
+    if (hl == 2) {
+        h[1] = (unsigned char)m->len;
+    } else if (hl == 4) {
+        h[1] = 126;
+        h[2] = (unsigned char)(m->len >> 8);
+        h[3] = (unsigned char)m->len;
+    } else {
+        h[1] = 127;
+        for (int i = 0; i < 8; i++)
+            h[2 + i] = (unsigned char)((uint64_t)m->len >> (56 - 8 * i));
+    }
+    memcpy(sh->data + hl, m->msg, m->len);
+    sh->len = hl + m->len;
+    sh->refs = 1; /* the outmsg's own, dropped by outmsg_done */
+    return m->ws = sh;
+}
+
+static struct shared *sse_event_of(struct outmsg *m)
+{
+    if (m->sse)
+        return m->sse;
+    char type[40], head[96];
+    message_type(m->msg, m->len, type);
+    int hl = snprintf(head, sizeof(head), "id: %lld\nevent: %s\ndata: ", (long long)m->pos, type);
+    struct shared *sh = xmalloc(sizeof(*sh) + (size_t)hl + m->len + 2);
+    memcpy(sh->data, head, (size_t)hl);
+    memcpy(sh->data + hl, m->msg, m->len); /* JSON text: no newline inside */
+    memcpy(sh->data + hl + m->len, "\n\n", 2);
+    sh->len = (size_t)hl + m->len + 2;
+    sh->refs = 1;
+    return m->sse = sh;
+}
+
+static void outmsg_done(struct outmsg *m)
+{
+    if (m->ws)
+        shared_unref(NULL, 0, m->ws);
+    if (m->sse)
+        shared_unref(NULL, 0, m->sse);
+}
+
+/* Streams given output by the current feed batch: written once it has been fanned out. */
+static struct stream **dirty;
+static size_t ndirty, cap_dirty;
+
+static void mark_dirty(struct stream *s)
+{
+    if (s->dirty)
+        return;
+    if (ndirty == cap_dirty) {
+        cap_dirty = cap_dirty ? cap_dirty * 2 : 256;
+        dirty = xrealloc(dirty, cap_dirty * sizeof(*dirty));
+    }
+    s->dirty = true;
+    dirty[ndirty++] = s;
+}
+
+void stream_flush_dirty(void)
+{
+    /* within one callback: a stream closed meanwhile is detached, not yet freed */
+    for (size_t i = 0; i < ndirty; i++) {
+        struct stream *s = dirty[i];
+        s->dirty = false;
+        if (!s->detached)
+            conn_stream_flush(s->c);
+    }
+    ndirty = 0;
+}
+
+static void deliver(struct stream *s, struct outmsg *m)
+{
+    if (m->pos <= s->pos || s->closing)
         return;
     if (s->waiter) {
-        s->pos = pos;
-        if (ends_execution(msg, len, s->execution))
+        s->pos = m->pos;
+        if (ends_execution(m->msg, m->len, s->execution))
             wait_over(s, true);
         return;
     }
-    s->pos = pos;
+    s->pos = m->pos;
     s->sent_any = true;
     events_sent++;
-    char type[40];
-    if (!s->ws)
-        message_type(msg, len, type);
-    send_text(s, msg, len, type, pos);
-    if (s->ws)
-        ws_flush(s);
-    else
-        conn_stream_flush(s->c);
-    if (!s->closing && !s->detached &&
-        evbuffer_get_length(out_of(s)) > (size_t)g_cfg->ws_max_buffer) {
+    struct evbuffer *o = out_of(s);
+    struct shared *sh;
+    if (s->ws) {
+        /* wslay's own queue (pongs) goes out first, whole: frames never interleave */
+        if (wslay_event_want_write(s->ws) && wslay_event_send(s->ws) != 0) {
+            conn_stream_close(s->c, true);
+            return;
+        }
+        sh = ws_frame_of(m);
+    } else {
+        sh = sse_event_of(m);
+    }
+    sh->refs++;
+    evbuffer_add_reference(o, sh->data, sh->len, shared_unref, sh);
+    mark_dirty(s);
+    if (evbuffer_get_length(o) > (size_t)g_cfg->ws_max_buffer) {
         log_info(conn_subject(s->c), "stream closed: the client does not read its events");
         /* the backlog would only grow: no more events, a close behind what is queued (a frame
          * half written to the socket cannot be taken back), and the connection ends once that
          * is out or request-timeout passes */
         closed_slow++;
         stream_close(s, 1008, "slow consumer: too many unread events");
-        conn_stream_close(s->c, false);
+        if (!s->detached) /* writing the close may have found the connection gone */
+            conn_stream_close(s->c, false);
     }
 }
 
@@ -256,27 +372,31 @@ static void send_small(struct stream *s, const char *json)
 
 void stream_feed_row(int64_t pos, const char *user, const char *topic, const char *msg, size_t len)
 {
+    struct outmsg m = {pos, msg, len, NULL, NULL};
     if (!user || !*user) {
         /* the system stream: every notifications subscriber */
         for (struct stream *s = all, *n; s; s = n) {
             n = s->next;
             if (s->live && strcmp(s->topic, topic) == 0)
-                deliver(s, pos, msg, len);
+                deliver(s, &m);
         }
-        return;
+    } else {
+        for (struct stream *s = buckets[bucket_of(user)], *n; s; s = n) {
+            n = s->hnext;
+            if (s->live && strcmp(s->user, user) == 0 && strcmp(s->topic, topic) == 0)
+                deliver(s, &m);
+        }
     }
-    for (struct stream *s = buckets[bucket_of(user)], *n; s; s = n) {
-        n = s->hnext;
-        if (s->live && strcmp(s->user, user) == 0 && strcmp(s->topic, topic) == 0)
-            deliver(s, pos, msg, len);
-    }
+    outmsg_done(&m);
 }
 
 void stream_catchup_row(uint64_t id, int64_t pos, const char *msg, size_t len)
 {
     struct stream *s = find(id);
+    struct outmsg m = {pos, msg, len, NULL, NULL};
     if (s && !s->live)
-        deliver(s, pos, msg, len);
+        deliver(s, &m);
+    outmsg_done(&m);
 }
 
 void stream_catchup_end(uint64_t id, int64_t upto)
@@ -316,6 +436,11 @@ static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
 {
     struct stream *s = arg;
     (void)flags;
+    if (s->detached) {
+        /* the connection ended inside this wslay_event_recv (our close went out) */
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
     struct evbuffer *in = bufferevent_get_input(conn_bev(s->c));
     int n = evbuffer_remove(in, buf, len);
     if (n <= 0) {
@@ -330,7 +455,7 @@ static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size
 {
     struct stream *s = arg;
     (void)flags;
-    if (evbuffer_add(out_of(s), data, len) != 0) {
+    if (s->detached || evbuffer_add(out_of(s), data, len) != 0) {
         wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
         return -1;
     }
@@ -407,8 +532,18 @@ static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_m
     }
 }
 
+/* RFC 6455 §5.5.1: a close body is empty or starts with a 2-byte code; wslay takes a 1-byte
+ * body for "no code" and would echo it, so the 1002 is queued first. */
+static void ws_frame_start_cb(wslay_event_context_ptr ctx,
+                              const struct wslay_event_on_frame_recv_start_arg *a, void *arg)
+{
+    (void)arg;
+    if (a->opcode == WSLAY_CONNECTION_CLOSE && a->payload_length == 1)
+        wslay_event_queue_close(ctx, 1002, (const uint8_t *)"close body of 1 byte", 20);
+}
+
 static const struct wslay_event_callbacks ws_callbacks = {
-    ws_recv_cb, ws_send_cb, NULL, NULL, NULL, NULL, ws_msg_cb,
+    ws_recv_cb, ws_send_cb, NULL, ws_frame_start_cb, NULL, NULL, ws_msg_cb,
 };
 
 /* ---- lifetime ---- */
@@ -460,6 +595,8 @@ struct stream *stream_open(struct conn *c, const struct stream_params *p)
         all->prev = s;
     all = s;
     nstreams++;
+    opened_since_trim++;
+    last_open_ms = now_ms();
 
     char ts[32], hello[256];
     iso_now(ts);
@@ -488,7 +625,16 @@ void stream_on_read(struct stream *s)
         return;
     }
     if (wslay_event_recv(s->ws) != 0) {
-        conn_stream_close(s->c, true);
+        /* a framing error below wslay's message layer (a fragmented or oversized control
+         * frame, a bad length): wslay queued a close without a code; say 1002 ourselves,
+         * behind what is already queued, and end the connection */
+        static const unsigned char close1002[4] = {0x88, 0x02, 0x03, 0xea};
+        if (s->detached)
+            return;
+        s->closing = true;
+        s->live = false;
+        evbuffer_add(out_of(s), close1002, sizeof(close1002));
+        conn_stream_close(s->c, false);
         return;
     }
     ws_flush(s);
@@ -641,10 +787,16 @@ void stream_registry_json(struct sbuf *json)
 
 void stream_tick(uint64_t now)
 {
+    /* after a burst of handshakes (each passed through the database: requests, results,
+     * buffers), give the freed heap back to the system once things are quiet */
+    if (opened_since_trim >= 256 && now - last_open_ms >= 1000) {
+        opened_since_trim = 0;
+        malloc_trim(0);
+    }
     static uint64_t last_check;
     if (now - last_check >= (uint64_t)g_cfg->ws_recheck_interval_ms) {
         last_check = now;
-        listen_stream_checks(); /* the credential re-check and the registry sync */
+        streamcheck_run(); /* the credential re-check and the registry sync */
     }
     int64_t wall = (int64_t)time(NULL);
     uint64_t every = (uint64_t)g_cfg->ws_ping_interval_ms;

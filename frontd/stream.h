@@ -57,6 +57,9 @@ void stream_free(struct stream *s);
 void stream_feed_row(int64_t pos, const char *user, const char *topic, const char *msg, size_t len);
 void stream_catchup_row(uint64_t id, int64_t pos, const char *msg, size_t len);
 void stream_catchup_end(uint64_t id, int64_t upto);
+/* Write out what the rows fanned out since the last call queued (one write per socket for a
+ * whole batch of rows). */
+void stream_flush_dirty(void);
 /* The feed lost its position (a new one is set): every subscriber catches up again. */
 void stream_feed_reset(void);
 
