@@ -1,5 +1,5 @@
--- seed.sql: data written through the API of the oldest release, before the update walks the
--- chain.  What verify.sql needs later (clear keys, tokens) is kept in public.upgrade_fixture.
+-- seed.sql: data written through the API of a release (each frozen one in turn), before the
+-- update walks the chain.  What verify.sql needs later (clear keys, tokens) is kept in public.upgrade_fixture.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 UPDATE flov7.settings SET value = '8' WHERE key = 'bcrypt_cost';
@@ -48,8 +48,9 @@ WITH w AS (INSERT INTO flov7.workflows (user_id, name, workflow_json, status) VA
 	 "edges": [{"id": "edge_1", "source": "trigger_1", "target": "action_1", "sourceHandle": "output"}]}', 'active')
 	RETURNING id)
 INSERT INTO public.upgrade_fixture SELECT 'ada_workflow', w.id::text FROM w;
--- ... and one with the table's default definition of 0.1.0, '{}'.
-WITH w AS (INSERT INTO flov7.workflows (user_id, name) VALUES (:'ada', 'Legacy') RETURNING id)
+-- ... and one with the table's default definition of 0.1.0, '{}' (written out, so that it is
+-- the same whichever release is seeded).
+WITH w AS (INSERT INTO flov7.workflows (user_id, name, workflow_json) VALUES (:'ada', 'Legacy', '{}') RETURNING id)
 INSERT INTO public.upgrade_fixture SELECT 'ada_legacy_workflow', w.id::text FROM w;
 
 INSERT INTO public.upgrade_fixture
