@@ -35,6 +35,7 @@ DB=flov7_bench
 FRONTD_PID= PEER_PID=
 
 cleanup() {
+	set +e # a killed peer's exit status must not end the cleanup before the cluster stops
 	[[ -n "$FRONTD_PID" ]] && kill -TERM "$FRONTD_PID" 2>/dev/null && wait "$FRONTD_PID" 2>/dev/null
 	[[ -n "$PEER_PID" ]] && kill "$PEER_PID" 2>/dev/null && wait "$PEER_PID" 2>/dev/null
 	pg_stop "$PGDIR"

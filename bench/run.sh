@@ -24,6 +24,7 @@ SECRET=$(random_token 32)
 FRONTD_PID=
 
 cleanup() {
+	set +e # an exit status here must not end the cleanup before the cluster stops
 	[[ -n "$FRONTD_PID" ]] && kill -TERM "$FRONTD_PID" 2>/dev/null && wait "$FRONTD_PID" 2>/dev/null
 	pg_stop "$PGDIR"
 	rm -rf "$WORK"

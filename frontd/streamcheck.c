@@ -23,6 +23,7 @@ struct check {
     int n;
     PGresult *res;
     bool busy;
+    bool empty; /* sync: the set sent was empty */
 };
 
 static struct check recheck = {.what = "re-checking the streams' credentials",
@@ -32,6 +33,7 @@ static struct check sync_ = {.what = "syncing the registry of streams",
                              .sql = "SELECT flov7.realtime_sync($2, $1::jsonb)",
                              .nparams = 2};
 static char instance[128];
+static bool synced_empty = true; /* the registry holds no stream of ours (none at start) */
 
 static bool check_send(struct pool_req *r, struct pool_conn *pc, PGconn *pg)
 {
@@ -78,6 +80,8 @@ static void check_done(struct pool_req *r, int err)
     if (err == POOL_OK && k->res && PQresultStatus(k->res) == PGRES_TUPLES_OK) {
         if (k == &recheck)
             recheck_apply(k->res);
+        else
+            synced_empty = k->empty;
     } else if (err == POOL_OK && k->res) {
         log_warn("events", "%s failed: %s", k->what, PQresultErrorMessage(k->res));
     } else if (err != POOL_OK) {
@@ -112,8 +116,11 @@ void streamcheck_run(void)
                 recheck.busy = false;
         }
     }
-    if (!sync_.busy) {
+    /* with no stream open and none recorded, there is nothing to say: no request at all (an
+     * idle frontd sends the database nothing of its own) */
+    if (!sync_.busy && (stream_count() > 0 || !synced_empty)) {
         stream_registry_json(&sync_.json);
+        sync_.empty = stream_count() == 0;
         sync_.busy = true;
         if (pool_submit(&sync_.preq, &check_ops, false) != POOL_OK)
             sync_.busy = false;
