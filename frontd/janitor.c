@@ -6,6 +6,7 @@
 #include "conn.h"
 #include "frontd.h"
 #include "log.h"
+#include "listen.h"
 #include "pool.h"
 #include "stream.h"
 #include "util.h"
@@ -26,6 +27,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     conn_janitor(now);
     pool_janitor(now);
     stream_tick(now);
+    listen_tick();
     if (drain_deadline && now >= drain_deadline) {
         log_warn("shutdown", "drain deadline reached with %d connections open; exiting",
                  conn_count());

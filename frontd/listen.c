@@ -45,6 +45,8 @@ static int64_t feed_pos = -1; /* last position fanned out; -1 until the head is 
 static struct catchup *cq_head, *cq_tail;
 static int64_t op_last; /* the feed/catch-up read: last position and rows seen */
 static int op_rows;
+static bool op_failed;       /* the running op's query failed: nothing of it applies */
+static uint64_t retry_at_ms; /* after a failed read, no feed work before then */
 
 static void route_warn(void *arg, const char *msg)
 {
@@ -105,7 +107,7 @@ static void schedule(void)
         sent(OP_ROUTES, PQsendQuery(lc.pg, ROUTES_QUERY));
         return;
     }
-    if (!feed_enabled)
+    if (!feed_enabled || now_ms() < retry_at_ms)
         return;
     if (feed_pos < 0) {
         sent(OP_HEAD, PQsendQuery(lc.pg, "SELECT flov7.events_head()"));
@@ -178,11 +180,28 @@ static void on_routes(PGresult *res)
     }
 }
 
+/* A read of the feed failed: nothing of it applies (op_done).  A missing function, table or
+ * grant (an older extension, a broken install) stops the feed until a SIGHUP says to try again;
+ * anything else (the server shutting down under it, a timeout) is tried again a second later,
+ * or after the reconnect when the connection went with it. */
 static void feed_error(PGresult *res)
 {
-    log_error("events", "reading the event feed failed; streams get no events: %s",
-              PQresultErrorMessage(res));
-    feed_enabled = false; /* an extension without the feed (or no grant): fix, then SIGHUP */
+    const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    static const char *const fatal[] = {"42883", "42501", "42P01", "3F000"};
+    op_failed = true;
+    for (size_t i = 0; st && i < sizeof(fatal) / sizeof(fatal[0]); i++) {
+        if (strcmp(st, fatal[i]) == 0) {
+            log_error("events",
+                      "reading the event feed failed; streams get no events until "
+                      "this is fixed (then SIGHUP): %s",
+                      PQresultErrorMessage(res));
+            feed_enabled = false;
+            return;
+        }
+    }
+    log_warn("events", "reading the event feed failed; trying again: %s",
+             PQresultErrorMessage(res));
+    retry_at_ms = now_ms() + 1000;
 }
 
 static void on_head(PGresult *res)
@@ -233,7 +252,16 @@ static void on_catchup(PGresult *res)
 static void op_done(void)
 {
     enum op op = running;
+    bool failed = op_failed;
     running = OP_NONE;
+    op_failed = false;
+    if (failed) {
+        /* the head is asked again (feed_pos still -1), the feed read again from the same
+         * position, the catch-up again from where it was */
+        if (op == OP_FEED)
+            feed_pending = true;
+        return;
+    }
     if (op == OP_FEED && feed_enabled) {
         feed_pos = op_last;
         if (op_rows >= FEED_BATCH_N)
@@ -303,6 +331,7 @@ static void lc_down(struct pgc *p, const char *why)
     if (running == OP_CATCHUP && cq_head)
         cq_head->from = op_last;
     running = OP_NONE;
+    op_failed = false; /* what it read is read again after the reconnect */
 }
 
 static const struct pgc_ops listen_ops = {lc_up, lc_readable, lc_writable, lc_down};
@@ -311,6 +340,14 @@ void listen_init(void)
 {
     pgc_init(&lc, "listen", &listen_ops, NULL, false);
     pgc_connect(&lc);
+}
+
+void listen_tick(void)
+{
+    if (retry_at_ms && now_ms() >= retry_at_ms) {
+        retry_at_ms = 0;
+        schedule();
+    }
 }
 
 void listen_reenable_feed(void)

@@ -23,6 +23,8 @@ int64_t listen_feed_pos(void);
 /* Read subscriber id's events after from (user, topic) up to the feed's position, then
  * stream_catchup_end(); serialized with the feed reads. */
 void listen_catchup(uint64_t id, const char *user, const char *topic, int64_t from);
+/* From the janitor: a feed read that failed is tried again once its delay is over. */
+void listen_tick(void);
 /* After a SIGHUP: try the feed again if it had failed (e.g. the extension was updated). */
 void listen_reenable_feed(void);
 /* Build a table from the result of ROUTES_QUERY (bad rows are logged and skipped). */
