@@ -310,14 +310,31 @@ static void mark_dirty(struct stream *s)
     dirty[ndirty++] = s;
 }
 
+/* A client that does not read its events: the backlog would only grow.  No more events, a
+ * close behind what is queued (a frame half written to the socket cannot be taken back), and
+ * the connection ends once that is out or request-timeout passes. */
+static void close_slow(struct stream *s)
+{
+    log_info(conn_subject(s->c), "stream closed: the client does not read its events");
+    closed_slow++;
+    stream_close(s, 1008, "slow consumer: too many unread events");
+    if (!s->detached) /* writing the close may have found the connection gone */
+        conn_stream_close(s->c, false);
+}
+
 void stream_flush_dirty(void)
 {
     /* within one callback: a stream closed meanwhile is detached, not yet freed */
     for (size_t i = 0; i < ndirty; i++) {
         struct stream *s = dirty[i];
         s->dirty = false;
-        if (!s->detached)
-            conn_stream_flush(s->c);
+        if (s->detached)
+            continue;
+        conn_stream_flush(s->c);
+        /* what the kernel would not take: more than ws-max-buffer waits for this client */
+        if (!s->detached && !s->closing &&
+            evbuffer_get_length(out_of(s)) > (size_t)g_cfg->ws_max_buffer)
+            close_slow(s);
     }
     ndirty = 0;
 }
@@ -350,16 +367,10 @@ static void deliver(struct stream *s, struct outmsg *m)
     sh->refs++;
     evbuffer_add_reference(o, sh->data, sh->len, shared_unref, sh);
     mark_dirty(s);
-    if (evbuffer_get_length(o) > (size_t)g_cfg->ws_max_buffer) {
-        log_info(conn_subject(s->c), "stream closed: the client does not read its events");
-        /* the backlog would only grow: no more events, a close behind what is queued (a frame
-         * half written to the socket cannot be taken back), and the connection ends once that
-         * is out or request-timeout passes */
-        closed_slow++;
-        stream_close(s, 1008, "slow consumer: too many unread events");
-        if (!s->detached) /* writing the close may have found the connection gone */
-            conn_stream_close(s->c, false);
-    }
+    /* judged after the batch is written (stream_flush_dirty), so that a reader keeping up is
+     * not closed for one large batch; this bound only keeps a batch's memory in check */
+    if (evbuffer_get_length(o) > 8 * (size_t)g_cfg->ws_max_buffer)
+        close_slow(s);
 }
 
 static void send_small(struct stream *s, const char *json)

@@ -14,13 +14,15 @@ import resource
 import signal
 import socket
 import sys
+import threading
 import time
 import uuid
 
+import psycopg2
 import pytest
 import requests
 
-from conftest import SECRET, TIMEOUT, pg_command, register, wait_until
+from conftest import PGURI, SECRET, TIMEOUT, pg_command, register, wait_until
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "http"))
 from flov7_client import jwt_parts, jwt_sign  # noqa: E402
@@ -325,8 +327,10 @@ def test_sigterm_closes_sockets_1001_and_exits_0(frontd):
 # --------------------------------------------------------------------------- PostgreSQL restart
 
 def test_postgres_restart_under_100_sockets(frontd, su):
-    """100 sockets (10 users x 10); an announcement committed just before a restart, then one
-    after and a notification per user: every socket gets all of its events once, in order."""
+    """100 sockets (10 users x 10).  Announcements are committed one after another until a
+    restart of PostgreSQL cuts their producer off (so the feed is being read when the server
+    goes); then one more announcement and a notification per user.  Every socket gets every
+    announcement that committed, its user's notification, each once and in order."""
     f = frontd("--ws-max-per-user=20", "--max-connections-per-ip=0").wait_up()
     tokens = [register(f.url) for _ in range(10)]
     conns, owner = [], []
@@ -334,18 +338,55 @@ def test_postgres_restart_under_100_sockets(frontd, su):
         for _ in range(10):
             conns.append(connect(f, "notifications", tok))
             owner.append(user_of(tok))
+    bystander = user_of(register(f.url))
     tag = uuid.uuid4().hex[:8]
-    before, after = "before-" + tag, "after-" + tag
-    announce(su, before)
-    pg_command("FLOV7_PG_RESTART")
+    after = "after-" + tag
+    started, stop = threading.Event(), threading.Event()
+
+    def produce():
+        conn = psycopg2.connect(PGURI)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as c:
+                for i in range(100000):
+                    if stop.is_set():
+                        return
+                    c.execute("SELECT flov7.event_add(flov7.system_stream(), 'system', "
+                              "'system.announcement', %s)", (json.dumps({
+                                  "announcement_type": "info", "title": "pre-%s-%d" % (tag, i),
+                                  "message": "", "data": {}}),))
+                    # and a bulky event for a user nobody watches: longer feed reads, so the
+                    # restart is likelier to cut one
+                    c.execute("INSERT INTO flov7.notifications (user_id, title, data) VALUES "
+                              "(%s, 'bulk', jsonb_build_object('pad', repeat('x', 200000)))", (bystander,))
+                    if i == 20:
+                        started.set()
+                    time.sleep(0.005)   # pacing: a steady stream, not a flood
+        except psycopg2.Error:
+            pass    # the restart ended it
+        finally:
+            started.set()
+            conn.close()
+
+    t = threading.Thread(target=produce)
+    t.start()
+    try:
+        assert started.wait(TIMEOUT)
+        pg_command("FLOV7_PG_RESTART")
+    finally:
+        stop.set()
+        t.join(TIMEOUT)
     su.forget()
+    pre = {r[0] for r in sql(su, "SELECT payload ->> 'title' FROM flov7.events WHERE topic = 'system' "
+                                 "AND payload ->> 'title' LIKE %s", ("pre-%s-%%" % tag,))}
+    assert len(pre) > 20, pre
     announce(su, after)
     for uid in sorted(set(owner)):
         notify_rows(su, uid, "mine-" + uid)
 
     def done(i, msgs):
         titles = {m.get("title") for m in msgs if isinstance(m, dict)}
-        return {before, after, "mine-" + owner[i]} <= titles
+        return pre | {after, "mine-" + owner[i]} <= titles
 
     try:
         msgs = collect(conns, done, timeout=60, poke=lambda: publish(su))
@@ -357,6 +398,8 @@ def test_postgres_restart_under_100_sockets(frontd, su):
         assert ids == sorted(set(ids)), "socket %d: event ids %r" % (i, ids)
         mine = [x for x in evs if x.get("type") == "notification"]
         assert [x["title"] for x in mine] == ["mine-" + owner[i]], "socket %d: %r" % (i, evs)
+        anns = [x["title"] for x in evs if x.get("type") == "system_announcement"]
+        assert len(anns) == len(set(anns)) and set(anns) >= pre, "socket %d: %r" % (i, anns)
     # and a socket opened after the restart works too
     late = connect(f, "notifications", tokens[0])
     announce(su, "late-" + tag)
