@@ -209,26 +209,35 @@ void dispatch_pool_error(struct conn *c, int err)
     }
 }
 
+/* A member of a JSON object if it has type t, else NULL (also for a non-object o). */
+static struct json_object *member(struct json_object *o, const char *key, json_type t)
+{
+    struct json_object *v;
+    return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, t) ? v : NULL;
+}
+
+static const char *member_str(struct json_object *o, const char *key)
+{
+    struct json_object *v = member(o, key, json_type_string);
+    return v ? json_object_get_string(v) : NULL;
+}
+
+static int64_t member_int(struct json_object *o, const char *key, int64_t absent)
+{
+    struct json_object *v = member(o, key, json_type_int);
+    return v ? json_object_get_int64(v) : absent;
+}
+
 /* The subscription function said yes ({"user_id","topic","channel","last_event_id"}): hand the
  * connection to a stream. */
 static void open_stream(struct conn *c, const char *json, size_t len)
 {
     struct exchange *x = &c->ex;
-    struct json_object *o = json_tokener_parse(json), *v;
+    struct json_object *o = json_tokener_parse(json);
     (void)len;
-    const char *user = NULL, *topic = NULL, *channel = NULL;
-    int64_t from = -1;
-    if (o && json_object_is_type(o, json_type_object)) {
-        if (json_object_object_get_ex(o, "user_id", &v) && json_object_is_type(v, json_type_string))
-            user = json_object_get_string(v);
-        if (json_object_object_get_ex(o, "topic", &v) && json_object_is_type(v, json_type_string))
-            topic = json_object_get_string(v);
-        if (json_object_object_get_ex(o, "channel", &v) && json_object_is_type(v, json_type_string))
-            channel = json_object_get_string(v);
-        if (json_object_object_get_ex(o, "last_event_id", &v) &&
-            json_object_is_type(v, json_type_int))
-            from = json_object_get_int64(v);
-    }
+    const char *user = member_str(o, "user_id"), *topic = member_str(o, "topic");
+    const char *channel = member_str(o, "channel");
+    int64_t from = member_int(o, "last_event_id", -1);
     if (!user || !topic || !channel || from < 0 || strlen(user) >= 40 || strlen(topic) >= 16 ||
         strlen(channel) >= 64) {
         json_object_put(o);
@@ -274,26 +283,11 @@ static const struct pool_req_ops api_ops;
 static bool begin_wait(struct conn *c, int status, const char *body, size_t blen, const char *spec)
 {
     struct exchange *x = &c->ex;
-    struct json_object *o = json_tokener_parse(spec), *v;
-    const char *user = NULL, *exec = NULL, *fn = NULL;
-    int64_t after = -1, timeout = 0;
-    struct json_object *args = NULL;
-    if (o && json_object_is_type(o, json_type_object)) {
-        if (json_object_object_get_ex(o, "user_id", &v) && json_object_is_type(v, json_type_string))
-            user = json_object_get_string(v);
-        if (json_object_object_get_ex(o, "execution_id", &v) &&
-            json_object_is_type(v, json_type_string))
-            exec = json_object_get_string(v);
-        if (json_object_object_get_ex(o, "function", &v) &&
-            json_object_is_type(v, json_type_string))
-            fn = json_object_get_string(v);
-        if (json_object_object_get_ex(o, "after", &v) && json_object_is_type(v, json_type_int))
-            after = json_object_get_int64(v);
-        if (json_object_object_get_ex(o, "timeout_ms", &v) && json_object_is_type(v, json_type_int))
-            timeout = json_object_get_int64(v);
-        if (json_object_object_get_ex(o, "args", &v) && json_object_is_type(v, json_type_object))
-            args = v;
-    }
+    struct json_object *o = json_tokener_parse(spec);
+    const char *user = member_str(o, "user_id"), *exec = member_str(o, "execution_id");
+    const char *fn = member_str(o, "function");
+    int64_t after = member_int(o, "after", -1), timeout = member_int(o, "timeout_ms", 0);
+    struct json_object *args = member(o, "args", json_type_object);
     /* the function to answer with must be a route's, run like one (its prepared statement) */
     const struct route *then = NULL;
     for (int i = 0; fn && x->routes && i < x->routes->nroutes; i++)

@@ -87,6 +87,19 @@ void stream_stats(int *open, uint64_t *sent, uint64_t *slow)
     *slow = closed_slow;
 }
 
+/* Into the registry: its user's bucket and the list of all (stream_detach takes it out). */
+static void registry_add(struct stream *s)
+{
+    unsigned b = bucket_of(s->user);
+    s->hnext = buckets[b];
+    buckets[b] = s;
+    s->next = all;
+    if (all)
+        all->prev = s;
+    all = s;
+    nstreams++;
+}
+
 static struct stream *find(uint64_t id)
 {
     for (struct stream *s = all; s; s = s->next)
@@ -598,14 +611,7 @@ struct stream *stream_open(struct conn *c, const struct stream_params *p)
                      "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
                      "X-Accel-Buffering: no\r\n");
     }
-    unsigned b = bucket_of(s->user);
-    s->hnext = buckets[b];
-    buckets[b] = s;
-    s->next = all;
-    if (all)
-        all->prev = s;
-    all = s;
-    nstreams++;
+    registry_add(s);
     opened_since_trim++;
     last_open_ms = now_ms();
 
@@ -707,14 +713,7 @@ struct stream *stream_wait_open(struct conn *c, const char *user, const char *ex
     snprintf(s->topic, sizeof(s->topic), "workflows");
     snprintf(s->execution, sizeof(s->execution), "%s", execution_id);
     s->deadline_ms = deadline_ms;
-    unsigned b = bucket_of(s->user);
-    s->hnext = buckets[b];
-    buckets[b] = s;
-    s->next = all;
-    if (all)
-        all->prev = s;
-    all = s;
-    nstreams++;
+    registry_add(s);
     nwaiters++;
     start_from(s, after);
     return s;
