@@ -28,6 +28,17 @@ OP_CLOSE, OP_PING, OP_PONG = 0x8, 0x9, 0xA
 TIMEOUT = 30  # generous: the suites also run frontd under valgrind and ASan
 
 
+def readable(socks, wait):
+    """The sockets of socks with something to read within wait seconds.  poll(), not select():
+    select() refuses descriptors above 1023, which a test holding a thousand sockets reaches."""
+    p = select.poll()
+    by_fd = {}
+    for s in socks:
+        p.register(s, select.POLLIN)
+        by_fd[s.fileno()] = s
+    return [by_fd[fd] for fd, _ in p.poll(max(wait, 0) * 1000)]
+
+
 def accept_for(key):
     """The Sec-WebSocket-Accept a server must answer for key."""
     return base64.b64encode(hashlib.sha1((key + GUID).encode("ascii")).digest()).decode("ascii")
@@ -429,8 +440,7 @@ class WsConn:
         """No EOF and nothing unexpected pending within wait seconds (pings are fine)."""
         if self.eof:
             return False
-        r, _, _ = select.select([self.sock], [], [], wait)
-        if not r:
+        if not readable([self.sock], wait):
             return True
         return self.feed() or not self.eof
 
@@ -466,7 +476,7 @@ def collect(conns, done, timeout=TIMEOUT, poke=None, poke_every=0.25):
             some = sorted(pending)[:3]
             raise AssertionError("%d of %d sockets not done after %.0f s; e.g. %r" % (
                 len(pending), len(conns), timeout, [(i, msgs[i][-5:]) for i in some]))
-        ready, _, _ = select.select([conns[i].sock for i in pending], [], [], min(left, poke_every))
+        ready = readable([conns[i].sock for i in pending], min(left, poke_every))
         by_fd = {conns[i].sock.fileno(): i for i in pending}
         for s in ready:
             i = by_fd[s.fileno()]
