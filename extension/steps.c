@@ -135,15 +135,18 @@ node_subtype(const char *type, Jsonb *config)
 	return member_string(config, key);
 }
 
-/* Run one SQL statement returning one jsonb: the value, or NULL. */
+static SPIPlanPtr plan_eval = NULL;
+static SPIPlanPtr plan_node_run = NULL;
+
+/* Run one SQL statement (a saved plan) returning one jsonb: the value, or NULL. */
 static Jsonb *
-spi_jsonb_call(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
+spi_jsonb_call(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
 {
 	bool		isnull;
 	Datum		d;
 	int			rc;
 
-	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 1);
+	rc = flov7_plan_execute(slot, sql, nargs, types, values, nulls, false, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "flov7: \"%s\" failed: %s", sql, SPI_result_code_string(rc));
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -162,7 +165,7 @@ eval_config(Jsonb *config, Jsonb *ctx, const char *skip)
 	values[0] = JsonbPGetDatum(config);
 	values[1] = JsonbPGetDatum(ctx);
 	values[2] = PointerGetDatum(construct_array(&skipd, skip ? 1 : 0, TEXTOID, -1, false, TYPALIGN_INT));
-	out = spi_jsonb_call("SELECT flov7.eval_templates($1, $2, $3)", 3, types, values, NULL);
+	out = spi_jsonb_call(&plan_eval, "SELECT flov7.eval_templates($1, $2, $3)", 3, types, values, NULL);
 	return out ? out : config;
 }
 
@@ -434,7 +437,7 @@ run_node(ClaimedStep *step)
 							   : eval_config(config, step->ctx, NULL));
 	values[3] = JsonbPGetDatum(step->ctx);
 	values[4] = BoolGetDatum(step->resumed);
-	result = spi_jsonb_call("SELECT flov7.node_run($1, $2, $3, $4, $5)", 5, types, values, NULL);
+	result = spi_jsonb_call(&plan_node_run, "SELECT flov7.node_run($1, $2, $3, $4, $5)", 5, types, values, NULL);
 	if (result == NULL)
 		elog(ERROR, "flov7: node_run returned NULL");
 	return result;

@@ -2,3 +2,63 @@
 -- Hand-written; a fresh 0.1.3 install (sql/parts/) must end up with the same catalog
 -- (test/upgrade/run.sh compares them).  Each change names its issue and the part it mirrors.
 \echo Use "ALTER EXTENSION flov7 UPDATE TO '0.1.3'" to load this file. \quit
+
+-- ======== issue 6, the runner claims executions, not steps (sql/parts/66_engine.sql) ========
+-- extension/runner.c locks an execution's row and runs its due steps; step_claim is gone.
+DROP FUNCTION flov7.step_claim(uuid);
+CREATE OR REPLACE FUNCTION flov7.execution_cost(p_uid uuid, p_exec uuid, p_definition jsonb) RETURNS numeric
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, flov7, pg_temp AS $$
+BEGIN
+	-- PL/pgSQL, not SQL: its plan is kept across calls (a SQL function's is made per call)
+	RETURN (SELECT coalesce(sum(p.cost_usd), 0)
+			  FROM flov7.execution_step_data d
+			  JOIN jsonb_array_elements(p_definition -> 'nodes') n ON n ->> 'id' = d.node_id
+			  JOIN flov7.primitives p ON p.type = n ->> 'type'
+				   AND p.subtype = n -> 'data' -> 'config' ->> CASE n ->> 'type' WHEN 'data' THEN 'operation_type'
+																				   ELSE (n ->> 'type') || '_type' END
+			 WHERE d.user_id = p_uid AND d.execution_id = p_exec);
+END
+$$;
+
+-- ======== issue 6, an outside result locks the execution first (sql/parts/69_outbound.sql) ========
+CREATE OR REPLACE FUNCTION flov7.outbound_complete(p_uid uuid, p_exec uuid, p_node text, p_iteration int, p_fence bigint,
+										p_output jsonb, p_error text) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_step flov7.execution_steps;
+	v_node jsonb;
+	v_input jsonb;
+BEGIN
+	-- the execution's row first, as the runner and cancel lock it: no lock-order cycle with them
+	PERFORM FROM flov7.workflow_executions e WHERE e.user_id = p_uid AND e.id = p_exec FOR NO KEY UPDATE;
+	SELECT * INTO v_step FROM flov7.execution_steps s
+	 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.node_id = p_node AND s.iteration = p_iteration
+	   FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'step not found' USING ERRCODE = 'P0002';
+	END IF;
+	IF v_step.state <> 'running' OR v_step.fence <> p_fence THEN
+		RAISE EXCEPTION 'stale claim: the step is % at fence %', v_step.state, v_step.fence USING ERRCODE = 'PT409',
+			DETAIL = format('The result was reported with fence %s.', p_fence),
+			HINT = 'The lease expired and the step was claimed again, or it was cancelled; drop this result.';
+	END IF;
+	SELECT n INTO v_node FROM flov7.workflow_executions e, jsonb_array_elements(e.definition -> 'nodes') n
+	 WHERE e.user_id = p_uid AND e.id = p_exec AND n ->> 'id' = p_node LIMIT 1;
+	SELECT r.request -> 'data' INTO v_input FROM flov7.outbound_requests r
+	 WHERE r.user_id = p_uid AND r.execution_id = p_exec AND r.node_id = p_node AND r.iteration = p_iteration
+	   AND r.attempt = v_step.attempt;
+	UPDATE flov7.execution_steps s SET lease_until = NULL
+	 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.node_id = p_node AND s.iteration = p_iteration;
+	RETURN flov7.step_finish(p_uid, p_exec, p_node, p_iteration, v_step.attempt, v_node, v_input,
+							 CASE WHEN p_error IS NULL THEN jsonb_build_object('output', p_output) END, p_error,
+							 v_step.started_at, 'outbound');
+END
+$$;
+
+-- ======== issue 6, counting a run is not audited (sql/parts/35_triggers.sql) ========
+DROP TRIGGER workflows_audit ON flov7.workflows;
+CREATE TRIGGER workflows_audit AFTER INSERT OR DELETE ON flov7.workflows
+	FOR EACH ROW EXECUTE FUNCTION flov7.audit();
+CREATE TRIGGER workflows_audit_update AFTER UPDATE ON flov7.workflows
+	FOR EACH ROW WHEN (OLD.execution_count = NEW.execution_count)
+	EXECUTE FUNCTION flov7.audit();

@@ -168,8 +168,13 @@ BEGIN
 	RETURN NULL;
 END
 $$;
-CREATE TRIGGER workflows_audit AFTER INSERT OR UPDATE OR DELETE ON flov7.workflows
+CREATE TRIGGER workflows_audit AFTER INSERT OR DELETE ON flov7.workflows
 	FOR EACH ROW EXECUTE FUNCTION flov7.audit();
+-- A run counted on its workflow is not an edit (as for workflows_touch): no trigger call at all,
+-- since converting the row, definition and all, only to find nothing to audit is most of its cost.
+CREATE TRIGGER workflows_audit_update AFTER UPDATE ON flov7.workflows
+	FOR EACH ROW WHEN (OLD.execution_count = NEW.execution_count)
+	EXECUTE FUNCTION flov7.audit();
 CREATE TRIGGER user_integrations_audit AFTER INSERT OR UPDATE OR DELETE ON flov7.user_integrations
 	FOR EACH ROW EXECUTE FUNCTION flov7.audit();
 CREATE TRIGGER api_keys_audit AFTER INSERT OR UPDATE OR DELETE ON flov7.api_keys
