@@ -66,7 +66,7 @@ flov7_engine_run_batch(int max_steps, const char *worker)
 		int			r;
 
 		CHECK_FOR_INTERRUPTS();
-		r = flov7_runner_run_one(limit - ran, &last_owner, &have_last_owner);
+		r = flov7_runner_run_batch(limit - ran, &last_owner, &have_last_owner);
 		if (r < 0)
 			break;
 		ran += r;

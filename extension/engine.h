@@ -44,8 +44,8 @@ extern void flov7_engine_init(void);
 extern int	flov7_engine_run_batch(int max_steps, const char *worker);
 extern const char *flov7_runner_name;	/* "worker" or "sql": step_data.worker */
 
-/* runner.c: claim one execution and run its due steps (-1: none was due) */
-extern int	flov7_runner_run_one(int max_steps, pg_uuid_t *after, bool *have_after);
+/* runner.c: claim a batch of executions and run their due steps (-1: none was due) */
+extern int	flov7_runner_run_batch(int max_steps, pg_uuid_t *after, bool *have_after);
 
 /* plans.c: run a statement through a plan prepared once per backend and kept */
 extern int	flov7_plan_execute(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types,

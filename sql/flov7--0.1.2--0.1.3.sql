@@ -62,3 +62,38 @@ CREATE TRIGGER workflows_audit AFTER INSERT OR DELETE ON flov7.workflows
 CREATE TRIGGER workflows_audit_update AFTER UPDATE ON flov7.workflows
 	FOR EACH ROW WHEN (OLD.execution_count = NEW.execution_count)
 	EXECUTE FUNCTION flov7.audit();
+
+-- ======== issue 6, counting a run keeps its plan (sql/parts/66_engine.sql) ========
+CREATE OR REPLACE FUNCTION flov7.workflow_count_run(p_uid uuid, p_workflow uuid) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+BEGIN
+	UPDATE flov7.workflows w SET execution_count = w.execution_count + 1, last_executed_at = clock_timestamp()
+	 WHERE w.user_id = p_uid AND w.id = p_workflow;
+END
+$$;
+
+-- ======== issue 6, step events once per statement (sql/parts/78_events.sql) ========
+DROP TRIGGER execution_steps_event ON flov7.execution_steps;
+CREATE OR REPLACE FUNCTION flov7.step_event() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+BEGIN
+	-- once per statement: the runner writes an execution's steps back in one UPDATE
+	INSERT INTO flov7.events (user_id, topic, type, payload)
+	SELECT n.user_id, 'workflows', 'step.' || n.state,
+		   jsonb_build_object('execution_id', n.execution_id, 'node_id', n.node_id, 'iteration', n.iteration,
+							  'state', n.state, 'attempt', n.attempt, 'workflow_id', e.workflow_id)
+	  FROM new_steps n
+	  JOIN old_steps o ON o.user_id = n.user_id AND o.execution_id = n.execution_id AND o.node_id = n.node_id
+					  AND o.iteration = n.iteration
+	  LEFT JOIN flov7.workflow_executions e ON e.user_id = n.user_id AND e.id = n.execution_id
+	 WHERE n.state IN ('completed', 'failed') AND o.state IS DISTINCT FROM n.state
+	 ORDER BY n.completed_at, n.iteration, n.node_id;
+	IF FOUND THEN
+		PERFORM flov7.wake_workers();
+	END IF;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER execution_steps_event AFTER UPDATE ON flov7.execution_steps
+	REFERENCING OLD TABLE AS old_steps NEW TABLE AS new_steps
+	FOR EACH STATEMENT EXECUTE FUNCTION flov7.step_event();

@@ -705,10 +705,13 @@ END
 $$;
 
 -- Count a finished run on its workflow (once per execution; no updated_at, no audit row).
+-- PL/pgSQL, not SQL: its plan is kept across calls.
 CREATE FUNCTION flov7.workflow_count_run(p_uid uuid, p_workflow uuid) RETURNS void
-LANGUAGE sql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+BEGIN
 	UPDATE flov7.workflows w SET execution_count = w.execution_count + 1, last_executed_at = clock_timestamp()
-	 WHERE w.user_id = p_uid AND w.id = p_workflow
+	 WHERE w.user_id = p_uid AND w.id = p_workflow;
+END
 $$;
 
 -- Fail an execution at a node: the other unsettled steps are cancelled.

@@ -227,17 +227,26 @@ CREATE TRIGGER workflow_executions_event_status AFTER UPDATE OF status ON flov7.
 CREATE FUNCTION flov7.step_event() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
 BEGIN
-	PERFORM flov7.event_add(NEW.user_id, 'workflows', 'step.' || NEW.state,
-		jsonb_build_object('execution_id', NEW.execution_id, 'node_id', NEW.node_id, 'iteration', NEW.iteration,
-						   'state', NEW.state, 'attempt', NEW.attempt,
-						   'workflow_id', (SELECT e.workflow_id FROM flov7.workflow_executions e
-											WHERE e.user_id = NEW.user_id AND e.id = NEW.execution_id)));
+	-- once per statement: the runner writes an execution's steps back in one UPDATE
+	INSERT INTO flov7.events (user_id, topic, type, payload)
+	SELECT n.user_id, 'workflows', 'step.' || n.state,
+		   jsonb_build_object('execution_id', n.execution_id, 'node_id', n.node_id, 'iteration', n.iteration,
+							  'state', n.state, 'attempt', n.attempt, 'workflow_id', e.workflow_id)
+	  FROM new_steps n
+	  JOIN old_steps o ON o.user_id = n.user_id AND o.execution_id = n.execution_id AND o.node_id = n.node_id
+					  AND o.iteration = n.iteration
+	  LEFT JOIN flov7.workflow_executions e ON e.user_id = n.user_id AND e.id = n.execution_id
+	 WHERE n.state IN ('completed', 'failed') AND o.state IS DISTINCT FROM n.state
+	 ORDER BY n.completed_at, n.iteration, n.node_id;
+	IF FOUND THEN
+		PERFORM flov7.wake_workers();
+	END IF;
 	RETURN NULL;
 END
 $$;
-CREATE TRIGGER execution_steps_event AFTER UPDATE OF state ON flov7.execution_steps
-	FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state AND NEW.state IN ('completed', 'failed'))
-	EXECUTE FUNCTION flov7.step_event();
+CREATE TRIGGER execution_steps_event AFTER UPDATE ON flov7.execution_steps
+	REFERENCING OLD TABLE AS old_steps NEW TABLE AS new_steps
+	FOR EACH STATEMENT EXECUTE FUNCTION flov7.step_event();
 
 -- Notifications: created, read.
 CREATE FUNCTION flov7.notification_event() RETURNS trigger
