@@ -97,3 +97,47 @@ $$;
 CREATE TRIGGER execution_steps_event AFTER UPDATE ON flov7.execution_steps
 	REFERENCING OLD TABLE AS old_steps NEW TABLE AS new_steps
 	FOR EACH STATEMENT EXECUTE FUNCTION flov7.step_event();
+
+-- ======== issue 6, publishing events in one statement (sql/parts/78_events.sql) ========
+CREATE OR REPLACE FUNCTION flov7.event_notice(e flov7.events) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+	SELECT jsonb_strip_nulls(jsonb_build_object('event_id', e.pos, 'topic', e.topic, 'type', e.type,
+		'user_id', CASE WHEN e.topic <> 'system' THEN e.user_id END,
+		'workflow_id', left(e.payload ->> 'workflow_id', 36), 'execution_id', left(e.payload ->> 'execution_id', 36),
+		'notification_id', left(e.payload ->> 'notification_id', 36),
+		'node_id', left(e.payload ->> 'node_id', 64)))::text
+$$;
+CREATE OR REPLACE FUNCTION flov7.user_channel(p_user uuid) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+	SELECT 'flov7_user_' || replace(p_user::text, '-', '')
+$$;
+CREATE OR REPLACE FUNCTION flov7.events_publish(max_events int DEFAULT 10000) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_base bigint;
+	v_n bigint;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM flov7.events e WHERE e.pos IS NULL) THEN
+		RETURN (SELECT c.pos FROM flov7.event_clock c);
+	END IF;
+	SELECT c.pos INTO v_base FROM flov7.event_clock c FOR UPDATE;
+	-- a new statement: its snapshot sees what the publisher before us published
+	WITH todo AS (
+		SELECT e.user_id, e.id, row_number() OVER (ORDER BY e.id) AS rn
+		  FROM flov7.events e WHERE e.pos IS NULL ORDER BY e.id LIMIT greatest(max_events, 1)
+	)
+	UPDATE flov7.events e SET pos = v_base + t.rn FROM todo t WHERE e.user_id = t.user_id AND e.id = t.id;
+	GET DIAGNOSTICS v_n = ROW_COUNT;
+	IF v_n = 0 THEN
+		RETURN v_base;
+	END IF;
+	UPDATE flov7.event_clock c SET pos = v_base + v_n;
+	-- users' events, then the system stream's, each in order (pg_notify runs after the sort)
+	PERFORM pg_catalog.pg_notify(CASE WHEN e.topic = 'system' THEN 'flov7_system' ELSE flov7.user_channel(e.user_id) END,
+								 flov7.event_notice(e))
+	   FROM flov7.events e WHERE e.pos > v_base AND e.pos <= v_base + v_n
+	  ORDER BY e.topic = 'system', e.pos;
+	PERFORM pg_catalog.pg_notify('flov7_events', (v_base + v_n)::text);
+	RETURN v_base + v_n;
+END
+$$;

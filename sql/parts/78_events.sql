@@ -70,8 +70,10 @@ $$;
 -- The NOTIFY payload of an event: its position, topic and type, and the ids it names (never
 -- titles, messages or data: any database user may LISTEN to any channel).  At most a few
 -- hundred bytes whatever the event holds, far below NOTIFY's 8000.
+-- No SET clause here or on user_channel: it would keep them from being inlined into
+-- events_publish's one statement (they call only pg_catalog functions).
 CREATE FUNCTION flov7.event_notice(e flov7.events) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, flov7, pg_temp AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 	SELECT jsonb_strip_nulls(jsonb_build_object('event_id', e.pos, 'topic', e.topic, 'type', e.type,
 		'user_id', CASE WHEN e.topic <> 'system' THEN e.user_id END,
 		'workflow_id', left(e.payload ->> 'workflow_id', 36), 'execution_id', left(e.payload ->> 'execution_id', 36),
@@ -81,7 +83,7 @@ $$;
 
 -- The LISTEN channel of a user's events.
 CREATE FUNCTION flov7.user_channel(p_user uuid) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, flov7, pg_temp AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 	SELECT 'flov7_user_' || replace(p_user::text, '-', '')
 $$;
 
@@ -93,7 +95,6 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, 
 DECLARE
 	v_base bigint;
 	v_n bigint;
-	r flov7.events;
 BEGIN
 	IF NOT EXISTS (SELECT 1 FROM flov7.events e WHERE e.pos IS NULL) THEN
 		RETURN (SELECT c.pos FROM flov7.event_clock c);
@@ -110,14 +111,11 @@ BEGIN
 		RETURN v_base;
 	END IF;
 	UPDATE flov7.event_clock c SET pos = v_base + v_n;
-	FOR r IN SELECT * FROM flov7.events e WHERE e.pos > v_base AND e.pos <= v_base + v_n AND e.topic <> 'system'
-			  ORDER BY e.pos LOOP
-		PERFORM pg_catalog.pg_notify(flov7.user_channel(r.user_id), flov7.event_notice(r));
-	END LOOP;
-	FOR r IN SELECT * FROM flov7.events e WHERE e.pos > v_base AND e.pos <= v_base + v_n AND e.topic = 'system'
-			  ORDER BY e.pos LOOP
-		PERFORM pg_catalog.pg_notify('flov7_system', flov7.event_notice(r));
-	END LOOP;
+	-- users' events, then the system stream's, each in order (pg_notify runs after the sort)
+	PERFORM pg_catalog.pg_notify(CASE WHEN e.topic = 'system' THEN 'flov7_system' ELSE flov7.user_channel(e.user_id) END,
+								 flov7.event_notice(e))
+	   FROM flov7.events e WHERE e.pos > v_base AND e.pos <= v_base + v_n
+	  ORDER BY e.topic = 'system', e.pos;
 	PERFORM pg_catalog.pg_notify('flov7_events', (v_base + v_n)::text);
 	RETURN v_base + v_n;
 END
