@@ -141,3 +141,42 @@ BEGIN
 	RETURN v_base + v_n;
 END
 $$;
+
+-- ======== issue 6, execution events once per statement (sql/parts/78_events.sql) ========
+DROP TRIGGER workflow_executions_event_insert ON flov7.workflow_executions;
+DROP TRIGGER workflow_executions_event_status ON flov7.workflow_executions;
+CREATE FUNCTION flov7.execution_event_payload(e flov7.workflow_executions) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+	SELECT jsonb_build_object('execution_id', e.id, 'workflow_id', e.workflow_id, 'status', e.status,
+							  'error_message', e.error_message, 'error_node', e.error_node,
+							  'execution_time_seconds', e.execution_time_seconds)
+$$;
+REVOKE ALL ON FUNCTION flov7.execution_event_payload(flov7.workflow_executions) FROM PUBLIC;
+CREATE OR REPLACE FUNCTION flov7.execution_event() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+BEGIN
+	IF TG_OP = 'INSERT' THEN
+		INSERT INTO flov7.events (user_id, topic, type, payload)
+		SELECT n.user_id, 'workflows', 'execution.created', flov7.execution_event_payload(n)
+		  FROM new_executions n ORDER BY n.created_at, n.id;
+	ELSE
+		INSERT INTO flov7.events (user_id, topic, type, payload)
+		SELECT n.user_id, 'workflows',
+			   CASE WHEN n.status = 'running' AND o.status = 'pending' THEN 'execution.started'
+					ELSE 'execution.' || n.status END,
+			   flov7.execution_event_payload(n)
+		  FROM new_executions n JOIN old_executions o ON o.id = n.id
+		 WHERE o.status IS DISTINCT FROM n.status
+		 ORDER BY n.created_at, n.id;
+	END IF;
+	IF FOUND THEN
+		PERFORM flov7.wake_workers();
+	END IF;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER workflow_executions_event_insert AFTER INSERT ON flov7.workflow_executions
+	REFERENCING NEW TABLE AS new_executions FOR EACH STATEMENT EXECUTE FUNCTION flov7.execution_event();
+CREATE TRIGGER workflow_executions_event_status AFTER UPDATE ON flov7.workflow_executions
+	REFERENCING OLD TABLE AS old_executions NEW TABLE AS new_executions
+	FOR EACH STATEMENT EXECUTE FUNCTION flov7.execution_event();

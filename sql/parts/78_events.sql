@@ -201,24 +201,42 @@ COMMENT ON FUNCTION flov7.events_purge(int) IS
 
 -- ---- what writes events -----------------------------------------------------------------
 
--- Executions: created, and every change of status (pending -> running is "started").
+-- Executions: created, and every change of status (pending -> running is "started"), once per
+-- statement (the runner writes a batch of executions back in one UPDATE).
+CREATE FUNCTION flov7.execution_event_payload(e flov7.workflow_executions) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+	SELECT jsonb_build_object('execution_id', e.id, 'workflow_id', e.workflow_id, 'status', e.status,
+							  'error_message', e.error_message, 'error_node', e.error_node,
+							  'execution_time_seconds', e.execution_time_seconds)
+$$;
 CREATE FUNCTION flov7.execution_event() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
 BEGIN
-	PERFORM flov7.event_add(NEW.user_id, 'workflows',
-		CASE WHEN TG_OP = 'INSERT' THEN 'execution.created'
-			 WHEN NEW.status = 'running' AND OLD.status = 'pending' THEN 'execution.started'
-			 ELSE 'execution.' || NEW.status END,
-		jsonb_build_object('execution_id', NEW.id, 'workflow_id', NEW.workflow_id, 'status', NEW.status,
-						   'error_message', NEW.error_message, 'error_node', NEW.error_node,
-						   'execution_time_seconds', NEW.execution_time_seconds));
+	IF TG_OP = 'INSERT' THEN
+		INSERT INTO flov7.events (user_id, topic, type, payload)
+		SELECT n.user_id, 'workflows', 'execution.created', flov7.execution_event_payload(n)
+		  FROM new_executions n ORDER BY n.created_at, n.id;
+	ELSE
+		INSERT INTO flov7.events (user_id, topic, type, payload)
+		SELECT n.user_id, 'workflows',
+			   CASE WHEN n.status = 'running' AND o.status = 'pending' THEN 'execution.started'
+					ELSE 'execution.' || n.status END,
+			   flov7.execution_event_payload(n)
+		  FROM new_executions n JOIN old_executions o ON o.id = n.id
+		 WHERE o.status IS DISTINCT FROM n.status
+		 ORDER BY n.created_at, n.id;
+	END IF;
+	IF FOUND THEN
+		PERFORM flov7.wake_workers();
+	END IF;
 	RETURN NULL;
 END
 $$;
 CREATE TRIGGER workflow_executions_event_insert AFTER INSERT ON flov7.workflow_executions
-	FOR EACH ROW EXECUTE FUNCTION flov7.execution_event();
-CREATE TRIGGER workflow_executions_event_status AFTER UPDATE OF status ON flov7.workflow_executions
-	FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION flov7.execution_event();
+	REFERENCING NEW TABLE AS new_executions FOR EACH STATEMENT EXECUTE FUNCTION flov7.execution_event();
+CREATE TRIGGER workflow_executions_event_status AFTER UPDATE ON flov7.workflow_executions
+	REFERENCING OLD TABLE AS old_executions NEW TABLE AS new_executions
+	FOR EACH STATEMENT EXECUTE FUNCTION flov7.execution_event();
 
 -- Steps: each one that ends (completed or failed; skipped and cancelled ones are told by
 -- their execution's events).
