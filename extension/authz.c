@@ -15,9 +15,12 @@
  *	request.jwt.claims	the payload of a JWT that frontd already verified.
  *						sub, jti and exp are required; jti must not be
  *						revoked, the session (sid) must not be revoked, exp
- *						must not be past (with frontd's 30 s leeway), and
- *						the user must exist and be
- *						active.  Permissions come from role_permissions.
+ *						must not be past (with frontd's 30 s leeway), iat
+ *						must not be before the user's tokens_valid_after
+ *						(set at deactivation; read through to_jsonb so that
+ *						this library also serves a schema not yet updated),
+ *						and the user must exist and be active.  Permissions
+ *						come from role_permissions.
  *
  * The key wins when both are set.  A third source, for the workflow engine
  * only, is set from C (flov7_authz_act_for): while a step runs, the caller
@@ -353,18 +356,21 @@ resolve_claims(const char *claims, Caller *c)
 		"                                   WHERE f.family_id = $3"
 		"                                     AND f.revoked_at IS NOT NULL),"
 		"       ARRAY(SELECT p.permission FROM flov7.role_permissions p"
-		"              WHERE p.role = u.role ORDER BY p.permission)"
+		"              WHERE p.role = u.role ORDER BY p.permission),"
+		"       (SELECT v IS NOT NULL AND ($4 IS NULL OR to_timestamp($4) < date_trunc('second', v))"
+		"          FROM (SELECT (to_jsonb(u) ->> 'tokens_valid_after')::timestamptz) t (v))"
 		"  FROM flov7.users u WHERE u.id = $1";
 	JsonLexContext *lex;
 	Jsonb	   *jb;
 	JsonbValue *exp;
+	JsonbValue *iat;
 	pg_uuid_t	sub;
 	pg_uuid_t	jti;
 	pg_uuid_t	sid;
 	bool		has_sid;
-	Oid			argtypes[3] = {UUIDOID, UUIDOID, UUIDOID};
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
+	Oid			argtypes[4] = {UUIDOID, UUIDOID, UUIDOID, FLOAT8OID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
 	HeapTuple	tuple;
 	TupleDesc	tupdesc;
 	int			rc;
@@ -411,8 +417,13 @@ resolve_claims(const char *claims, Caller *c)
 	values[2] = has_sid ? UUIDPGetDatum(&sid) : (Datum) 0;
 	if (!has_sid)
 		nulls[2] = 'n';
+	iat = getKeyJsonValueFromContainer(&jb->root, "iat", 3, NULL);
+	if (iat != NULL && iat->type == jbvNumeric)
+		values[3] = DirectFunctionCall1(numeric_float8, NumericGetDatum(iat->val.numeric));
+	else
+		nulls[3] = 'n';
 
-	rc = SPI_execute_with_args(sql, 3, argtypes, values, nulls, true, 1);
+	rc = SPI_execute_with_args(sql, 4, argtypes, values, nulls, true, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "token lookup failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
@@ -431,6 +442,11 @@ resolve_claims(const char *claims, Caller *c)
 	if (spi_bool(tuple, tupdesc, 4))
 	{
 		reject(c, "token has been revoked", "The token's session was revoked.");
+		return;
+	}
+	if (spi_bool(tuple, tupdesc, 6))
+	{
+		reject(c, "token has been revoked", "The token was issued before the account's sessions were ended.");
 		return;
 	}
 	memcpy(&c->user_id, &sub, sizeof(pg_uuid_t));
