@@ -637,3 +637,10 @@ $$;
 REVOKE ALL ON FUNCTION flov7.audit_auth(text, uuid, uuid, jsonb), flov7.login_locked(timestamptz),
 	flov7.login_failed(text, uuid) FROM PUBLIC;
 REVOKE ALL ON flov7.login_throttle FROM PUBLIC;
+
+-- ======== issue 6, type checks without a bounded repetition (sql/parts/10_schema.sql, 78_events.sql) ========
+-- '{0,49}' made PostgreSQL's regex engine build 49 states per row written; the length is checked apart.
+ALTER TABLE flov7.events DROP CONSTRAINT events_type_check,
+	ADD CONSTRAINT events_type_check CHECK (type ~ '^[a-z][a-z0-9_.]*$' AND length(type) <= 50);
+ALTER TABLE flov7.notifications DROP CONSTRAINT notifications_type_check,
+	ADD CONSTRAINT notifications_type_check CHECK (type ~ '^[a-z][a-z0-9_.]*$' AND length(type) <= 50);

@@ -232,7 +232,7 @@ COMMENT ON COLUMN flov7.api_keys.parent_id IS
 CREATE TABLE flov7.notifications (
 	id			uuid PRIMARY KEY DEFAULT gen_random_uuid(),
 	user_id		uuid NOT NULL REFERENCES flov7.users (id) ON DELETE CASCADE,
-	type		text NOT NULL DEFAULT 'info' CHECK (type ~ '^[a-z][a-z0-9_.]{0,49}$'),
+	type		text NOT NULL DEFAULT 'info' CHECK (type ~ '^[a-z][a-z0-9_.]*$' AND length(type) <= 50), -- the length apart: '{0,49}' costs the regex engine 49 states on every row written
 	title		text NOT NULL CHECK (length(title) BETWEEN 1 AND 200),
 	message		text NOT NULL DEFAULT '' CHECK (length(message) <= 5000),
 	data		jsonb NOT NULL DEFAULT '{}',
