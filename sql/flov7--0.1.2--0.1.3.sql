@@ -100,7 +100,7 @@ CREATE TRIGGER execution_steps_event AFTER UPDATE ON flov7.execution_steps
 
 -- ======== issue 6, publishing events in one statement (sql/parts/78_events.sql) ========
 CREATE OR REPLACE FUNCTION flov7.event_notice(e flov7.events) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
 	SELECT jsonb_strip_nulls(jsonb_build_object('event_id', e.pos, 'topic', e.topic, 'type', e.type,
 		'user_id', CASE WHEN e.topic <> 'system' THEN e.user_id END,
 		'workflow_id', left(e.payload ->> 'workflow_id', 36), 'execution_id', left(e.payload ->> 'execution_id', 36),
@@ -146,7 +146,7 @@ $$;
 DROP TRIGGER workflow_executions_event_insert ON flov7.workflow_executions;
 DROP TRIGGER workflow_executions_event_status ON flov7.workflow_executions;
 CREATE FUNCTION flov7.execution_event_payload(e flov7.workflow_executions) RETURNS jsonb
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
 	SELECT jsonb_build_object('execution_id', e.id, 'workflow_id', e.workflow_id, 'status', e.status,
 							  'error_message', e.error_message, 'error_node', e.error_node,
 							  'execution_time_seconds', e.execution_time_seconds)

@@ -70,10 +70,11 @@ $$;
 -- The NOTIFY payload of an event: its position, topic and type, and the ids it names (never
 -- titles, messages or data: any database user may LISTEN to any channel).  At most a few
 -- hundred bytes whatever the event holds, far below NOTIFY's 8000.
--- No SET clause here or on user_channel: it would keep them from being inlined into
--- events_publish's one statement (they call only pg_catalog functions).
+-- No SET clause here or on user_channel, and STABLE as jsonb_build_object is: either would
+-- keep them from being inlined into events_publish's one statement (they call only
+-- pg_catalog functions).
 CREATE FUNCTION flov7.event_notice(e flov7.events) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
 	SELECT jsonb_strip_nulls(jsonb_build_object('event_id', e.pos, 'topic', e.topic, 'type', e.type,
 		'user_id', CASE WHEN e.topic <> 'system' THEN e.user_id END,
 		'workflow_id', left(e.payload ->> 'workflow_id', 36), 'execution_id', left(e.payload ->> 'execution_id', 36),
@@ -204,7 +205,7 @@ COMMENT ON FUNCTION flov7.events_purge(int) IS
 -- Executions: created, and every change of status (pending -> running is "started"), once per
 -- statement (the runner writes a batch of executions back in one UPDATE).
 CREATE FUNCTION flov7.execution_event_payload(e flov7.workflow_executions) RETURNS jsonb
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
 	SELECT jsonb_build_object('execution_id', e.id, 'workflow_id', e.workflow_id, 'status', e.status,
 							  'error_message', e.error_message, 'error_node', e.error_node,
 							  'execution_time_seconds', e.execution_time_seconds)
