@@ -153,7 +153,26 @@ spi_jsonb_call(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types, Datum *
 	return isnull ? NULL : DatumGetJsonbP(d);
 }
 
-/* Evaluate the templates of a config against the context (keys in skip kept as they are). */
+/* Whether a string value anywhere in a JSON value holds a "{{" template. */
+static bool
+has_template(Jsonb *jb)
+{
+	JsonbIterator *it = JsonbIteratorInit(&jb->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+		if ((tok == WJB_VALUE || tok == WJB_ELEM) && v.type == jbvString &&
+			v.val.string.len >= 2 && memmem(v.val.string.val, v.val.string.len, "{{", 2) != NULL)
+			return true;
+	return false;
+}
+
+/*
+ * Evaluate the templates of a config against the context (keys in skip kept
+ * as they are).  Without any, flov7.eval_templates() would give the config
+ * back as it is: no call, which is most steps'.
+ */
 static Jsonb *
 eval_config(Jsonb *config, Jsonb *ctx, const char *skip)
 {
@@ -162,6 +181,8 @@ eval_config(Jsonb *config, Jsonb *ctx, const char *skip)
 	Datum		skipd = CStringGetTextDatum(skip ? skip : "");
 	Jsonb	   *out;
 
+	if (!has_template(config))
+		return config;
 	values[0] = JsonbPGetDatum(config);
 	values[1] = JsonbPGetDatum(ctx);
 	values[2] = PointerGetDatum(construct_array(&skipd, skip ? 1 : 0, TEXTOID, -1, false, TYPALIGN_INT));
