@@ -55,7 +55,9 @@
 
 #define MAX_WORKERS				64
 #define WORKER_MAX_SLEEP_MS		10000L
-#define WORKER_BATCH			32
+/* Steps per transaction: as many as one may hold (engine.c's MAX_BATCH_STEPS), so that a
+ * busy worker commits, claims and publishes once per 60 steps. */
+#define WORKER_BATCH			60
 #define WORKER_PURGE_MS			60000
 
 /* Shared state: one slot per worker, pgprocno + 1 (0: not running). */
