@@ -20,6 +20,7 @@
 #include "listen.h"
 #include "log.h"
 #include "pool.h"
+#include "routes.h"
 #include "stream.h"
 #include "wsproto.h"
 

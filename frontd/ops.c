@@ -11,6 +11,7 @@
 #include "frontd.h"
 #include "metrics.h"
 #include "pool.h"
+#include "routes.h"
 #include "listen.h"
 #include "stream.h"
 
