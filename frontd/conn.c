@@ -412,38 +412,33 @@ void conn_respond_error(struct conn *c, int status, const char *code, const char
                         const char *details, const char *hint, const char *extra)
 {
     struct sbuf b;
-    char codebuf[8];
-    if (!code) {
-        snprintf(codebuf, sizeof(codebuf), "PT%03d", status);
-        code = codebuf;
-    }
     sbuf_init(&b);
-    sbuf_adds(&b, "{\"code\":");
-    json_add_string(&b, code, strlen(code), JSON_REPLACE);
-    sbuf_adds(&b, ",\"message\":");
-    json_add_string(&b, message, strlen(message), JSON_REPLACE);
-    sbuf_adds(&b, ",\"details\":");
-    if (details)
-        json_add_string(&b, details, strlen(details), JSON_REPLACE);
-    else
-        sbuf_adds(&b, "null");
-    sbuf_adds(&b, ",\"hint\":");
-    if (hint)
-        json_add_string(&b, hint, strlen(hint), JSON_REPLACE);
-    else
-        sbuf_adds(&b, "null");
-    sbuf_addc(&b, '}');
+    error_body(&b, code, message, details, hint);
     conn_respond(c, status, extra, b.data, b.len);
     sbuf_free(&b);
 }
 
-/* An answer that ends the connection (framing errors, limits, timeouts). */
-static void conn_reject(struct conn *c, int status, const char *message)
+void conn_fail(struct conn *c, int err, const struct fd_error_args *a)
 {
+    const struct fd_error *e = fd_error(err);
+    struct sbuf h;
+    sbuf_init(&h);
+    fd_error_headers(&h, e, a);
+    conn_respond_error(c, e->status, e->code, e->message, a ? a->details : NULL, e->hint,
+                       h.len ? h.data : NULL);
+    sbuf_free(&h);
+}
+
+/* An answer that ends the connection (framing errors, limits, timeouts); details: what the
+ * parser said, or NULL. */
+static void conn_reject(struct conn *c, int err, const char *details)
+{
+    const struct fd_error *e = fd_error(err);
     c->ex.close_after = true;
-    if (log_enabled(LOG_INFO) && status != 408)
-        log_info(c->subject, "%d: %s", status, message);
-    conn_respond_error(c, status, NULL, message, NULL, NULL, NULL);
+    if (log_enabled(LOG_INFO) && e->status != 408)
+        log_info(c->subject, "%d %s: %s%s%s", e->status, e->code, e->message, details ? ": " : "",
+                 details ? details : "");
+    conn_fail(c, err, &(struct fd_error_args){.details = details});
 }
 
 /* ---- writing and closing ---- */
@@ -687,8 +682,8 @@ static void conn_parse_head(struct conn *c, const char *p, size_t end)
 
     struct head_info hi;
     head_check(c->hbuf, blen, &hi);
-    if (hi.status) {
-        conn_reject(c, hi.status, hi.message);
+    if (hi.err) {
+        conn_reject(c, hi.err, NULL);
         return;
     }
     http_parser_init(&c->parser, HTTP_REQUEST);
@@ -697,9 +692,8 @@ static void conn_parse_head(struct conn *c, const char *p, size_t end)
     size_t np = http_parser_execute(&c->parser, &settings, c->hbuf, blen);
     enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
     if ((e != HPE_OK && e != HPE_PAUSED) || np != blen || !c->req.headers_done) {
-        conn_reject(c, 400,
-                    e != HPE_OK && e != HPE_PAUSED ? http_errno_description(e)
-                                                   : "malformed request");
+        conn_reject(c, FDE_HEAD_UNPARSED,
+                    e != HPE_OK && e != HPE_PAUSED ? http_errno_description(e) : NULL);
         return;
     }
     struct http_request *r = &c->req;
@@ -717,13 +711,13 @@ static void conn_parse_head(struct conn *c, const char *p, size_t end)
     r->chunked = hi.chunked;
     r->has_body = hi.chunked || hi.content_length > 0;
     if (hi.has_cl && hi.content_length > (uint64_t)g_cfg->max_body_bytes) {
-        conn_reject(c, 413, "request body is larger than max-body-bytes");
+        conn_reject(c, FDE_BODY_TOO_LARGE, NULL);
         return;
     }
     const struct http_hdr *expect = http_known(r, H_EXPECT);
     if (expect) {
         if (!str_ieq(expect->value, expect->vlen, "100-continue")) {
-            conn_reject(c, 417, "only \"Expect: 100-continue\" is supported");
+            conn_reject(c, FDE_EXPECT, NULL);
             return;
         }
         /* queued ahead of the final answer, which cannot exist before the body does */
@@ -751,11 +745,11 @@ static void conn_read_body(struct conn *c)
         size_t np = http_parser_execute(&c->parser, &settings, p, avail);
         enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
         if (c->too_large) {
-            conn_reject(c, 413, "request body is larger than max-body-bytes");
+            conn_reject(c, FDE_BODY_TOO_LARGE, NULL);
             return;
         }
         if (e != HPE_OK && e != HPE_PAUSED) {
-            conn_reject(c, 400, http_errno_description(e));
+            conn_reject(c, FDE_BODY_UNPARSED, http_errno_description(e));
             return;
         }
         evbuffer_drain(in, np);
@@ -773,12 +767,12 @@ static void conn_read_body(struct conn *c)
  * pulls up more only while the block may still end beyond it, never more than the limit
  * needs: max-header-bytes past the leading empty lines. */
 static int scan_head(struct conn *c, struct evbuffer *in, size_t avail, const char **p, size_t *end,
-                     const char **why)
+                     int *err)
 {
     size_t have;
     *p = in_front(in, &have);
     for (;;) {
-        int r = head_scan(&c->scan, *p, have, end, why);
+        int r = head_scan(&c->scan, *p, have, end, err);
         if (r != HS_MORE || have >= avail || have - c->scan.lead > (size_t)g_cfg->max_header_bytes)
             return r;
         size_t want = c->scan.lead + (size_t)g_cfg->max_header_bytes + 2;
@@ -817,21 +811,22 @@ static void conn_process(struct conn *c)
                 conn_set_state(c, CONN_HEAD);
             }
             size_t end = 0;
-            const char *why = NULL, *p = NULL;
-            int r = scan_head(c, in, avail, &p, &end, &why);
+            const char *p = NULL;
+            int err = FDE_NONE;
+            int r = scan_head(c, in, avail, &p, &end, &err);
             if (r == HS_BAD) {
-                conn_reject(c, 400, why);
+                conn_reject(c, err, NULL);
                 break;
             }
             if (r == HS_MORE) {
                 if (avail - c->scan.lead > (size_t)g_cfg->max_header_bytes)
-                    conn_reject(c, 431, "request header block is larger than max-header-bytes");
+                    conn_reject(c, FDE_HEAD_TOO_LARGE, NULL);
                 else if (c->peer_eof)
                     conn_close(c, NULL);
                 break;
             }
             if (end - c->scan.lead > (size_t)g_cfg->max_header_bytes) {
-                conn_reject(c, 431, "request header block is larger than max-header-bytes");
+                conn_reject(c, FDE_HEAD_TOO_LARGE, NULL);
                 break;
             }
             conn_parse_head(c, p, end);
@@ -1006,8 +1001,8 @@ void conn_janitor(uint64_t now)
         if (!c->deadline_ms || now < c->deadline_ms)
             continue;
         switch (c->state) {
-        case CONN_HEAD: conn_reject(c, 408, "timed out receiving the request header"); break;
-        case CONN_BODY: conn_reject(c, 408, "timed out receiving the request body"); break;
+        case CONN_HEAD: conn_reject(c, FDE_HEAD_TIMEOUT, NULL); break;
+        case CONN_BODY: conn_reject(c, FDE_BODY_TIMEOUT, NULL); break;
         case CONN_IDLE: /* keep-alive expiry is silent */
         case CONN_CLOSING:
         case CONN_LINGER: conn_close(c, NULL); break;

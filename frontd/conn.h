@@ -19,6 +19,7 @@
 
 #include "admit.h"
 #include "auth.h"
+#include "errors.h"
 #include "http.h"
 #include "pool.h"
 #include "router.h"
@@ -121,8 +122,12 @@ void conn_evict(struct admit_node *n);
 
 /* Responses.  extra: preformatted header lines ("Allow: GET\r\n"), may be NULL. */
 void conn_respond(struct conn *c, int status, const char *extra, const char *body, size_t blen);
+/* An error body ({"code","message","details","hint"}) with a code the caller has: a database
+ * error's SQLSTATE (dispatch.c). */
 void conn_respond_error(struct conn *c, int status, const char *code, const char *message,
                         const char *details, const char *hint, const char *extra);
+/* One of frontd's own errors: the catalog entry err (errors.h) with what the request adds. */
+void conn_fail(struct conn *c, int err, const struct fd_error_args *a);
 
 /* Streams (stream.c): answer the handshake with status and extra header lines (no body
  * follows; the connection enters CONN_STREAM); write out what is queued; end the connection,

@@ -49,6 +49,7 @@ int main(void)
     test_http();
     test_router();
     test_errmap();
+    test_errors();
     test_config();
     test_auth();
     test_admit();

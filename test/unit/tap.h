@@ -16,6 +16,7 @@ int tap_done(void);
 void test_router(void);
 void test_http(void);
 void test_errmap(void);
+void test_errors(void);
 void test_config(void);
 void test_auth(void);
 void test_util(void);

@@ -4,6 +4,7 @@
  * tokens signed here by libjwt: algorithm pinning, wrong key, API keys, schemes, the cache.
  */
 #include "auth.h"
+#include "errors.h"
 #include "tap.h"
 
 #include <jwt.h>
@@ -150,10 +151,11 @@ void test_auth(void)
         const struct claim_case *c = &claim_cases[i];
         const char *role = NULL;
         int64_t exp = 0;
-        const char *err = auth_check_claims(c->json, strlen(c->json), NOW, LEEWAY, &role, &exp);
-        bool pass = c->accept ? (!err && role && strcmp(role, c->role) == 0) : err != NULL;
+        int err = auth_check_claims(c->json, strlen(c->json), NOW, LEEWAY, &role, &exp);
+        bool pass =
+            c->accept ? (!err && role && strcmp(role, c->role) == 0) : fd_error_status(err) == 401;
         if (!ok(pass, "auth claims: %s -> %s", c->name, c->accept ? "accepted" : "refused"))
-            diag("err %s", err ? err : "(none)");
+            diag("err %s", err ? fd_error(err)->message : "(none)");
     }
     for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
         ok(auth_jwt_shape_ok(shapes[i].t, strlen(shapes[i].t)) == shapes[i].ok,
@@ -198,12 +200,13 @@ void test_auth(void)
         sbuf_reset(&claims);
         auth_request(c->authz ? az.data : NULL, az.len, c->n_authz, c->xkey,
                      c->xkey ? strlen(c->xkey) : 0, c->n_xkey, NOW, &r, &claims);
-        bool pass = r.status == c->status && (c->status || strcmp(r.role, c->role) == 0);
+        int st = fd_error_status(r.err);
+        bool pass = st == c->status && (c->status || strcmp(r.role, c->role) == 0);
         if (pass && c->status == 0 && strcmp(r.role, ROLE_ANON) != 0 && c->xkey == NULL &&
             strncmp(az.data + 7, "flv7_", 5) != 0)
             pass = claims.len > 0 && strstr(claims.data, "\"role\"") != NULL;
         if (!ok(pass, "auth request: %s -> %d", c->name, c->status))
-            diag("got status %d role %s error %s", r.status, r.role, r.error ? r.error : "-");
+            diag("got status %d role %s error %s", st, r.role, r.err ? fd_error(r.err)->code : "-");
     }
     /* the cache: a second use of a token is a hit, and it still expires */
     uint64_t h0, h1, m0, m1;
@@ -215,16 +218,16 @@ void test_auth(void)
     sbuf_reset(&claims);
     auth_request(az.data, az.len, 1, NULL, 0, 0, NOW, &r, &claims);
     auth_cache_stats(&h1, &m1, &n);
-    ok(r.status == 0 && h1 == h0 + 1 && m1 == m0, "auth cache: repeated token is a cache hit");
+    ok(r.err == 0 && h1 == h0 + 1 && m1 == m0, "auth cache: repeated token is a cache hit");
     ok(strstr(claims.data, "\"sub\":\"u\"") != NULL, "auth cache: hit returns the claims");
     sbuf_reset(&claims);
     auth_request(az.data, az.len, 1, NULL, 0, 0, 1800000100 + LEEWAY, &r, &claims);
-    ok(r.status == 401, "auth cache: a cached token still expires");
+    ok(r.err == FDE_JWT_EXPIRED, "auth cache: a cached token still expires");
     /* a new secret flushes the cache */
     auth_init("ffffffffffffffffffffffffffffffffffff", LEEWAY, 16);
     sbuf_reset(&claims);
     auth_request(az.data, az.len, 1, NULL, 0, 0, NOW, &r, &claims);
-    ok(r.status == 401, "auth cache: changing the secret forgets verified tokens");
+    ok(r.err == FDE_JWT_SIGNATURE, "auth cache: changing the secret forgets verified tokens");
     auth_shutdown();
     for (int i = 0; i < T_COUNT; i++)
         free(tok[i]);
