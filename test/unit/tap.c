@@ -47,6 +47,7 @@ int main(void)
     setvbuf(stdout, NULL, _IOLBF, 0);
     test_util();
     test_http();
+    test_httpread();
     test_router();
     test_errmap();
     test_errors();
