@@ -225,7 +225,9 @@ int auth_check_claims(const char *json, size_t len, int64_t now, int leeway, con
         err = FDE_JWT_IAT;
         goto out;
     }
-    if (now >= e + leeway) {
+    /* exp is the token's: near INT64_MAX (json-c clamps larger numbers there), e + leeway
+     * would overflow; now and leeway are ours and small */
+    if (e <= now - leeway) {
         err = FDE_JWT_EXPIRED;
         goto out;
     }
@@ -383,7 +385,7 @@ void auth_request(const char *authz, size_t alen, int n_authz, const char *xkey,
     uint64_t h = token_hash(tok, tl);
     struct centry *e = cache_get(tok, tl, h);
     if (e) {
-        if (now < e->exp + leeway_s) {
+        if (e->exp > now - leeway_s) { /* as in auth_check_claims: no overflow near INT64_MAX */
             chits++;
             lru_unlink(e);
             lru_push(e);

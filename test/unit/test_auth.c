@@ -54,6 +54,10 @@ static const struct claim_case claim_cases[] = {
     {"role upper case", "{\"exp\":1800000100,\"role\":\"FLOV7_USER\"}", false, NULL},
     {"role with space", "{\"exp\":1800000100,\"role\":\"flov7_user \"}", false, NULL},
     {"role number", "{\"exp\":1800000100,\"role\":1}", false, NULL},
+    /* found by fuzzing (test/fuzz/jwt): exp + leeway overflowed int64 */
+    {"exp at INT64_MAX", "{\"exp\":9223372036854775807,\"role\":\"flov7_user\"}", true, ROLE_USER},
+    {"exp beyond int64 (json-c clamps it)",
+     "{\"exp\":1955555555555555555555555555555555550,\"role\":\"flov7_user\"}", true, ROLE_USER},
     {"payload array", "[1,2,3]", false, NULL},
     {"payload not JSON", "not json", false, NULL},
     {"payload with trailing junk", "{\"exp\":1800000100,\"role\":\"flov7_user\"} x", false, NULL},
@@ -94,6 +98,7 @@ enum {
     T_NBF,
     T_NOEXP,
     T_ROLE,
+    T_FAR,
     T_COUNT
 };
 
@@ -111,6 +116,8 @@ static const struct req_case req_cases[] = {
     {"nbf in the future", "TOKEN:8", NULL, 1, 0, 401, NULL},
     {"no exp", "TOKEN:9", NULL, 1, 0, 401, NULL},
     {"bad role", "TOKEN:10", NULL, 1, 0, 401, NULL},
+    {"exp at INT64_MAX", "TOKEN:11", NULL, 1, 0, 0, ROLE_USER},
+    {"exp at INT64_MAX again (a cache hit)", "TOKEN:11", NULL, 1, 0, 0, ROLE_USER},
     {"API key as bearer", "Bearer flv7_abcdef", NULL, 1, 0, 0, ROLE_USER},
     {"API key header", NULL, "flv7_abcdef", 0, 1, 0, ROLE_USER},
     {"X-API-Key passed through untouched", NULL, "anything", 0, 1, 0, ROLE_USER},
@@ -178,6 +185,8 @@ void test_auth(void)
                             JWT_ALG_HS256, KEY);
     tok[T_NOEXP] = make_token("{\"role\":\"flov7_user\"}", JWT_ALG_HS256, KEY);
     tok[T_ROLE] = make_token("{\"exp\":1800000100,\"role\":\"postgres\"}", JWT_ALG_HS256, KEY);
+    tok[T_FAR] =
+        make_token("{\"exp\":9223372036854775807,\"role\":\"flov7_user\"}", JWT_ALG_HS256, KEY);
 
     struct sbuf claims, az;
     sbuf_init(&claims);
