@@ -1,16 +1,21 @@
 /*
  * query.c — fuzz target: what frontd does with a request target before the database sees it
  * (util.c, http.c): splitting path and query, percent-decoding, the query string turned into
- * the JSON object passed as flov7.args' second argument, JSON string escaping, request ids.
+ * the JSON object passed as flov7.args' second argument, JSON string escaping, request ids;
+ * and the header values of a WebSocket handshake (wsproto.c).
  *
  * Checked beyond memory safety: a query string frontd accepts becomes one JSON object of
  * strings, which json-c parses back whole; pct_decode never grows its
  * input and is the identity on strings without '%' (and '+' in a query); JSON_STRICT fails
- * exactly on invalid UTF-8, and a string it writes parses back to exactly the bytes given.
+ * exactly on invalid UTF-8, and a string it writes parses back to exactly the bytes given;
+ * a text frame's UTF-8 check (wsproto.c) agrees with the JSON escaper's; a bearer
+ * subprotocol's token lies inside the header value; an accepted key gives a 28-character
+ * accept value.
  */
 #include "errors.h"
 #include "http.h"
 #include "util.h"
+#include "wsproto.h"
 
 #include "fuzz.h"
 
@@ -32,6 +37,7 @@ static void check_json_string(const char *s, size_t n)
         i += (size_t)k;
     }
     FUZZ_CHECK(strict == valid);
+    FUZZ_CHECK(utf8_valid(s, n) == valid);
     if (strict) {
         json_object *o = json_tokener_parse(sbuf_cstr(&b));
         FUZZ_CHECK(o && json_object_is_type(o, json_type_string));
@@ -48,6 +54,21 @@ static void check_json_string(const char *s, size_t n)
     sbuf_reset(&b);
     FUZZ_CHECK(json_add_string(&b, s, n, JSON_LOWER | JSON_REPLACE));
     sbuf_free(&b);
+}
+
+static void check_websocket(const char *v, size_t n)
+{
+    const char *tok = NULL;
+    size_t tl = 0;
+    if (ws_protocol_bearer(v, n, &tok, &tl))
+        FUZZ_CHECK(tl > 0 && tok >= v && tok + tl <= v + n);
+    if (ws_key_valid(v, n)) {
+        char accept[29];
+        ws_accept_value(v, n, accept);
+        FUZZ_CHECK(strlen(accept) == 28);
+    }
+    (void)header_has_token(v, n, "upgrade");
+    (void)header_has_token(v, n, "websocket");
 }
 
 static void check_query(const char *q, size_t n)
@@ -99,6 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_query(s, size);
     check_json_string(s, size);
     (void)request_id_ok(s, size);
+    check_websocket(s, size);
     const char *path, *query;
     size_t plen, qlen;
     if (size && http_split_target(s, size, &path, &plen, &query, &qlen)) {
