@@ -1,8 +1,8 @@
 /*
  * test_errors.c — frontd's error catalog: every entry filled, codes well-formed, unique and in
  * area order, header flags consistent with the status, and the table of frontd/README.md in
- * agreement with it row for row (code, status, message, hint), both ways.  Then the rendering:
- * the JSON body, the header lines, the challenge's quoted-string.
+ * agreement with it row for row (code, status, message, hint, headers), both ways.  Then the
+ * rendering: the JSON body, the header lines, the challenge's quoted-string.
  */
 #include "errors.h"
 #include "tap.h"
@@ -86,6 +86,25 @@ static int split_row(char *line, char **cells, int max)
     return n;
 }
 
+/* The headers cell names each header line the entry adds, and no other. */
+static bool headers_documented(const struct fd_error *e, const char *cell)
+{
+    char want[256] = "";
+    if (e->retry_after)
+        snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s`Retry-After: %d`",
+                 want[0] ? ", " : "", e->retry_after);
+    if (e->headers)
+        snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s`%.*s`", want[0] ? ", " : "",
+                 (int)strlen(e->headers) - 2, e->headers);
+    if (e->flags & FDF_ALLOW)
+        snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s`Allow`",
+                 want[0] ? ", " : "");
+    if (e->flags & FDF_CHALLENGE)
+        snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s`WWW-Authenticate`",
+                 want[0] ? ", " : "");
+    return strcmp(want, cell) == 0;
+}
+
 static void readme_agrees(void)
 {
     FILE *f = fopen(FRONTD_README, "r");
@@ -121,9 +140,9 @@ static void readme_agrees(void)
         const struct fd_error *e = fd_error(id);
         seen[id]++;
         if (atoi(cell[1]) != e->status || strcmp(cell[2], e->message) != 0 ||
-            strcmp(cell[3], e->hint ? e->hint : "") != 0) {
-            diag("README row of %s differs from the catalog: %s | %s | %s", e->code, cell[1],
-                 cell[2], cell[3]);
+            strcmp(cell[3], e->hint ? e->hint : "") != 0 || !headers_documented(e, cell[4])) {
+            diag("README row of %s differs from the catalog: %s | %s | %s | %s", e->code, cell[1],
+                 cell[2], cell[3], cell[4]);
             bad++;
         }
     }
