@@ -8,6 +8,7 @@
 #   make bench-engine  the workflow engine's workers against graphile-worker, side by side (bench/RESULTS.md)
 #   make bench-realtime  frontd's WebSocket fan-out against Node (pg LISTEN + ws), side by side (bench/RESULTS.md)
 #   make fault-loop the fault suite 20 times in a row per frontd build (N=20), plain and ASan
+#   make fuzz       every libFuzzer target (test/fuzz) for FUZZ_SECONDS each (default 120)
 
 EXTENSION  = flov7
 EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" flov7.control)
@@ -24,7 +25,7 @@ EXTRA_CLEAN = $(DATA_built)
 # The install script is assembled from sql/parts/ in name order.
 SQL_PARTS = $(sort $(wildcard sql/parts/*.sql))
 
-.PHONY: all deps frontd run stop test bench bench-engine bench-realtime unit fault-loop
+.PHONY: all deps frontd run stop test bench bench-engine bench-realtime unit fault-loop fuzz
 
 # `deps` must run before PGXS is read when pg_config is missing, so it is a separate make invocation.
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
@@ -73,6 +74,10 @@ fault-loop: deps
 	$(MAKE) -C frontd asan
 	@bash test/fault/loop.sh $(N)
 
+FUZZ_SECONDS ?= 120
+fuzz: deps
+	$(MAKE) -C test/fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
+
 bench: deps
 	$(MAKE) all
 	$(MAKE) install
@@ -91,3 +96,4 @@ bench-realtime: deps
 clean: clean-frontd
 clean-frontd:
 	$(MAKE) -C frontd clean
+	$(MAKE) -C test/fuzz clean

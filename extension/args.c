@@ -19,10 +19,8 @@
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
 
+#include "argscan.h"
 #include "flov7.h"
-
-/* Deepest nesting of arrays and objects accepted in a request body. */
-#define MAX_BODY_DEPTH 512
 
 PG_FUNCTION_INFO_V1(flov7_args);
 
@@ -36,57 +34,6 @@ check_object(Jsonb *jb, const char *what)
 				 errmsg("%s must be a JSON object", what)));
 }
 
-/* True if the string holds nothing but JSON whitespace. */
-static bool
-is_blank(const char *s, int len)
-{
-	int			i;
-
-	for (i = 0; i < len; i++)
-		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
-			return false;
-	return true;
-}
-
-/*
- * Refuse a body nested deeper than MAX_BODY_DEPTH before the recursive JSON
- * parser sees it, so that hostile input is bad input (22023), not a stack
- * overflow.  A linear scan that skips string contents is enough.
- */
-static void
-check_depth(const char *s, int len)
-{
-	int			depth = 0;
-	bool		in_string = false;
-	int			i;
-
-	for (i = 0; i < len; i++)
-	{
-		char		ch = s[i];
-
-		if (in_string)
-		{
-			if (ch == '\\')
-				i++;
-			else if (ch == '"')
-				in_string = false;
-		}
-		else if (ch == '"')
-			in_string = true;
-		else if (ch == '[' || ch == '{')
-		{
-			if (++depth > MAX_BODY_DEPTH)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("request body is nested too deeply"),
-						 errdetail("At most %d levels of arrays and objects are allowed.",
-								   MAX_BODY_DEPTH)));
-		}
-		else if (ch == ']' || ch == '}')
-			depth--;
-	}
-}
-
 /* Parse a request body into jsonb, raising 22P02 with the parser's detail. */
 static Jsonb *
 parse_body(text *body)
@@ -96,7 +43,13 @@ parse_body(text *body)
 	JsonLexContext *lex;
 	JsonParseErrorType rc;
 
-	check_depth(s, len);
+	/* hostile nesting must be bad input (22023), not a stack overflow */
+	if (argscan_too_deep(s, len, ARGS_MAX_BODY_DEPTH))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("request body is nested too deeply"),
+				 errdetail("At most %d levels of arrays and objects are allowed.",
+						   ARGS_MAX_BODY_DEPTH)));
 	lex = makeJsonLexContextCstringLen(s, len, GetDatabaseEncoding(), true);
 	rc = pg_parse_json(lex, &nullSemAction);
 	if (rc != JSON_SUCCESS)
@@ -128,7 +81,7 @@ flov7_args(PG_FUNCTION_ARGS)
 	{
 		text	   *body = PG_GETARG_TEXT_PP(2);
 
-		if (!is_blank(VARDATA_ANY(body), VARSIZE_ANY_EXHDR(body)))
+		if (!argscan_blank(VARDATA_ANY(body), VARSIZE_ANY_EXHDR(body)))
 		{
 			Jsonb	   *parsed = parse_body(body);
 

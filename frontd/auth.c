@@ -7,6 +7,7 @@
  * auth_check_claims does, on the payload re-parsed with json-c (to insist on integer times).
  */
 #include "auth.h"
+#include "errors.h"
 
 #include <errno.h>
 #include <jwt.h>
@@ -185,10 +186,10 @@ static bool int_claim(json_object *o, const char *name, bool required, int64_t *
     return true;
 }
 
-const char *auth_check_claims(const char *json, size_t len, int64_t now, int leeway,
-                              const char **role, int64_t *exp)
+int auth_check_claims(const char *json, size_t len, int64_t now, int leeway, const char **role,
+                      int64_t *exp)
 {
-    const char *err = NULL;
+    int err = FDE_NONE;
     json_tokener *tok = json_tokener_new();
     json_object *o = json_tokener_parse_ex(tok, json, (int)len);
     bool complete = json_tokener_get_error(tok) == json_tokener_success;
@@ -199,33 +200,35 @@ const char *auth_check_claims(const char *json, size_t len, int64_t now, int lee
     }
     json_tokener_free(tok);
     if (!o || !complete || !json_object_is_type(o, json_type_object)) {
-        err = "token payload is not a JSON object";
+        err = FDE_JWT_PAYLOAD;
         goto out;
     }
     int64_t e = 0, nbf = 0, iat = 0;
     bool has;
     if (!int_claim(o, "exp", true, &e, &has)) {
-        err = "token has no integer exp claim";
+        err = FDE_JWT_EXP_MISSING;
         goto out;
     }
     if (!int_claim(o, "nbf", false, &nbf, &has)) {
-        err = "token nbf claim is not an integer";
+        err = FDE_JWT_NBF_TYPE;
         goto out;
     }
     if (has && now + leeway < nbf) {
-        err = "token is not valid yet (nbf)";
+        err = FDE_JWT_NBF;
         goto out;
     }
     if (!int_claim(o, "iat", false, &iat, &has)) {
-        err = "token iat claim is not an integer";
+        err = FDE_JWT_IAT_TYPE;
         goto out;
     }
     if (has && iat > now + leeway) {
-        err = "token is issued in the future (iat)";
+        err = FDE_JWT_IAT;
         goto out;
     }
-    if (now >= e + leeway) {
-        err = "token has expired";
+    /* exp is the token's: near INT64_MAX (json-c clamps larger numbers there), e + leeway
+     * would overflow; now and leeway are ours and small */
+    if (e <= now - leeway) {
+        err = FDE_JWT_EXPIRED;
         goto out;
     }
     json_object *r;
@@ -237,7 +240,7 @@ const char *auth_check_claims(const char *json, size_t len, int64_t now, int lee
     } else if (rs && strcmp(rs, ROLE_ADMIN) == 0) {
         *role = ROLE_ADMIN;
     } else {
-        err = "token role claim must be flov7_user or flov7_admin";
+        err = FDE_JWT_ROLE;
         goto out;
     }
     *exp = e;
@@ -261,10 +264,9 @@ static bool is_token68(const char *s, size_t n)
     return i == n && n > 0;
 }
 
-static void deny(struct auth_result *r, int status, const char *why)
+static void deny(struct auth_result *r, int err)
 {
-    r->status = status;
-    r->error = why;
+    r->err = err;
 }
 
 /* A compact JWS: three non-empty base64url segments, no padding.  libjwt 1.10's decoder
@@ -297,28 +299,28 @@ bool auth_jwt_shape_ok(const char *t, size_t n)
     return lens[2] == 43;
 }
 
-/* Full verification (cache miss). */
-static const char *verify_jwt(const char *tok, size_t n, int64_t now, struct sbuf *claims,
-                              const char **role, int64_t *exp)
+/* Full verification (cache miss): 0, or the catalog entry of the failure. */
+static int verify_jwt(const char *tok, size_t n, int64_t now, struct sbuf *claims,
+                      const char **role, int64_t *exp)
 {
     char stackbuf[2048];
     char *z = n < sizeof(stackbuf) ? stackbuf : xmalloc(n + 1);
     memcpy(z, tok, n);
     z[n] = 0;
     jwt_t *jwt = NULL;
-    const char *err = NULL;
+    int err = FDE_NONE;
     if (!secret || secret_len < 32) {
-        err = "server has no JWT secret";
+        err = FDE_JWT_NO_SECRET;
     } else if (!auth_jwt_shape_ok(tok, n)) {
-        err = "malformed token (expected header.payload.signature, HS256)";
+        err = FDE_JWT_SHAPE;
     } else if (jwt_decode(&jwt, z, secret, secret_len) != 0 || !jwt) {
-        err = "invalid token (bad signature or malformed)";
+        err = FDE_JWT_SIGNATURE;
     } else if (jwt_get_alg(jwt) != JWT_ALG_HS256) {
-        err = "token algorithm must be HS256";
+        err = FDE_JWT_ALG;
     } else {
         char *js = jwt_get_grants_json(jwt, NULL);
         if (!js) {
-            err = "token payload is not a JSON object";
+            err = FDE_JWT_PAYLOAD;
         } else {
             size_t jl = strlen(js);
             err = auth_check_claims(js, jl, now, leeway_s, role, exp);
@@ -342,16 +344,16 @@ void auth_request(const char *authz, size_t alen, int n_authz, const char *xkey,
     r->apikey = "";
     if (n_authz > 1 || n_xkey > 1) {
         r->token_given = true;
-        return deny(r, 400, "more than one Authorization or X-API-Key header");
+        return deny(r, FDE_AUTH_REPEATED);
     }
     if (n_authz && n_xkey) {
         r->token_given = true;
-        return deny(r, 401, "give either Authorization or X-API-Key, not both");
+        return deny(r, FDE_AUTH_BOTH);
     }
     if (n_xkey) {
         r->token_given = true;
         if (klen == 0)
-            return deny(r, 401, "empty API key");
+            return deny(r, FDE_APIKEY_EMPTY);
         r->has_credentials = true;
         r->role = ROLE_USER;
         r->apikey = xkey;
@@ -361,7 +363,7 @@ void auth_request(const char *authz, size_t alen, int n_authz, const char *xkey,
     if (!n_authz)
         return;
     if (alen < 7 || !str_ieq(authz, 6, "bearer") || authz[6] != ' ')
-        return deny(r, 401, "unsupported authorization scheme (use Bearer)");
+        return deny(r, FDE_AUTH_SCHEME);
     const char *tok = authz + 7;
     size_t tl = alen - 7;
     while (tl && *tok == ' ') {
@@ -371,7 +373,7 @@ void auth_request(const char *authz, size_t alen, int n_authz, const char *xkey,
     r->token_given = true;
     if (tl > 5 && memcmp(tok, "flv7_", 5) == 0) {
         if (!is_token68(tok, tl))
-            return deny(r, 401, "malformed bearer token");
+            return deny(r, FDE_BEARER_MALFORMED);
         r->has_credentials = true;
         r->role = ROLE_USER;
         r->apikey = tok;
@@ -383,7 +385,7 @@ void auth_request(const char *authz, size_t alen, int n_authz, const char *xkey,
     uint64_t h = token_hash(tok, tl);
     struct centry *e = cache_get(tok, tl, h);
     if (e) {
-        if (now < e->exp + leeway_s) {
+        if (e->exp > now - leeway_s) { /* as in auth_check_claims: no overflow near INT64_MAX */
             chits++;
             lru_unlink(e);
             lru_push(e);
@@ -397,16 +399,16 @@ void auth_request(const char *authz, size_t alen, int n_authz, const char *xkey,
     cmisses++;
     if (!is_token68(tok, tl)) {
         r->has_credentials = false;
-        return deny(r, 401, "malformed bearer token");
+        return deny(r, FDE_BEARER_MALFORMED);
     }
     const char *role = NULL;
     int64_t exp = 0;
     size_t start = claims->len;
-    const char *err = verify_jwt(tok, tl, now, claims, &role, &exp);
+    int err = verify_jwt(tok, tl, now, claims, &role, &exp);
     if (err) {
         r->has_credentials = true;
         r->role = ROLE_ANON;
-        return deny(r, 401, err);
+        return deny(r, err);
     }
     r->role = role;
     r->exp = exp;

@@ -19,8 +19,7 @@
 #define ROLE_ADMIN "flov7_admin"
 
 struct auth_result {
-    int status;           /* 0 = go on; 400 or 401 = answer now */
-    const char *error;    /* static description (error_description / message) */
+    int err;              /* 0 = go on; else answer now with this catalog entry (errors.h) */
     bool token_given;     /* a credential was presented: error="invalid_token" in the challenge */
     bool has_credentials; /* JWT or API key present (42501 → 403 rather than 401) */
     const char *role;     /* static role name */
@@ -38,9 +37,10 @@ void auth_shutdown(void);
 void auth_request(const char *authz, size_t alen, int n_authz, const char *xkey, size_t klen,
                   int n_xkey, int64_t now, struct auth_result *r, struct sbuf *claims);
 
-/* The claim rules alone (unit-tested): returns NULL if acceptable, else the reason. */
-const char *auth_check_claims(const char *json, size_t len, int64_t now, int leeway,
-                              const char **role, int64_t *exp);
+/* The claim rules alone (unit-tested): returns 0 if acceptable, else the catalog entry of the
+ * reason (errors.h). */
+int auth_check_claims(const char *json, size_t len, int64_t now, int leeway, const char **role,
+                      int64_t *exp);
 
 /* Syntax gate run before libjwt sees a token (unit-tested). */
 bool auth_jwt_shape_ok(const char *t, size_t n);

@@ -27,6 +27,7 @@
 #include "dispatch.h"
 #include "errmap.h"
 #include "frontd.h"
+#include "httpread.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -56,8 +57,6 @@ static int nlive;
 static struct conn *dead_head;
 static struct event *reap_ev;
 static uint64_t last_id;
-static http_parser_settings settings;
-static bool settings_ready;
 
 static void conn_process(struct conn *c);
 static void conn_close(struct conn *c, const char *why);
@@ -229,86 +228,6 @@ static void exchange_end(struct conn *c)
     x->ws_bearer = false;
 }
 
-/* ---- http_parser callbacks: record pointers into hbuf, collect the body ---- */
-static int on_url(http_parser *p, const char *at, size_t len)
-{
-    struct conn *c = p->data;
-    if (!c->req.url)
-        c->req.url = at;
-    c->req.url_len += len;
-    return 0;
-}
-
-static int on_header_field(http_parser *p, const char *at, size_t len)
-{
-    struct conn *c = p->data;
-    if (c->req.headers_done)
-        return 0; /* chunked trailer fields are ignored */
-    if (c->hdr_value_last || c->req.nhdr == 0)
-        http_request_add_header(&c->req, at, len);
-    else
-        c->req.hdrs[c->req.nhdr - 1].nlen += (uint32_t)len;
-    c->hdr_value_last = false;
-    return 0;
-}
-
-static int on_header_value(http_parser *p, const char *at, size_t len)
-{
-    struct conn *c = p->data;
-    if (c->req.headers_done || c->req.nhdr == 0)
-        return 0;
-    struct http_hdr *h = &c->req.hdrs[c->req.nhdr - 1];
-    if (!c->hdr_value_last) {
-        h->value = at;
-        h->vlen = (uint32_t)len;
-    } else {
-        h->vlen += (uint32_t)len;
-    }
-    c->hdr_value_last = true;
-    return 0;
-}
-
-static int on_headers_complete(http_parser *p)
-{
-    struct conn *c = p->data;
-    c->req.headers_done = true;
-    return 0;
-}
-
-static int on_body(http_parser *p, const char *at, size_t len)
-{
-    struct conn *c = p->data;
-    if (c->req.body.len + len > (size_t)g_cfg->max_body_bytes) {
-        c->too_large = true;
-        return -1;
-    }
-    sbuf_add(&c->req.body, at, len);
-    return 0;
-}
-
-static int on_message_complete(http_parser *p)
-{
-    struct conn *c = p->data;
-    c->req.complete = true;
-    http_parser_pause(p, 1); /* one request at a time: stop before the next pipelined one */
-    return 0;
-}
-
-static void init_settings(void)
-{
-    http_parser_settings_init(&settings);
-    settings.on_url = on_url;
-    settings.on_header_field = on_header_field;
-    settings.on_header_value = on_header_value;
-    settings.on_headers_complete = on_headers_complete;
-    settings.on_body = on_body;
-    settings.on_message_complete = on_message_complete;
-    /* http_parser's own limit (80 KB) must never be the one that fires: max-header-bytes
-     * (up to 1 MB) is checked before, and chunked trailers are bounded by it too */
-    http_parser_set_max_header_size(2u << 20);
-    settings_ready = true;
-}
-
 /* ---- responses ---- */
 static const char *http_date(void)
 {
@@ -412,38 +331,33 @@ void conn_respond_error(struct conn *c, int status, const char *code, const char
                         const char *details, const char *hint, const char *extra)
 {
     struct sbuf b;
-    char codebuf[8];
-    if (!code) {
-        snprintf(codebuf, sizeof(codebuf), "PT%03d", status);
-        code = codebuf;
-    }
     sbuf_init(&b);
-    sbuf_adds(&b, "{\"code\":");
-    json_add_string(&b, code, strlen(code), JSON_REPLACE);
-    sbuf_adds(&b, ",\"message\":");
-    json_add_string(&b, message, strlen(message), JSON_REPLACE);
-    sbuf_adds(&b, ",\"details\":");
-    if (details)
-        json_add_string(&b, details, strlen(details), JSON_REPLACE);
-    else
-        sbuf_adds(&b, "null");
-    sbuf_adds(&b, ",\"hint\":");
-    if (hint)
-        json_add_string(&b, hint, strlen(hint), JSON_REPLACE);
-    else
-        sbuf_adds(&b, "null");
-    sbuf_addc(&b, '}');
+    error_body(&b, code, message, details, hint);
     conn_respond(c, status, extra, b.data, b.len);
     sbuf_free(&b);
 }
 
-/* An answer that ends the connection (framing errors, limits, timeouts). */
-static void conn_reject(struct conn *c, int status, const char *message)
+void conn_fail(struct conn *c, int err, const struct fd_error_args *a)
 {
+    const struct fd_error *e = fd_error(err);
+    struct sbuf h;
+    sbuf_init(&h);
+    fd_error_headers(&h, e, a);
+    conn_respond_error(c, e->status, e->code, e->message, a ? a->details : NULL, e->hint,
+                       h.len ? h.data : NULL);
+    sbuf_free(&h);
+}
+
+/* An answer that ends the connection (framing errors, limits, timeouts); details: what the
+ * parser said, or NULL. */
+static void conn_reject(struct conn *c, int err, const char *details)
+{
+    const struct fd_error *e = fd_error(err);
     c->ex.close_after = true;
-    if (log_enabled(LOG_INFO) && status != 408)
-        log_info(c->subject, "%d: %s", status, message);
-    conn_respond_error(c, status, NULL, message, NULL, NULL, NULL);
+    if (log_enabled(LOG_INFO) && e->status != 408)
+        log_info(c->subject, "%d %s: %s%s%s", e->status, e->code, e->message, details ? ": " : "",
+                 details ? details : "");
+    conn_fail(c, err, &(struct fd_error_args){.details = details});
 }
 
 /* ---- writing and closing ---- */
@@ -683,47 +597,25 @@ static void conn_parse_head(struct conn *c, const char *p, size_t end)
         c->nodelay_pending = false;
     }
     head_scan_init(&c->scan);
-    c->too_large = false;
 
     struct head_info hi;
     head_check(c->hbuf, blen, &hi);
-    if (hi.status) {
-        conn_reject(c, hi.status, hi.message);
+    if (hi.err) {
+        conn_reject(c, hi.err, NULL);
         return;
     }
-    http_parser_init(&c->parser, HTTP_REQUEST);
-    c->parser.data = c;
-    c->hdr_value_last = false;
-    size_t np = http_parser_execute(&c->parser, &settings, c->hbuf, blen);
-    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-    if ((e != HPE_OK && e != HPE_PAUSED) || np != blen || !c->req.headers_done) {
-        conn_reject(c, 400,
-                    e != HPE_OK && e != HPE_PAUSED ? http_errno_description(e)
-                                                   : "malformed request");
+    const char *details;
+    int err = http_read_head(&c->rd, &c->req, c->hbuf, blen, &hi, (size_t)g_cfg->max_body_bytes,
+                             &details);
+    if (err) {
+        conn_reject(c, err, details);
         return;
     }
     struct http_request *r = &c->req;
-    r->method_str = http_method_str((enum http_method)c->parser.method);
-    r->method = http_method_from(r->method_str, strlen(r->method_str));
-    r->major = c->parser.http_major;
-    r->minor = c->parser.http_minor;
-    r->keep_alive = http_should_keep_alive(&c->parser) != 0;
-    for (int i = 0; i < r->nhdr; i++) {
-        struct http_hdr *h = &r->hdrs[i];
-        while (h->vlen && (h->value[h->vlen - 1] == ' ' || h->value[h->vlen - 1] == '\t'))
-            h->vlen--;
-    }
-    http_index(r);
-    r->chunked = hi.chunked;
-    r->has_body = hi.chunked || hi.content_length > 0;
-    if (hi.has_cl && hi.content_length > (uint64_t)g_cfg->max_body_bytes) {
-        conn_reject(c, 413, "request body is larger than max-body-bytes");
-        return;
-    }
     const struct http_hdr *expect = http_known(r, H_EXPECT);
     if (expect) {
         if (!str_ieq(expect->value, expect->vlen, "100-continue")) {
-            conn_reject(c, 417, "only \"Expect: 100-continue\" is supported");
+            conn_reject(c, FDE_EXPECT, NULL);
             return;
         }
         /* queued ahead of the final answer, which cannot exist before the body does */
@@ -748,14 +640,11 @@ static void conn_read_body(struct conn *c)
         const char *p = in_front(in, &avail);
         if (!p)
             return;
-        size_t np = http_parser_execute(&c->parser, &settings, p, avail);
-        enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-        if (c->too_large) {
-            conn_reject(c, 413, "request body is larger than max-body-bytes");
-            return;
-        }
-        if (e != HPE_OK && e != HPE_PAUSED) {
-            conn_reject(c, 400, http_errno_description(e));
+        size_t np;
+        const char *details;
+        int err = http_read_body(&c->rd, p, avail, &np, &details);
+        if (err) {
+            conn_reject(c, err, details);
             return;
         }
         evbuffer_drain(in, np);
@@ -773,12 +662,12 @@ static void conn_read_body(struct conn *c)
  * pulls up more only while the block may still end beyond it, never more than the limit
  * needs: max-header-bytes past the leading empty lines. */
 static int scan_head(struct conn *c, struct evbuffer *in, size_t avail, const char **p, size_t *end,
-                     const char **why)
+                     int *err)
 {
     size_t have;
     *p = in_front(in, &have);
     for (;;) {
-        int r = head_scan(&c->scan, *p, have, end, why);
+        int r = head_scan(&c->scan, *p, have, end, err);
         if (r != HS_MORE || have >= avail || have - c->scan.lead > (size_t)g_cfg->max_header_bytes)
             return r;
         size_t want = c->scan.lead + (size_t)g_cfg->max_header_bytes + 2;
@@ -817,21 +706,22 @@ static void conn_process(struct conn *c)
                 conn_set_state(c, CONN_HEAD);
             }
             size_t end = 0;
-            const char *why = NULL, *p = NULL;
-            int r = scan_head(c, in, avail, &p, &end, &why);
+            const char *p = NULL;
+            int err = FDE_NONE;
+            int r = scan_head(c, in, avail, &p, &end, &err);
             if (r == HS_BAD) {
-                conn_reject(c, 400, why);
+                conn_reject(c, err, NULL);
                 break;
             }
             if (r == HS_MORE) {
                 if (avail - c->scan.lead > (size_t)g_cfg->max_header_bytes)
-                    conn_reject(c, 431, "request header block is larger than max-header-bytes");
+                    conn_reject(c, FDE_HEAD_TOO_LARGE, NULL);
                 else if (c->peer_eof)
                     conn_close(c, NULL);
                 break;
             }
             if (end - c->scan.lead > (size_t)g_cfg->max_header_bytes) {
-                conn_reject(c, 431, "request header block is larger than max-header-bytes");
+                conn_reject(c, FDE_HEAD_TOO_LARGE, NULL);
                 break;
             }
             conn_parse_head(c, p, end);
@@ -939,8 +829,6 @@ static void format_peer(struct conn *c, const struct sockaddr *sa)
 
 void conn_accept(int fd, const struct sockaddr *sa, const struct admit_key *k, bool over_limit)
 {
-    if (!settings_ready)
-        init_settings();
     if (!reap_ev)
         reap_ev = event_new(g_base, -1, 0, reap_cb, NULL);
     struct bufferevent *bev = bufferevent_socket_new(g_base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -1006,8 +894,8 @@ void conn_janitor(uint64_t now)
         if (!c->deadline_ms || now < c->deadline_ms)
             continue;
         switch (c->state) {
-        case CONN_HEAD: conn_reject(c, 408, "timed out receiving the request header"); break;
-        case CONN_BODY: conn_reject(c, 408, "timed out receiving the request body"); break;
+        case CONN_HEAD: conn_reject(c, FDE_HEAD_TIMEOUT, NULL); break;
+        case CONN_BODY: conn_reject(c, FDE_BODY_TIMEOUT, NULL); break;
         case CONN_IDLE: /* keep-alive expiry is silent */
         case CONN_CLOSING:
         case CONN_LINGER: conn_close(c, NULL); break;

@@ -11,7 +11,6 @@
 
 #include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <http_parser.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -19,7 +18,9 @@
 
 #include "admit.h"
 #include "auth.h"
+#include "errors.h"
 #include "http.h"
+#include "httpread.h"
 #include "pool.h"
 #include "router.h"
 #include "util.h"
@@ -93,14 +94,14 @@ struct conn {
     size_t hbuf_cap;
     /* scratch for serialising a response's status line and fields (kept between requests) */
     struct sbuf out;
-    http_parser parser;
+    struct http_reader rd; /* http_parser and its callbacks' state */
     struct head_scan scan;
     struct http_request req;
     uint64_t deadline_ms; /* monotonic; 0 = none */
     uint64_t accept_ms;   /* the first header block's deadline counts from here */
     uint64_t linger_bytes;
     int nrequests;
-    bool over_limit, peer_eof, in_process, hdr_value_last, too_large, nodelay_pending;
+    bool over_limit, peer_eof, in_process, nodelay_pending;
     char peer_ip[48];
     char subject[96];      /* log prefix: "C-12 127.0.0.1:5000" */
     struct admit_node adm; /* per-address count; on the idle lists while IDLE or LINGER */
@@ -121,8 +122,12 @@ void conn_evict(struct admit_node *n);
 
 /* Responses.  extra: preformatted header lines ("Allow: GET\r\n"), may be NULL. */
 void conn_respond(struct conn *c, int status, const char *extra, const char *body, size_t blen);
+/* An error body ({"code","message","details","hint"}) with a code the caller has: a database
+ * error's SQLSTATE (dispatch.c). */
 void conn_respond_error(struct conn *c, int status, const char *code, const char *message,
                         const char *details, const char *hint, const char *extra);
+/* One of frontd's own errors: the catalog entry err (errors.h) with what the request adds. */
+void conn_fail(struct conn *c, int err, const struct fd_error_args *a);
 
 /* Streams (stream.c): answer the handshake with status and extra header lines (no body
  * follows; the connection enters CONN_STREAM); write out what is queued; end the connection,

@@ -17,11 +17,13 @@
 #include "conn.h"
 #include "cors.h"
 #include "errmap.h"
+#include "errors.h"
 #include "frontd.h"
 #include "listen.h"
 #include "log.h"
 #include "pool.h"
 #include "resphdr.h"
+#include "routes.h"
 #include "stream.h"
 #include "wsproto.h"
 
@@ -58,34 +60,31 @@ void dispatch_pg_error(struct conn *c, const PGresult *res)
     const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
     int flags = 0;
     int status = errmap_status(state, c->ex.auth.has_credentials, &flags);
-    char extra[600];
-    extra[0] = 0;
-    if (flags & EM_WWW_AUTHENTICATE) {
-        if (c->ex.auth.token_given) {
-            /* the description must be a quoted-string: drop quotes and backslashes */
-            char d[400];
-            size_t j = 0;
-            for (const char *p = msg ? msg : "invalid credentials"; *p && j < sizeof(d) - 1; p++) {
-                if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20 &&
-                    (unsigned char)*p < 0x7f)
-                    d[j++] = *p;
-            }
-            d[j] = 0;
-            snprintf(
-                extra, sizeof(extra),
-                "WWW-Authenticate: Bearer error=\"invalid_token\", error_description=\"%s\"\r\n",
-                d);
-        } else {
-            snprintf(extra, sizeof(extra), "WWW-Authenticate: Bearer\r\n");
-        }
-    }
-    if (flags & EM_RETRY_AFTER)
-        strncat(extra, "Retry-After: 1\r\n", sizeof(extra) - strlen(extra) - 1);
     if (status >= 500)
         log_error(c->subject, "request %s: database error %s: %s", c->ex.request_id,
                   state ? state : "?", msg ? msg : "?");
-    conn_respond_error(c, status, state ? state : "PT500", msg ? msg : "database error", detail,
-                       hint, extra[0] ? extra : NULL);
+    /* no SQLSTATE (libpq's own failure), or one that would pass for frontd's: the code is
+     * frontd's, and what the database said goes to details */
+    if (!state) {
+        conn_fail(c, FDE_DB_ERROR, &(struct fd_error_args){.details = msg});
+        return;
+    }
+    if (flags & EM_RESERVED) {
+        char d[600];
+        snprintf(d, sizeof(d), "%s: %s", state, msg ? msg : "");
+        conn_fail(c, FDE_RESERVED_SQLSTATE, &(struct fd_error_args){.details = d});
+        return;
+    }
+    struct sbuf extra;
+    sbuf_init(&extra);
+    if (flags & EM_WWW_AUTHENTICATE)
+        bearer_challenge(&extra, c->ex.auth.token_given ? "invalid_token" : NULL,
+                         msg ? msg : "invalid credentials");
+    if (flags & EM_RETRY_AFTER)
+        sbuf_addlit(&extra, "Retry-After: 1\r\n");
+    conn_respond_error(c, status, state, msg ? msg : "database error", detail, hint,
+                       extra.len ? extra.data : NULL);
+    sbuf_free(&extra);
 }
 
 /* ---- the API pipeline ---- */
@@ -192,23 +191,12 @@ static int parse_status(const char *s)
 void dispatch_pool_error(struct conn *c, int err)
 {
     switch (err) {
-    case POOL_LOST:
-        conn_respond_error(c, 503, NULL, "database connection lost during the request", NULL,
-                           "Retry the request.", "Retry-After: 1\r\n");
-        break;
-    case POOL_TIMEOUT:
-        conn_respond_error(c, 504, NULL, "the database did not answer within request-timeout", NULL,
-                           NULL, NULL);
-        break;
+    case POOL_LOST: conn_fail(c, FDE_DB_LOST, NULL); break;
+    case POOL_TIMEOUT: conn_fail(c, FDE_DB_TIMEOUT, NULL); break;
     case POOL_QUEUE_TIMEOUT:
-        conn_respond_error(c, 503, NULL, "no database connection within pool-acquire-timeout", NULL,
-                           pool_ready() ? "All connections are busy; retry the request."
-                                        : "The database is unreachable; retry the request.",
-                           "Retry-After: 1\r\n");
+        conn_fail(c, pool_ready() ? FDE_POOL_BUSY : FDE_DB_UNREACHABLE, NULL);
         break;
-    default:
-        conn_respond_error(c, 503, NULL, "database unavailable", NULL, NULL, "Retry-After: 1\r\n");
-        break;
+    default: conn_fail(c, FDE_STOPPING, NULL); break;
     }
 }
 
@@ -244,16 +232,13 @@ static void open_stream(struct conn *c, const char *json, size_t len)
     if (!user || !topic || !channel || from < 0 || strlen(user) >= 40 || strlen(topic) >= 16 ||
         strlen(channel) >= 64) {
         json_object_put(o);
-        conn_respond_error(c, 500, NULL, "the subscription function answered an unusable shape",
-                           NULL, NULL, NULL);
+        conn_fail(c, FDE_STREAM_SHAPE, NULL);
         return;
     }
-    const char *why = NULL;
-    int refuse = stream_admit(user, &why);
+    int refuse = stream_admit(user);
     if (refuse) {
         json_object_put(o);
-        conn_respond_error(c, refuse, NULL, why, NULL, "Close another stream, or retry later.",
-                           "Retry-After: 5\r\n");
+        conn_fail(c, refuse, NULL);
         return;
     }
     const struct http_hdr *key = http_find(&c->req, "sec-websocket-key");
@@ -276,7 +261,7 @@ static void open_stream(struct conn *c, const char *json, size_t len)
     c->st = stream_open(c, &p);
     json_object_put(o);
     if (!c->st)
-        conn_respond_error(c, 500, NULL, "could not start the stream", NULL, NULL, NULL);
+        conn_fail(c, FDE_STREAM_START, NULL);
 }
 
 static const struct pool_req_ops api_ops;
@@ -343,7 +328,7 @@ static void api_done(struct pool_req *r, int err)
     }
     PGresult *res = x->res;
     if (!res) {
-        conn_respond_error(c, 500, NULL, "the database returned no result", NULL, NULL, NULL);
+        conn_fail(c, FDE_NO_RESULT, NULL);
         return;
     }
     if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0)) {
@@ -432,27 +417,6 @@ static void build_headers_json(struct conn *c)
     sbuf_addc(o, '}');
 }
 
-static void auth_fail(struct conn *c)
-{
-    const struct auth_result *a = &c->ex.auth;
-    char extra[400];
-    if (a->status == 401) {
-        if (a->token_given)
-            snprintf(
-                extra, sizeof(extra),
-                "WWW-Authenticate: Bearer error=\"invalid_token\", error_description=\"%s\"\r\n",
-                a->error);
-        else
-            snprintf(extra, sizeof(extra),
-                     "WWW-Authenticate: Bearer error=\"invalid_request\", "
-                     "error_description=\"%s\"\r\n",
-                     a->error);
-    } else {
-        extra[0] = 0;
-    }
-    conn_respond_error(c, a->status, NULL, a->error, NULL, NULL, extra[0] ? extra : NULL);
-}
-
 static void answer_options(struct conn *c, const char *allow)
 {
     char extra[512];
@@ -478,29 +442,23 @@ static bool websocket_handshake_ok(struct conn *c)
     const struct http_hdr *co = http_find(req, "connection");
     if (!up || !header_has_token(up->value, up->vlen, "websocket") || !co ||
         !header_has_token(co->value, co->vlen, "upgrade")) {
-        conn_respond_error(c, 426, NULL, "this endpoint is a WebSocket: send an upgrade request",
-                           NULL,
-                           "Upgrade: websocket, Connection: Upgrade, Sec-WebSocket-Version: 13",
-                           "Upgrade: websocket\r\n");
+        conn_fail(c, FDE_WS_NOT_UPGRADE, NULL);
         return false;
     }
     const struct http_hdr *ver = http_find(req, "sec-websocket-version");
     if (!ver || !str_ieq(ver->value, ver->vlen, "13")) {
-        conn_respond_error(c, 426, NULL, "unsupported WebSocket version (13 is)", NULL, NULL,
-                           "Sec-WebSocket-Version: 13\r\n");
+        conn_fail(c, FDE_WS_VERSION, NULL);
         return false;
     }
     const struct http_hdr *key = http_find(req, "sec-websocket-key");
     if (!key || !ws_key_valid(key->value, key->vlen)) {
-        conn_respond_error(c, 400, NULL, "Sec-WebSocket-Key must be the base64 of 16 bytes", NULL,
-                           NULL, NULL);
+        conn_fail(c, FDE_WS_KEY, NULL);
         return false;
     }
     /* a browser page of another site must not ride on its user's credentials (CSWSH) */
     const struct http_hdr *origin = http_known(req, H_ORIGIN);
     if (origin && !c->ex.origin) {
-        conn_respond_error(c, 403, NULL, "this Origin may not open WebSockets here", NULL,
-                           "Add it to cors-origins.", NULL);
+        conn_fail(c, FDE_WS_ORIGIN, NULL);
         return false;
     }
     return true;
@@ -555,7 +513,7 @@ void dispatch_request(struct conn *c)
     const char *path, *query;
     size_t plen, qlen;
     if (!http_split_target(req->url, req->url_len, &path, &plen, &query, &qlen)) {
-        conn_respond_error(c, 400, NULL, "request target must be a path", NULL, NULL, NULL);
+        conn_fail(c, FDE_TARGET, NULL);
         return;
     }
     x->path = path;
@@ -570,20 +528,18 @@ void dispatch_request(struct conn *c)
     if (ops_handle(c, path, plen))
         return;
     if (c->over_limit) {
-        conn_respond_error(c, 503, NULL, "too many connections", NULL,
-                           "Retry later; /health still answers.", "Retry-After: 1\r\n");
+        conn_fail(c, FDE_TOO_MANY_CONNECTIONS, NULL);
         return;
     }
 
     struct route_match m;
     int rc = router_match(g_routes, req->method, path, plen, &m, &x->pbuf);
     if (rc == RM_BAD_PATH) {
-        conn_respond_error(c, 400, NULL, "malformed percent-encoding in the path", NULL, NULL,
-                           NULL);
+        conn_fail(c, FDE_PATH_ENCODING, NULL);
         return;
     }
     if (rc == RM_NOT_FOUND) {
-        conn_respond_error(c, 404, NULL, "no such endpoint", NULL, NULL, NULL);
+        conn_fail(c, FDE_NO_ROUTE, NULL);
         return;
     }
     x->route_label = m.pattern;
@@ -595,9 +551,7 @@ void dispatch_request(struct conn *c)
             answer_options(c, m.allow);
             return;
         }
-        char extra[128];
-        snprintf(extra, sizeof(extra), "Allow: %s\r\n", m.allow);
-        conn_respond_error(c, 405, NULL, "method not allowed on this path", NULL, NULL, extra);
+        conn_fail(c, FDE_METHOD, &(struct fd_error_args){.allow = m.allow});
         return;
     }
     x->routes = g_routes;
@@ -620,8 +574,8 @@ void dispatch_request(struct conn *c)
     sbuf_reset(&x->claims);
     auth_request(azv, azl, naz, ak ? ak->value : NULL, ak ? ak->vlen : 0, req->nknown[H_X_API_KEY],
                  (int64_t)time(NULL), &x->auth, &x->claims);
-    if (x->auth.status) {
-        auth_fail(c);
+    if (x->auth.err) {
+        conn_fail(c, x->auth.err, &(struct fd_error_args){.token_given = x->auth.token_given});
         return;
     }
 
@@ -635,19 +589,19 @@ void dispatch_request(struct conn *c)
         json_add_string(pj, m.params[i].name, strlen(m.params[i].name), 0);
         sbuf_addc(pj, ':');
         if (!json_add_string(pj, x->pbuf.data + m.params[i].off, m.params[i].len, JSON_STRICT)) {
-            conn_respond_error(c, 400, NULL, "path parameter is not valid UTF-8", NULL, NULL, NULL);
+            conn_fail(c, FDE_PATH_PARAM_UTF8, NULL);
             return;
         }
     }
     sbuf_addc(pj, '}');
     sbuf_reset(&x->qjson);
-    const char *qerr = NULL;
+    int qerr = FDE_NONE;
     if (qlen)
         qerr = query_to_json(&x->qjson, query, qlen);
     else
         sbuf_addlit(&x->qjson, "{}");
     if (qerr) {
-        conn_respond_error(c, 400, NULL, qerr, NULL, NULL, NULL);
+        conn_fail(c, qerr, NULL);
         return;
     }
     build_headers_json(c);

@@ -1,7 +1,8 @@
 /*
  * errmap.c — the SQLSTATE table of CONTRACT.md.  Exact codes are checked before classes, so
  * 23502/23514 (400) are not caught by a broader rule; unknown codes are 500 with the message
- * kept (never a stack trace: PostgreSQL sends none).
+ * kept (never a stack trace: PostgreSQL sends none).  Class FD is reserved for frontd's own
+ * error codes (errors.h), so a database error there is flagged instead of passed on.
  */
 #include "errmap.h"
 
@@ -17,6 +18,12 @@ int errmap_status(const char *s, bool had_credentials, int *flags)
     *flags = 0;
     if (!s || strlen(s) != 5)
         return 500;
+    /* a client reads a code starting with FD as frontd's own (errors.h): a function's error
+     * must not pass for one */
+    if (s[0] == 'F' && s[1] == 'D') {
+        *flags |= EM_RESERVED;
+        return 500;
+    }
     /* PTnnn: the function chose the status itself */
     if (s[0] == 'P' && s[1] == 'T') {
         int v = 0;

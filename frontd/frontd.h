@@ -1,7 +1,7 @@
 /*
- * frontd.h — process-wide state shared by the event-driven subsystems: the event base, the
- * current configuration (swapped whole on SIGHUP), the route table (swapped on NOTIFY), CORS,
- * the shutdown flag and a few counters.  One process, one thread, one event loop.
+ * frontd.h — process-wide state shared by the event-driven subsystems (defined in frontd.c):
+ * the event base, the current configuration (swapped whole on SIGHUP), CORS, the shutdown flag
+ * and a few counters.  The route table is routes.h's.  One process, one thread, one event loop.
  */
 #ifndef FRONTD_FRONTD_H
 #define FRONTD_FRONTD_H
@@ -11,14 +11,12 @@
 
 #include "config.h"
 #include "cors.h"
-#include "router.h"
 
 struct event_base;
 
 extern struct event_base *g_base;
 extern struct config *g_cfg;
 extern struct cors g_cors;
-extern struct route_table *g_routes;
 extern bool g_shutting_down;
 
 struct frontd_stats {
@@ -26,8 +24,6 @@ struct frontd_stats {
 };
 extern struct frontd_stats g_stats;
 
-/* Replace the route table (takes ownership of t); requests in flight keep their reference. */
-void frontd_set_routes(struct route_table *t);
 /* Called by the connection code whenever a connection closes, to finish a graceful drain. */
 void frontd_maybe_exit(void);
 

@@ -6,6 +6,7 @@
  * the actual parse (URL, fields, chunked decoding) of a block we know to be unambiguous.
  */
 #include "http.h"
+#include "errors.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,7 @@ static inline uint64_t load64(const char *p)
 /* Bytes the scanner must look at; everything else only marks the line non-empty. */
 static const unsigned char scan_special[256] = {[0] = 1, ['\r'] = 1, ['\n'] = 1};
 
-int head_scan(struct head_scan *s, const char *buf, size_t len, size_t *end, const char **why)
+int head_scan(struct head_scan *s, const char *buf, size_t len, size_t *end, int *err)
 {
     size_t i = s->pos;
     while (i < len) {
@@ -72,14 +73,14 @@ int head_scan(struct head_scan *s, const char *buf, size_t len, size_t *end, con
         if (s->prev_cr) {
             s->prev_cr = false;
             if (c != '\n') {
-                *why = "bare CR in the header block";
+                *err = FDE_BARE_CR;
                 return HS_BAD;
             }
             if (s->line_empty) {
                 if (!s->started) {
                     s->lead = i;
                     if (s->lead > 2 * MAX_LEADING_EMPTY_LINES) {
-                        *why = "too many empty lines before the request line";
+                        *err = FDE_LEADING_EMPTY_LINES;
                         return HS_BAD;
                     }
                     continue;
@@ -96,10 +97,10 @@ int head_scan(struct head_scan *s, const char *buf, size_t len, size_t *end, con
             continue;
         }
         if (c == '\n') {
-            *why = "bare LF in the header block (lines must end with CRLF)";
+            *err = FDE_BARE_LF;
             return HS_BAD;
         }
-        *why = "NUL byte in the header block";
+        *err = FDE_NUL_IN_HEAD;
         return HS_BAD;
     }
     s->pos = len;
@@ -122,12 +123,10 @@ static inline bool is_tchar(unsigned char c)
     return tchar_table[c];
 }
 
-static void bad(struct head_info *hi, int status, const char *msg)
+static void bad(struct head_info *hi, int err)
 {
-    if (hi->status == 0) {
-        hi->status = status;
-        hi->message = msg;
-    }
+    if (hi->err == FDE_NONE)
+        hi->err = err;
 }
 
 void head_check(const char *blk, size_t n, struct head_info *hi)
@@ -138,7 +137,7 @@ void head_check(const char *blk, size_t n, struct head_info *hi)
     const char *p = blk, *end = blk + n;
     const char *eol = memchr(p, '\r', n);
     if (!eol) {
-        bad(hi, 400, "malformed request line");
+        bad(hi, FDE_REQUEST_LINE);
         return;
     }
     /* request-line = method SP request-target SP HTTP-version (one SP each) */
@@ -146,14 +145,14 @@ void head_check(const char *blk, size_t n, struct head_info *hi)
     while (q < eol && is_tchar((unsigned char)*q))
         q++;
     if (q == p || q >= eol || *q != ' ') {
-        bad(hi, 400, "malformed request line");
+        bad(hi, FDE_REQUEST_LINE);
         return;
     }
     const char *t = ++q;
     while (q < eol && (unsigned char)*q > 0x20 && (unsigned char)*q < 0x7f)
         q++;
     if (q == t || q >= eol || *q != ' ') {
-        bad(hi, 400, "malformed request line");
+        bad(hi, FDE_REQUEST_LINE);
         return;
     }
     const char *v = ++q;
@@ -163,14 +162,14 @@ void head_check(const char *blk, size_t n, struct head_info *hi)
         hi->major = (unsigned)(v[5] - '0');
         hi->minor = (unsigned)(v[7] - '0');
         if (hi->major != 1) {
-            bad(hi, 505, "HTTP version not supported (HTTP/1.0 and HTTP/1.1 only)");
+            bad(hi, FDE_HTTP_VERSION);
             return;
         }
     } else if (vl == 6 && memcmp(v, "HTTP/", 5) == 0 && v[5] >= '2' && v[5] <= '9') {
-        bad(hi, 505, "HTTP version not supported (HTTP/1.0 and HTTP/1.1 only)");
+        bad(hi, FDE_HTTP_VERSION);
         return;
     } else {
-        bad(hi, 400, "malformed request line");
+        bad(hi, FDE_REQUEST_LINE);
         return;
     }
 
@@ -181,25 +180,25 @@ void head_check(const char *blk, size_t n, struct head_info *hi)
         if (!eol || eol == p)
             break; /* the empty line ending the block */
         if (*p == ' ' || *p == '\t') {
-            bad(hi, 400, "obsolete line folding in a header field");
+            bad(hi, FDE_LINE_FOLDING);
             return;
         }
         const char *colon = memchr(p, ':', (size_t)(eol - p));
         if (!colon) {
-            bad(hi, 400, "header field without a colon");
+            bad(hi, FDE_FIELD_NO_COLON);
             return;
         }
         if (colon == p) {
-            bad(hi, 400, "empty header field name");
+            bad(hi, FDE_FIELD_EMPTY_NAME);
             return;
         }
         if (colon[-1] == ' ' || colon[-1] == '\t') {
-            bad(hi, 400, "whitespace before the colon of a header field");
+            bad(hi, FDE_FIELD_SPACE_COLON);
             return;
         }
         for (const char *c = p; c < colon; c++) {
             if (!is_tchar((unsigned char)*c)) {
-                bad(hi, 400, "invalid character in a header field name");
+                bad(hi, FDE_FIELD_NAME_CHAR);
                 return;
             }
         }
@@ -214,29 +213,29 @@ void head_check(const char *blk, size_t n, struct head_info *hi)
         for (; c < ve; c++) {
             unsigned char ch = (unsigned char)*c;
             if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
-                bad(hi, 400, "invalid character in a header field value");
+                bad(hi, FDE_FIELD_VALUE_CHAR);
                 return;
             }
         }
         if (++hi->nfields > HTTP_MAX_FIELDS) {
-            bad(hi, 431, "too many header fields");
+            bad(hi, FDE_TOO_MANY_FIELDS);
             return;
         }
         size_t nl = (size_t)(colon - p), vlen = (size_t)(ve - val);
         if (str_ieq(p, nl, "content-length")) {
             if (hi->has_cl) {
-                bad(hi, 400, "more than one Content-Length");
+                bad(hi, FDE_CL_REPEATED);
                 return;
             }
             hi->has_cl = true;
             if (vlen == 0 || vlen > 18) {
-                bad(hi, 400, "invalid Content-Length");
+                bad(hi, FDE_CL_INVALID);
                 return;
             }
             uint64_t cl = 0;
             for (size_t i = 0; i < vlen; i++) {
                 if (val[i] < '0' || val[i] > '9') {
-                    bad(hi, 400, "invalid Content-Length");
+                    bad(hi, FDE_CL_INVALID);
                     return;
                 }
                 cl = cl * 10 + (uint64_t)(val[i] - '0');
@@ -244,11 +243,11 @@ void head_check(const char *blk, size_t n, struct head_info *hi)
             hi->content_length = cl;
         } else if (str_ieq(p, nl, "transfer-encoding")) {
             if (tes++) {
-                bad(hi, 400, "more than one Transfer-Encoding");
+                bad(hi, FDE_TE_REPEATED);
                 return;
             }
             if (!str_ieq(val, vlen, "chunked")) {
-                bad(hi, 400, "unsupported Transfer-Encoding (only \"chunked\" is accepted)");
+                bad(hi, FDE_TE_UNSUPPORTED);
                 return;
             }
             hi->chunked = true;
@@ -258,19 +257,19 @@ void head_check(const char *blk, size_t n, struct head_info *hi)
         p = eol + 2;
     }
     if (hi->has_cl && hi->chunked) {
-        bad(hi, 400, "both Content-Length and Transfer-Encoding");
+        bad(hi, FDE_CL_AND_TE);
         return;
     }
     if (hi->chunked && hi->minor == 0) {
-        bad(hi, 400, "Transfer-Encoding in an HTTP/1.0 request");
+        bad(hi, FDE_TE_HTTP10);
         return;
     }
     if (hosts > 1) {
-        bad(hi, 400, "more than one Host header");
+        bad(hi, FDE_HOST_REPEATED);
         return;
     }
     if (hosts == 0 && hi->minor >= 1) {
-        bad(hi, 400, "missing Host header (required in HTTP/1.1)");
+        bad(hi, FDE_HOST_MISSING);
         return;
     }
 }

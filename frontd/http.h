@@ -25,13 +25,12 @@ struct head_scan {
 
 void head_scan_init(struct head_scan *s);
 /* On HS_DONE *end is the length of the block from buf[0] (leading CRLFs and the final blank
- * line included); on HS_BAD *why is a static message. */
-int head_scan(struct head_scan *s, const char *buf, size_t len, size_t *end, const char **why);
+ * line included); on HS_BAD *err is the catalog entry (errors.h). */
+int head_scan(struct head_scan *s, const char *buf, size_t len, size_t *end, int *err);
 
 /* ---- strict checks on a complete header block (request line + fields, no leading CRLFs). */
 struct head_info {
-    int status;          /* 0 = acceptable; else 400 / 431 / 505 */
-    const char *message; /* static, for the error body */
+    int err; /* 0 = acceptable; else the catalog entry (errors.h): a 400, 431 or 505 */
     unsigned major, minor;
     bool has_cl, chunked;
     uint64_t content_length;

@@ -19,6 +19,7 @@
 #include "frontd.h"
 #include "log.h"
 #include "pgconn.h"
+#include "routes.h"
 #include "stream.h"
 #include "util.h"
 
@@ -47,29 +48,6 @@ static int64_t op_last; /* the feed/catch-up read: last position and rows seen *
 static int op_rows;
 static bool op_failed;       /* the running op's query failed: nothing of it applies */
 static uint64_t retry_at_ms; /* after a failed read, no feed work before then */
-
-static void route_warn(void *arg, const char *msg)
-{
-    (void)arg;
-    log_warn("routes", "%s", msg);
-}
-
-struct route_table *routes_from_result(PGresult *res)
-{
-    int n = PQntuples(res);
-    int has_stream = PQnfields(res) > 7;
-    struct route_row *rows = xcalloc((size_t)(n > 0 ? n : 1), sizeof(*rows));
-    for (int i = 0; i < n; i++) {
-        const char **f[] = {&rows[i].method,  &rows[i].path, &rows[i].function,  &rows[i].status,
-                            &rows[i].summary, &rows[i].tag,  &rows[i].read_only, &rows[i].stream};
-        int nf = has_stream ? 8 : 7;
-        for (int j = 0; j < nf; j++)
-            *f[j] = PQgetisnull(res, i, j) ? NULL : PQgetvalue(res, i, j);
-    }
-    struct route_table *t = router_build(rows, n, route_warn, NULL);
-    free(rows);
-    return t;
-}
 
 int64_t listen_feed_pos(void)
 {
@@ -165,19 +143,6 @@ static void lc_up(struct pgc *p)
     /* notifications sent while we were away are lost: reload, and read the feed on */
     feed_pending = feed_pos >= 0;
     sent(OP_ROUTES, PQsendQuery(lc.pg, "LISTEN flov7_routes; LISTEN flov7_events; " ROUTES_QUERY));
-}
-
-static void on_routes(PGresult *res)
-{
-    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
-        struct route_table *t = routes_from_result(res);
-        log_info("routes", "loaded %d routes", t->nroutes);
-        g_stats.routes_reloads++;
-        frontd_set_routes(t);
-    } else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        log_error("routes", "reloading routes failed, keeping the current table: %s",
-                  PQresultErrorMessage(res));
-    }
 }
 
 /* A read of the feed failed: nothing of it applies (op_done).  A missing function, table or
@@ -293,7 +258,7 @@ static void lc_readable(struct pgc *p)
             break;
         }
         switch (running) {
-        case OP_ROUTES: on_routes(res); break;
+        case OP_ROUTES: routes_reloaded(res); break;
         case OP_HEAD: on_head(res); break;
         case OP_FEED: on_feed(res); break;
         case OP_CATCHUP: on_catchup(res); break;

@@ -6,14 +6,6 @@
 #ifndef FRONTD_LISTEN_H
 #define FRONTD_LISTEN_H
 
-#include <libpq-fe.h>
-
-#include "router.h"
-
-#define ROUTES_QUERY                                                                               \
-    "SELECT method, path, function, status, summary, tag, read_only, stream FROM flov7.routes "    \
-    "ORDER BY path, method"
-
 #include <stdint.h>
 
 void listen_init(void);
@@ -27,7 +19,5 @@ void listen_catchup(uint64_t id, const char *user, const char *topic, int64_t fr
 void listen_tick(void);
 /* After a SIGHUP: try the feed again if it had failed (e.g. the extension was updated). */
 void listen_reenable_feed(void);
-/* Build a table from the result of ROUTES_QUERY (bad rows are logged and skipped). */
-struct route_table *routes_from_result(PGresult *res);
 
 #endif

@@ -17,6 +17,7 @@
 #include "listener.h"
 #include "admit.h"
 #include "conn.h"
+#include "errors.h"
 #include "frontd.h"
 #include "log.h"
 
@@ -39,20 +40,41 @@ static int lfd = -1;
 static int spare_fd = -1;
 static struct event *accept_ev, *resume_ev;
 
-static const char busy_response[] =
-    "HTTP/1.1 503 Service Unavailable\r\n"
-    "Content-Type: application/json; charset=utf-8\r\n"
-    "Content-Length: 76\r\n"
-    "Retry-After: 1\r\n"
-    "Connection: close\r\n"
-    "\r\n"
-    "{\"code\":\"PT503\",\"message\":\"too many connections\",\"details\":null,\"hint\":null}";
+/* The canned 503 (FDE_TOO_MANY_CONNECTIONS), rendered once when listening starts: at that
+ * moment there is no room for a connection object, let alone a per-answer allocation. */
+static char busy_response[512];
+static size_t busy_len;
+
+static void render_busy_response(void)
+{
+    const struct fd_error *e = fd_error(FDE_TOO_MANY_CONNECTIONS);
+    struct sbuf body, hdrs;
+    sbuf_init(&body);
+    sbuf_init(&hdrs);
+    error_body(&body, e->code, e->message, NULL, e->hint);
+    fd_error_headers(&hdrs, e, NULL);
+    int n = snprintf(busy_response, sizeof(busy_response),
+                     "HTTP/1.1 %d %s\r\n"
+                     "Content-Type: application/json; charset=utf-8\r\n"
+                     "Content-Length: %zu\r\n"
+                     "%s"
+                     "Connection: close\r\n"
+                     "\r\n"
+                     "%s",
+                     e->status, http_status_text(e->status), body.len, sbuf_cstr(&hdrs),
+                     sbuf_cstr(&body));
+    busy_len = n > 0 && (size_t)n < sizeof(busy_response) ? (size_t)n : 0;
+    sbuf_free(&body);
+    sbuf_free(&hdrs);
+}
 
 /* The canned answer: written if the socket takes it, never waited for. */
 static void refuse(int fd)
 {
-    ssize_t w = send(fd, busy_response, sizeof(busy_response) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-    (void)w;
+    if (busy_len) {
+        ssize_t w = send(fd, busy_response, busy_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)w;
+    }
     shutdown(fd, SHUT_WR);
     close(fd);
 }
@@ -279,6 +301,7 @@ int listener_init(const char *addr, char *err, size_t errlen)
     resume_ev = evtimer_new(g_base, resume_cb, NULL);
     event_add(accept_ev, NULL);
     spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    render_busy_response();
     return 0;
 }
 

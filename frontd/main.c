@@ -6,7 +6,8 @@
  *                   (twice: at once)
  *   SIGHUP          re-read config file + environment: CORS, limits, timeouts, log, JWT
  *   SIGPIPE         ignored (bufferevents write with writev(2), which has no MSG_NOSIGNAL)
- * On exit everything is freed, so valgrind reports no leak.
+ * On exit everything is freed, so valgrind reports no leak.  The state the subsystems share is
+ * frontd.c's, the route table routes.c's: this file is the entry point only.
  */
 #include "admit.h"
 #include "auth.h"
@@ -24,6 +25,7 @@
 #include "pgconn.h"
 #include "pool.h"
 #include "router.h"
+#include "routes.h"
 
 #include <event2/event.h>
 #include <signal.h>
@@ -32,34 +34,9 @@
 #include <string.h>
 #include <unistd.h>
 
-struct event_base *g_base;
-struct config *g_cfg;
-struct cors g_cors;
-struct route_table *g_routes;
-bool g_shutting_down;
-struct frontd_stats g_stats;
-
 static int saved_argc;
 static char **saved_argv;
 static struct event *sig_term, *sig_int, *sig_hup;
-
-void frontd_set_routes(struct route_table *t)
-{
-    struct route_table *old = g_routes;
-    g_routes = t;
-    router_unref(old);
-}
-
-void frontd_maybe_exit(void)
-{
-    if (!g_shutting_down || !g_base)
-        return;
-    /* the HTTP requests in flight have been answered: now the streams go (1001) */
-    if (conn_count() > 0 && conn_count() == stream_count())
-        stream_shutdown_begin();
-    if (conn_count() == 0)
-        event_base_loopbreak(g_base);
-}
 
 static const char *env_lookup(const char *name)
 {
@@ -166,18 +143,11 @@ static int startup_checks(void)
         PQfinish(pg);
         return -1;
     }
-    PGresult *res = PQexec(pg, ROUTES_QUERY); /* the loop is not running yet */
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        fprintf(stderr,
-                "frontd: cannot read flov7.routes (is the extension installed and SELECT granted "
-                "to this role?): %s",
-                PQerrorMessage(pg));
-        PQclear(res);
+    if (routes_load(pg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "frontd: %s\n", err);
         PQfinish(pg);
         return -1;
     }
-    frontd_set_routes(routes_from_result(res));
-    PQclear(res);
     PQfinish(pg);
     return 0;
 }
@@ -257,7 +227,7 @@ out:
         event_free(sig_int);
     if (sig_hup)
         event_free(sig_hup);
-    frontd_set_routes(NULL);
+    routes_set(NULL);
     router_shutdown();
     metrics_shutdown();
     auth_shutdown();

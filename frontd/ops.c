@@ -11,6 +11,7 @@
 #include "frontd.h"
 #include "metrics.h"
 #include "pool.h"
+#include "routes.h"
 #include "listen.h"
 #include "stream.h"
 
@@ -59,7 +60,7 @@ static void openapi_done(struct pool_req *r, int err)
     } else if (x->err) {
         dispatch_pg_error(c, x->err);
     } else if (!x->res || PQntuples(x->res) < 1 || PQgetisnull(x->res, 0, 0)) {
-        conn_respond_error(c, 500, NULL, "flov7.openapi() returned nothing", NULL, NULL, NULL);
+        conn_fail(c, FDE_OPENAPI_EMPTY, NULL);
     } else {
         conn_respond(c, 200, NULL, PQgetvalue(x->res, 0, 0), (size_t)PQgetlength(x->res, 0, 0));
     }
@@ -144,12 +145,11 @@ int ops_handle(struct conn *c, const char *path, size_t plen)
         return 1;
     }
     if (m != M_GET && m != M_HEAD) {
-        conn_respond_error(c, 405, NULL, "method not allowed on this path", NULL, NULL,
-                           "Allow: GET, HEAD, OPTIONS\r\n");
+        conn_fail(c, FDE_METHOD, &(struct fd_error_args){.allow = "GET, HEAD, OPTIONS"});
         return 1;
     }
     if (c->over_limit && op != OP_HEALTH && op != OP_READY) {
-        conn_respond_error(c, 503, NULL, "too many connections", NULL, NULL, "Retry-After: 1\r\n");
+        conn_fail(c, FDE_TOO_MANY_CONNECTIONS, NULL);
         return 1;
     }
     static const char ok[] = "{\"status\":\"ok\"}";
@@ -160,8 +160,7 @@ int ops_handle(struct conn *c, const char *path, size_t plen)
         if (pool_ready())
             conn_respond(c, 200, NULL, ready, sizeof(ready) - 1);
         else
-            conn_respond_error(c, 503, NULL, "no database connection is up", NULL, NULL,
-                               "Retry-After: 1\r\n");
+            conn_fail(c, FDE_NOT_READY, NULL);
         break;
     case OP_METRICS: metrics(c); break;
     case OP_OPENAPI: openapi(c); break;

@@ -12,6 +12,7 @@
 #include "stream.h"
 #include "conn.h"
 #include "dispatch.h"
+#include "errors.h"
 #include "frontd.h"
 #include "listen.h"
 #include "streamcheck.h"
@@ -108,21 +109,17 @@ static struct stream *find(uint64_t id)
     return NULL;
 }
 
-int stream_admit(const char *user, const char **why)
+int stream_admit(const char *user)
 {
-    if (nstreams - nwaiters >= g_cfg->ws_max_connections) {
-        *why = "too many streams open on this server (ws-max-connections)";
-        return 503;
-    }
+    if (nstreams - nwaiters >= g_cfg->ws_max_connections)
+        return FDE_STREAMS_SERVER;
     int mine = 0;
     for (struct stream *s = buckets[bucket_of(user)]; s; s = s->hnext)
         if (strcmp(s->user, user) == 0 && !s->closing && !s->waiter)
             mine++;
-    if (mine >= g_cfg->ws_max_per_user) {
-        *why = "too many streams open for this user (ws-max-per-user)";
-        return 429;
-    }
-    return 0;
+    if (mine >= g_cfg->ws_max_per_user)
+        return FDE_STREAMS_USER;
+    return FDE_NONE;
 }
 
 static void iso_now(char out[32])

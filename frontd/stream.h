@@ -40,9 +40,9 @@ struct stream_params {
     const char *peer;
 };
 
-/* Before the upgrade: 0 if a stream for user may open, else the HTTP status to refuse with
- * (429: the user's limit, 503: frontd's) and *why. */
-int stream_admit(const char *user, const char **why);
+/* Before the upgrade: 0 if a stream for user may open, else the catalog entry (errors.h) to
+ * refuse with: the user's limit (429) or frontd's (503). */
+int stream_admit(const char *user);
 /* Answer the handshake (101 or the SSE head), send the connection message, register and
  * start the catch-up.  The connection now belongs to the stream protocol. */
 struct stream *stream_open(struct conn *c, const struct stream_params *p);

@@ -4,6 +4,7 @@
  * growing the caller's buffers, which callers keep between requests.
  */
 #include "util.h"
+#include "errors.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -304,7 +305,7 @@ bad:
     return false;
 }
 
-const char *query_to_json(struct sbuf *out, const char *q, size_t n)
+int query_to_json(struct sbuf *out, const char *q, size_t n)
 {
     /* Key/value slices of q; decoded keys are compared to find the last of each repeated key. */
     struct {
@@ -319,7 +320,7 @@ const char *query_to_json(struct sbuf *out, const char *q, size_t n)
             j++;
         if (j > i) {
             if (np == QUERY_MAX_PARAMS)
-                return "too many query parameters";
+                return FDE_QUERY_TOO_MANY;
             const char *eq = memchr(q + i, '=', j - i);
             p[np].k = q + i;
             p[np].kl = eq ? (size_t)(eq - (q + i)) : j - i;
@@ -334,12 +335,12 @@ const char *query_to_json(struct sbuf *out, const char *q, size_t n)
     sbuf_init(&dk);
     sbuf_init(&dv);
     sbuf_init(&dk2);
-    const char *err = NULL;
+    int err = FDE_NONE;
     bool first = true;
     for (int a = 0; a < np && !err; a++) {
         sbuf_reset(&dk);
         if (!pct_decode(&dk, p[a].k, p[a].kl, true)) {
-            err = "malformed percent-encoding in query string";
+            err = FDE_QUERY_ENCODING;
             break;
         }
         if (dk.len == 0)
@@ -355,7 +356,7 @@ const char *query_to_json(struct sbuf *out, const char *q, size_t n)
             continue;
         sbuf_reset(&dv);
         if (!pct_decode(&dv, p[a].v, p[a].vl, true)) {
-            err = "malformed percent-encoding in query string";
+            err = FDE_QUERY_ENCODING;
             break;
         }
         if (!first)
@@ -364,7 +365,7 @@ const char *query_to_json(struct sbuf *out, const char *q, size_t n)
         if (!json_add_string(out, dk.data, dk.len, JSON_STRICT) ||
             (sbuf_addc(out, ':'),
              !json_add_string(out, dv.len ? dv.data : "", dv.len, JSON_STRICT)))
-            err = "query string is not valid UTF-8";
+            err = FDE_QUERY_UTF8;
     }
     sbuf_free(&dk);
     sbuf_free(&dv);
@@ -372,7 +373,7 @@ const char *query_to_json(struct sbuf *out, const char *q, size_t n)
     if (err)
         return err;
     sbuf_addc(out, '}');
-    return NULL;
+    return FDE_NONE;
 }
 
 bool request_id_ok(const char *s, size_t n)

@@ -60,9 +60,9 @@ int utf8_seq_len(const unsigned char *s, size_t n);
 bool pct_decode(struct sbuf *out, const char *s, size_t n, bool plus_space);
 
 /* Query string (without '?') → JSON object of strings, last repeated key wins.
- * Returns NULL on success or a static error message. */
+ * Returns 0 on success or the catalog entry of the error (errors.h). */
 #define QUERY_MAX_PARAMS 256
-const char *query_to_json(struct sbuf *out, const char *q, size_t n);
+int query_to_json(struct sbuf *out, const char *q, size_t n);
 
 /* A client-supplied X-Request-Id is kept if it is 1..64 chars of [A-Za-z0-9._:-]. */
 bool request_id_ok(const char *s, size_t n);

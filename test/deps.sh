@@ -7,7 +7,8 @@ PKGS=(
 	postgresql-15 postgresql-server-dev-15 postgresql-contrib libpq-dev
 	postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 	libevent-dev libjson-c-dev libjwt-dev libhttp-parser-dev libssl-dev libwslay-dev
-	gcc make pkg-config clang libclang-rt-14-dev valgrind clang-format
+	gcc make pkg-config valgrind clang-format
+	clang libclang-rt-14-dev  # -fsanitize=fuzzer: the libFuzzer runtime of Debian 12's clang 14
 	python3 python3-pytest python3-requests python3-psycopg2 python3-websockets
 	wrk procps curl
 )

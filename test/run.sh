@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: every suite against a throwaway cluster and frontd; exits non-zero on any failure.
-#   1. META.json against flov7.control; frontd's formatting; C unit tests of frontd's pure logic
+#   1. META.json against flov7.control; frontd's formatting; C unit tests of frontd's pure logic;
+#      every fuzz target (test/fuzz) for FLOV7_FUZZ_SECONDS (10) each
 #   2. pgTAP suites (pg_prove) against the extension; the update chain from the oldest release
 #   3. black-box HTTP tests against frontd, three times: plain, under ASan+UBSan, under valgrind
 #   4. fault tests (test/fault: refusals, PostgreSQL restarts and outages, killed backends, signals,
@@ -96,6 +97,9 @@ make -s -C frontd format-check && echo "format: frontd is clang-format clean" ||
 
 step "C unit tests"
 make -s -C frontd unit || fail unit
+
+step "fuzz targets (${FLOV7_FUZZ_SECONDS:-10} s each; make fuzz runs them longer)"
+make -s -C test/fuzz run FUZZ_SECONDS="${FLOV7_FUZZ_SECONDS:-10}" || fail fuzz
 
 step "cluster"
 pg_init "$PGDIR" "$PGPORT" "$DB" && pg_start "$PGDIR" "$PGPORT" &&

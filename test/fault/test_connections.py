@@ -258,7 +258,7 @@ def test_nothing_idle_refuses_but_health_answers(frontd):
     for s in busy:  # in the kernel's receive queue at once: never evictable, read or not
         s.sendall(b"GET /health HTTP/1.1\r\n")
     r = requests.get(f.url + "/api/v1/auth/me", timeout=TIMEOUT)
-    assert r.status_code == 503 and r.json()["code"] == "PT503"
+    assert r.status_code == 503 and r.json()["code"] == "FD006"
     assert requests.get(f.url + "/health", timeout=TIMEOUT).status_code == 200
     assert requests.get(f.url + "/ready", timeout=TIMEOUT).status_code == 200
     for s in busy:
@@ -292,7 +292,7 @@ def test_per_address_cap_with_nothing_idle_refuses_that_address_only(frontd):
     for s in busy:
         s.sendall(b"GET /health HTTP/1.1\r\n")
     status, body = raw_request(idle_socket(f.port, "127.0.0.4"), post_login())
-    assert status == 503 and b"PT503" in body
+    assert status == 503 and b"FD006" in body
     assert raw_request(idle_socket(f.port, "127.0.0.4"), get("/health"))[0] == 200
     assert raw_request(idle_socket(f.port, "127.0.0.5"), post_login())[0] == 401
     for s in busy:

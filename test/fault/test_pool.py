@@ -160,7 +160,7 @@ def test_acquire_timeout_answers_503_while_postgres_stays_down(frontd, pg_ctl):
     waited = time.monotonic() - t0
     assert r.status_code == 503, r.text
     assert r.headers.get("Retry-After") == "1"
-    assert r.json()["code"] == "PT503"
+    assert r.json()["code"] == "FD001"
     assert "pool-acquire-timeout" in r.json()["message"]
     # it waited for the timeout (the janitor checks it every 250 ms), and no longer
     assert 0.9 <= waited < 5, waited
@@ -184,6 +184,7 @@ def test_sigterm_answers_requests_waiting_for_a_database_that_is_down(frontd, pg
     r = call.result()
     assert r.status_code == 503, r.text
     assert r.headers.get("Retry-After") == "1"
+    assert r.json()["code"] == "FD000", r.text
     assert f.wait_exit() == 0
     assert time.monotonic() - t0 < 5
     pg_ctl.start()

@@ -201,7 +201,7 @@ def test_route_table_reloaded_on_notify(client, user, q):
     """A route inserted into flov7.routes is served without a restart (NOTIFY flov7_routes),
     appears in /openapi.json, and disappears when deleted."""
     path = API + "/test-reload-" + uuid.uuid4().hex[:12]
-    expect_error(client.get(path, token=user.access), 404, "PT404")
+    expect_error(client.get(path, token=user.access), 404, "FD210")
     q("INSERT INTO flov7.routes (method, path, function, status, summary, tag) "
       "VALUES ('GET', %s, 'flov7_api.auth_verify', 200, 'reload test', 'test')", (path,))
     try:

@@ -222,7 +222,7 @@ def test_idle_keepalive_connection_does_not_block_others(raw, client):
 
 def test_unknown_path_404(client):
     for path in (API + "/nothing-here", "/nope", API + "/auth/me/extra", API + "/users/integrations/a/b/c"):
-        body = expect_error(client.get(path), 404, "PT404")
+        body = expect_error(client.get(path), 404, "FD210")
         assert body
 
 
@@ -238,7 +238,7 @@ def test_unknown_path_404(client):
 ])
 def test_wrong_method_405_with_allow(client, method, path, allowed):
     r = client.request(method, path, json_body={} if method in ("POST", "PUT", "PATCH") else None)
-    expect_error(r, 405)
+    expect_error(r, 405, "FD211")
     allow = {m.strip().upper() for m in r.headers.get("Allow", "").split(",") if m.strip()}
     assert allowed <= allow, (allow, allowed)
     unexpected = allow - allowed - {"HEAD", "OPTIONS"}

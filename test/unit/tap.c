@@ -47,8 +47,10 @@ int main(void)
     setvbuf(stdout, NULL, _IOLBF, 0);
     test_util();
     test_http();
+    test_httpread();
     test_router();
     test_errmap();
+    test_errors();
     test_config();
     test_auth();
     test_admit();

@@ -15,7 +15,9 @@ int tap_done(void);
 /* one function per suite, each data-driven from its own tables */
 void test_router(void);
 void test_http(void);
+void test_httpread(void);
 void test_errmap(void);
+void test_errors(void);
 void test_config(void);
 void test_auth(void);
 void test_util(void);

@@ -4,6 +4,7 @@
  * tokens signed here by libjwt: algorithm pinning, wrong key, API keys, schemes, the cache.
  */
 #include "auth.h"
+#include "errors.h"
 #include "tap.h"
 
 #include <jwt.h>
@@ -53,6 +54,10 @@ static const struct claim_case claim_cases[] = {
     {"role upper case", "{\"exp\":1800000100,\"role\":\"FLOV7_USER\"}", false, NULL},
     {"role with space", "{\"exp\":1800000100,\"role\":\"flov7_user \"}", false, NULL},
     {"role number", "{\"exp\":1800000100,\"role\":1}", false, NULL},
+    /* found by fuzzing (test/fuzz/jwt): exp + leeway overflowed int64 */
+    {"exp at INT64_MAX", "{\"exp\":9223372036854775807,\"role\":\"flov7_user\"}", true, ROLE_USER},
+    {"exp beyond int64 (json-c clamps it)",
+     "{\"exp\":1955555555555555555555555555555555550,\"role\":\"flov7_user\"}", true, ROLE_USER},
     {"payload array", "[1,2,3]", false, NULL},
     {"payload not JSON", "not json", false, NULL},
     {"payload with trailing junk", "{\"exp\":1800000100,\"role\":\"flov7_user\"} x", false, NULL},
@@ -93,6 +98,7 @@ enum {
     T_NBF,
     T_NOEXP,
     T_ROLE,
+    T_FAR,
     T_COUNT
 };
 
@@ -110,6 +116,8 @@ static const struct req_case req_cases[] = {
     {"nbf in the future", "TOKEN:8", NULL, 1, 0, 401, NULL},
     {"no exp", "TOKEN:9", NULL, 1, 0, 401, NULL},
     {"bad role", "TOKEN:10", NULL, 1, 0, 401, NULL},
+    {"exp at INT64_MAX", "TOKEN:11", NULL, 1, 0, 0, ROLE_USER},
+    {"exp at INT64_MAX again (a cache hit)", "TOKEN:11", NULL, 1, 0, 0, ROLE_USER},
     {"API key as bearer", "Bearer flv7_abcdef", NULL, 1, 0, 0, ROLE_USER},
     {"API key header", NULL, "flv7_abcdef", 0, 1, 0, ROLE_USER},
     {"X-API-Key passed through untouched", NULL, "anything", 0, 1, 0, ROLE_USER},
@@ -150,10 +158,11 @@ void test_auth(void)
         const struct claim_case *c = &claim_cases[i];
         const char *role = NULL;
         int64_t exp = 0;
-        const char *err = auth_check_claims(c->json, strlen(c->json), NOW, LEEWAY, &role, &exp);
-        bool pass = c->accept ? (!err && role && strcmp(role, c->role) == 0) : err != NULL;
+        int err = auth_check_claims(c->json, strlen(c->json), NOW, LEEWAY, &role, &exp);
+        bool pass =
+            c->accept ? (!err && role && strcmp(role, c->role) == 0) : fd_error_status(err) == 401;
         if (!ok(pass, "auth claims: %s -> %s", c->name, c->accept ? "accepted" : "refused"))
-            diag("err %s", err ? err : "(none)");
+            diag("err %s", err ? fd_error(err)->message : "(none)");
     }
     for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
         ok(auth_jwt_shape_ok(shapes[i].t, strlen(shapes[i].t)) == shapes[i].ok,
@@ -176,6 +185,8 @@ void test_auth(void)
                             JWT_ALG_HS256, KEY);
     tok[T_NOEXP] = make_token("{\"role\":\"flov7_user\"}", JWT_ALG_HS256, KEY);
     tok[T_ROLE] = make_token("{\"exp\":1800000100,\"role\":\"postgres\"}", JWT_ALG_HS256, KEY);
+    tok[T_FAR] =
+        make_token("{\"exp\":9223372036854775807,\"role\":\"flov7_user\"}", JWT_ALG_HS256, KEY);
 
     struct sbuf claims, az;
     sbuf_init(&claims);
@@ -198,12 +209,13 @@ void test_auth(void)
         sbuf_reset(&claims);
         auth_request(c->authz ? az.data : NULL, az.len, c->n_authz, c->xkey,
                      c->xkey ? strlen(c->xkey) : 0, c->n_xkey, NOW, &r, &claims);
-        bool pass = r.status == c->status && (c->status || strcmp(r.role, c->role) == 0);
+        int st = fd_error_status(r.err);
+        bool pass = st == c->status && (c->status || strcmp(r.role, c->role) == 0);
         if (pass && c->status == 0 && strcmp(r.role, ROLE_ANON) != 0 && c->xkey == NULL &&
             strncmp(az.data + 7, "flv7_", 5) != 0)
             pass = claims.len > 0 && strstr(claims.data, "\"role\"") != NULL;
         if (!ok(pass, "auth request: %s -> %d", c->name, c->status))
-            diag("got status %d role %s error %s", r.status, r.role, r.error ? r.error : "-");
+            diag("got status %d role %s error %s", st, r.role, r.err ? fd_error(r.err)->code : "-");
     }
     /* the cache: a second use of a token is a hit, and it still expires */
     uint64_t h0, h1, m0, m1;
@@ -215,16 +227,16 @@ void test_auth(void)
     sbuf_reset(&claims);
     auth_request(az.data, az.len, 1, NULL, 0, 0, NOW, &r, &claims);
     auth_cache_stats(&h1, &m1, &n);
-    ok(r.status == 0 && h1 == h0 + 1 && m1 == m0, "auth cache: repeated token is a cache hit");
+    ok(r.err == 0 && h1 == h0 + 1 && m1 == m0, "auth cache: repeated token is a cache hit");
     ok(strstr(claims.data, "\"sub\":\"u\"") != NULL, "auth cache: hit returns the claims");
     sbuf_reset(&claims);
     auth_request(az.data, az.len, 1, NULL, 0, 0, 1800000100 + LEEWAY, &r, &claims);
-    ok(r.status == 401, "auth cache: a cached token still expires");
+    ok(r.err == FDE_JWT_EXPIRED, "auth cache: a cached token still expires");
     /* a new secret flushes the cache */
     auth_init("ffffffffffffffffffffffffffffffffffff", LEEWAY, 16);
     sbuf_reset(&claims);
     auth_request(az.data, az.len, 1, NULL, 0, 0, NOW, &r, &claims);
-    ok(r.status == 401, "auth cache: changing the secret forgets verified tokens");
+    ok(r.err == FDE_JWT_SIGNATURE, "auth cache: changing the secret forgets verified tokens");
     auth_shutdown();
     for (int i = 0; i < T_COUNT; i++)
         free(tok[i]);

@@ -22,6 +22,8 @@ static const struct ecase cases[] = {
     {"PT999", false, 500, 0},
     {"PT099", false, 500, 0},
     {"PTabc", false, 500, 0},
+    {"FD001", true, 500, EM_RESERVED},
+    {"FD503", false, 500, EM_RESERVED},
     {"P0002", true, 404, 0},
     {"28000", true, 401, EM_WWW_AUTHENTICATE},
     {"28P01", false, 401, EM_WWW_AUTHENTICATE},

@@ -5,6 +5,7 @@
  * request-target splitting.
  */
 #include "http.h"
+#include "errors.h"
 #include "tap.h"
 
 #include <stdio.h>
@@ -98,18 +99,18 @@ static int run_case(const struct hcase *c, struct head_info *hi)
 {
     size_t len = c->len ? c->len : strlen(c->bytes), end = 0;
     struct head_scan s;
-    const char *why = NULL;
+    int err = 0;
     head_scan_init(&s);
     /* feed byte by byte: the scanner must be incremental */
     int r = HS_MORE;
     for (size_t i = 1; i <= len && r == HS_MORE; i++)
-        r = head_scan(&s, c->bytes, i, &end, &why);
+        r = head_scan(&s, c->bytes, i, &end, &err);
     if (r == HS_BAD)
-        return 400;
+        return fd_error_status(err);
     if (r == HS_MORE)
         return MORE;
     head_check(c->bytes + s.lead, end - s.lead, hi);
-    return hi->status;
+    return fd_error_status(hi->err);
 }
 
 static void many_fields(void)
@@ -122,7 +123,8 @@ static void many_fields(void)
     sbuf_adds(&b, "\r\n");
     struct head_info hi;
     head_check(b.data, b.len, &hi);
-    ok(hi.status == 431, "http: more than %d fields -> 431 (got %d)", HTTP_MAX_FIELDS, hi.status);
+    ok(hi.err == FDE_TOO_MANY_FIELDS, "http: more than %d fields -> 431 (got %d)", HTTP_MAX_FIELDS,
+       fd_error_status(hi.err));
     sbuf_free(&b);
 }
 
@@ -155,7 +157,7 @@ void test_http(void)
         if (pass && st == 0)
             pass = (long long)hi.content_length == c->cl && hi.chunked == (c->chunked != 0);
         if (!ok(pass, "http: %s -> %d", c->name, c->status))
-            diag("got %d (%s)", st, hi.message ? hi.message : "");
+            diag("got %d (%s)", st, hi.err ? fd_error(hi.err)->message : "");
     }
     many_fields();
     for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
