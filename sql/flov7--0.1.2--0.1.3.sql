@@ -2,3 +2,20 @@
 -- Hand-written; a fresh 0.1.3 install (sql/parts/) must end up with the same catalog
 -- (test/upgrade/run.sh compares them).  Each change names its issue and the part it mirrors.
 \echo Use "ALTER EXTENSION flov7 UPDATE TO '0.1.3'" to load this file. \quit
+
+-- ======== issue 8, the authorizer's cache across transactions (sql/parts/05_c_functions.sql, sql/parts/35_triggers.sql) ========
+COMMENT ON FUNCTION flov7.authz_invalidate() IS
+	'statement trigger: forget the cached caller after a change to what the authorizer reads, and have the commit move the shared generation on';
+
+CREATE FUNCTION flov7.authz_cache_stats(OUT enabled boolean, OUT generation bigint, OUT entries integer,
+										OUT hits bigint, OUT misses bigint)
+	AS 'MODULE_PATHNAME', 'flov7_authz_cache_stats' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION flov7.authz_cache_stats() IS
+	'the authorizer''s cross-transaction cache in this session: on (preloaded, flov7.authz_cache_size > 0, not in recovery), the shared generation, entries, hits and misses';
+REVOKE ALL ON FUNCTION flov7.authz_cache_stats() FROM PUBLIC;
+
+ALTER TABLE flov7.users ENABLE ALWAYS TRIGGER users_authz;
+ALTER TABLE flov7.api_keys ENABLE ALWAYS TRIGGER api_keys_authz;
+ALTER TABLE flov7.revoked_tokens ENABLE ALWAYS TRIGGER revoked_tokens_authz;
+ALTER TABLE flov7.refresh_tokens ENABLE ALWAYS TRIGGER refresh_tokens_authz;
+ALTER TABLE flov7.role_permissions ENABLE ALWAYS TRIGGER role_permissions_authz;
