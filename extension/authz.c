@@ -940,21 +940,27 @@ flov7_authorize(PG_FUNCTION_ARGS)
 }
 
 /*
- * Statement trigger on the tables the authorizer reads: drop the
- * transaction's cached caller, and have the commit move the shared
- * generation on (authz_cache.c) -- except for the authorizer's own count of
- * a key's use, which changes nothing it reads.
+ * Statement trigger on the tables the authorizer reads.  Before the
+ * statement: from now on this transaction reads no caller cached across
+ * transactions (its row triggers must see its own changes), and its commit
+ * moves the shared generation on (authz_cache.c).  After it: also drop the
+ * transaction's own cached caller.  The authorizer's own count of a key's
+ * use changes nothing it reads, and does neither.
  */
 Datum
 flov7_authz_invalidate(PG_FUNCTION_ARGS)
 {
-	if (!CALLED_AS_TRIGGER(fcinfo))
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("flov7.authz_invalidate() must be called as a trigger")));
-	cache.valid = false;
-	if (!counting_use)
-		flov7_authz_cache_note_change();
+				 errmsg("flov7.authz_invalidate() must be called as a statement trigger")));
+	if (counting_use)
+		return PointerGetDatum(NULL);
+	flov7_authz_cache_note_change();
+	if (TRIGGER_FIRED_AFTER(trigdata->tg_event))
+		cache.valid = false;
 	return PointerGetDatum(NULL);
 }
 

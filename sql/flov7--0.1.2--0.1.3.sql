@@ -14,8 +14,23 @@ COMMENT ON FUNCTION flov7.authz_cache_stats() IS
 	'the authorizer''s cross-transaction cache in this session: on (preloaded, flov7.authz_cache_size > 0, not in recovery), the shared generation, entries, hits and misses';
 REVOKE ALL ON FUNCTION flov7.authz_cache_stats() FROM PUBLIC;
 
+CREATE TRIGGER users_authz_before BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON flov7.users
+	FOR EACH STATEMENT EXECUTE FUNCTION flov7.authz_invalidate();
+CREATE TRIGGER api_keys_authz_before BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON flov7.api_keys
+	FOR EACH STATEMENT EXECUTE FUNCTION flov7.authz_invalidate();
+CREATE TRIGGER revoked_tokens_authz_before BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON flov7.revoked_tokens
+	FOR EACH STATEMENT EXECUTE FUNCTION flov7.authz_invalidate();
+CREATE TRIGGER refresh_tokens_authz_before BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON flov7.refresh_tokens
+	FOR EACH STATEMENT EXECUTE FUNCTION flov7.authz_invalidate();
+CREATE TRIGGER role_permissions_authz_before BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON flov7.role_permissions
+	FOR EACH STATEMENT EXECUTE FUNCTION flov7.authz_invalidate();
 ALTER TABLE flov7.users ENABLE ALWAYS TRIGGER users_authz;
 ALTER TABLE flov7.api_keys ENABLE ALWAYS TRIGGER api_keys_authz;
 ALTER TABLE flov7.revoked_tokens ENABLE ALWAYS TRIGGER revoked_tokens_authz;
 ALTER TABLE flov7.refresh_tokens ENABLE ALWAYS TRIGGER refresh_tokens_authz;
 ALTER TABLE flov7.role_permissions ENABLE ALWAYS TRIGGER role_permissions_authz;
+ALTER TABLE flov7.users ENABLE ALWAYS TRIGGER users_authz_before;
+ALTER TABLE flov7.api_keys ENABLE ALWAYS TRIGGER api_keys_authz_before;
+ALTER TABLE flov7.revoked_tokens ENABLE ALWAYS TRIGGER revoked_tokens_authz_before;
+ALTER TABLE flov7.refresh_tokens ENABLE ALWAYS TRIGGER refresh_tokens_authz_before;
+ALTER TABLE flov7.role_permissions ENABLE ALWAYS TRIGGER role_permissions_authz_before;
