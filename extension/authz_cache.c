@@ -66,6 +66,8 @@
 typedef struct AuthzShared
 {
 	pg_atomic_uint64 generation;	/* bumped after each commit that changed an input */
+	pg_atomic_uint64 hits;		/* all backends' lookups answered from their cache */
+	pg_atomic_uint64 misses;	/* ... and those that read the tables */
 } AuthzShared;
 
 int			flov7_authz_cache_size = 1024;
@@ -107,7 +109,11 @@ authz_shmem_startup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	authz_shared = ShmemInitStruct("flov7 authz", sizeof(AuthzShared), &found);
 	if (!found)
+	{
 		pg_atomic_init_u64(&authz_shared->generation, 1);
+		pg_atomic_init_u64(&authz_shared->hits, 0);
+		pg_atomic_init_u64(&authz_shared->misses, 0);
+	}
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -230,9 +236,15 @@ flov7_authz_cache_find(const AuthzCacheTicket *ticket, const AuthzCacheKey *key)
 	if (cache_htab != NULL)
 		entry = hash_search(cache_htab, key, HASH_FIND, NULL);
 	if (entry != NULL)
+	{
 		cache_hits++;
+		pg_atomic_fetch_add_u64(&authz_shared->hits, 1);
+	}
 	else
+	{
 		cache_misses++;
+		pg_atomic_fetch_add_u64(&authz_shared->misses, 1);
+	}
 	return entry;
 }
 
@@ -320,26 +332,31 @@ flov7_authz_cache_track(const Oid *relids, int n)
 
 /*
  * flov7.authz_cache_stats(): is the cache on in this session, the shared
- * generation, and this backend's entries, hits and misses.
+ * generation, this backend's entries, hits and misses, and all backends'
+ * hits and misses since the server started.
  */
 Datum
 flov7_authz_cache_stats(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, false};
+	Datum		values[7];
+	bool		nulls[7] = {false, false, false, false, false, false, false};
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	values[0] = BoolGetDatum(authz_shared != NULL && flov7_authz_cache_size > 0 &&
 							 !RecoveryInProgress());
-	if (authz_shared != NULL)
-		values[1] = Int64GetDatum((int64) pg_atomic_read_u64(&authz_shared->generation));
-	else
-		nulls[1] = true;
 	values[2] = Int32GetDatum(cache_htab != NULL ? (int32) hash_get_num_entries(cache_htab) : 0);
 	values[3] = Int64GetDatum((int64) cache_hits);
 	values[4] = Int64GetDatum((int64) cache_misses);
+	if (authz_shared != NULL)
+	{
+		values[1] = Int64GetDatum((int64) pg_atomic_read_u64(&authz_shared->generation));
+		values[5] = Int64GetDatum((int64) pg_atomic_read_u64(&authz_shared->hits));
+		values[6] = Int64GetDatum((int64) pg_atomic_read_u64(&authz_shared->misses));
+	}
+	else
+		nulls[1] = nulls[5] = nulls[6] = true;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
