@@ -35,3 +35,18 @@ ALTER TABLE flov7.api_keys ENABLE ALWAYS TRIGGER api_keys_authz_before;
 ALTER TABLE flov7.revoked_tokens ENABLE ALWAYS TRIGGER revoked_tokens_authz_before;
 ALTER TABLE flov7.refresh_tokens ENABLE ALWAYS TRIGGER refresh_tokens_authz_before;
 ALTER TABLE flov7.role_permissions ENABLE ALWAYS TRIGGER role_permissions_authz_before;
+
+-- ======== issue 8, GET /auth/me and /users/profile in PL/pgSQL (sql/parts/40_auth_api.sql, sql/parts/50_users_api.sql) ========
+CREATE OR REPLACE FUNCTION flov7_api.auth_me(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+BEGIN
+	RETURN flov7.caller_user_json();
+END
+$$;
+
+CREATE OR REPLACE FUNCTION flov7_api.users_profile_get(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+BEGIN
+	RETURN flov7.caller_user_json();
+END
+$$;

@@ -29,9 +29,13 @@ BEGIN
 END
 $$;
 
--- GET /users/profile: the caller's profile.
+-- GET /users/profile: the caller's profile (PL/pgSQL, as auth_me: planned once per session).
 CREATE FUNCTION flov7_api.users_profile_get(args jsonb) RETURNS jsonb
-LANGUAGE sql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$ SELECT flov7.caller_user_json() $$;
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+BEGIN
+	RETURN flov7.caller_user_json();
+END
+$$;
 
 -- PUT /users/profile: change full_name and avatar_url; the password with current_password + new_password.
 CREATE FUNCTION flov7_api.users_profile_update(args jsonb) RETURNS jsonb
