@@ -36,17 +36,31 @@ ALTER TABLE flov7.revoked_tokens ENABLE ALWAYS TRIGGER revoked_tokens_authz_befo
 ALTER TABLE flov7.refresh_tokens ENABLE ALWAYS TRIGGER refresh_tokens_authz_before;
 ALTER TABLE flov7.role_permissions ENABLE ALWAYS TRIGGER role_permissions_authz_before;
 
--- ======== issue 8, GET /auth/me and /users/profile in PL/pgSQL (sql/parts/40_auth_api.sql, sql/parts/50_users_api.sql) ========
+-- ======== issue 8, GET /auth/me and /users/profile in PL/pgSQL, written out (sql/parts/40_auth_api.sql, sql/parts/50_users_api.sql) ========
 CREATE OR REPLACE FUNCTION flov7_api.auth_me(args jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('profile:read');
+	v_result jsonb;
 BEGIN
-	RETURN flov7.caller_user_json();
+	SELECT flov7.user_json(u) INTO v_result FROM flov7.users u WHERE u.id = v_uid;
+	IF v_result IS NULL THEN
+		RAISE EXCEPTION 'user not found' USING ERRCODE = 'P0002';
+	END IF;
+	RETURN v_result;
 END
 $$;
 
 CREATE OR REPLACE FUNCTION flov7_api.users_profile_get(args jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('profile:read');
+	v_result jsonb;
 BEGIN
-	RETURN flov7.caller_user_json();
+	SELECT flov7.user_json(u) INTO v_result FROM flov7.users u WHERE u.id = v_uid;
+	IF v_result IS NULL THEN
+		RAISE EXCEPTION 'user not found' USING ERRCODE = 'P0002';
+	END IF;
+	RETURN v_result;
 END
 $$;
