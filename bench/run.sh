@@ -8,7 +8,8 @@
 #     authorizer), pgbench running frontd's whole pipeline for /auth/me, all with BENCH_CLIENTS
 #     clients, and frontd serving GET /api/v1/auth/me (wrk, 64 connections); ratios to the raw read.
 #   BENCH_SECONDS (20), BENCH_CONNS (64), BENCH_POOL (frontd pool size, 8), BENCH_ROUNDS (2),
-#   BENCH_CLIENTS (pgbench clients of table 2, 8), BENCH_TABLES ("pipeline authz": which tables)
+#   BENCH_CLIENTS (pgbench clients of table 2, 8), BENCH_TABLES ("pipeline authz": which tables),
+#   BENCH_CONF (extra postgresql.conf lines, e.g. "flov7.authz_cache_size = 0")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -39,6 +40,7 @@ cleanup() {
 trap cleanup EXIT
 
 pg_init "$PGDIR" "$PGPORT" "$DB"
+[[ -z "${BENCH_CONF:-}" ]] || printf '%s\n' "$BENCH_CONF" | as_pg tee -a "$PGDIR/data/postgresql.conf" >/dev/null
 pg_start "$PGDIR" "$PGPORT"
 flov7_setup_db "$PGDIR" "$PGPORT" "$DB" "$AUTH_PW" "$SECRET" >/dev/null
 
@@ -118,6 +120,8 @@ run_wrk() {
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ); commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'); ${SECS}s per run, $CONNS connections, frontd pool $POOL, $ROUNDS rounds; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "postgres: $("$PGBIN/postgres" --version) from $PGBIN (flov7 as installed there)"
+[[ -z "${BENCH_CONF:-}" ]] || echo "postgresql.conf: $BENCH_CONF"
 
 if [[ " $TABLES " == *" pipeline "* ]]; then
 	echo
