@@ -253,13 +253,19 @@ ROLLBACK;
 SQL
 }
 
-# claim_plan: the workers' claim query, mid-drain, with its buffers (in a transaction rolled back)
+# claim_plan: the runner's claim query (extension/runner.c), mid-drain, with its buffers (in a transaction rolled back)
 claim_plan() {
 	psql_db <<'SQL' 2>&1 | sed -n '/Limit/,/Execution Time/p'
 BEGIN;
-EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT * FROM flov7.execution_steps s
- WHERE s.state IN ('ready', 'waiting') AND s.ready_at IS NOT NULL AND s.ready_at <= clock_timestamp()
- ORDER BY s.user_id, s.ready_at LIMIT 1 FOR UPDATE SKIP LOCKED;
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT e.id
+  FROM (SELECT c.user_id, c.execution_id, min(c.ready_at) AS due
+		  FROM (SELECT s.user_id, s.execution_id, s.ready_at FROM flov7.execution_steps s
+				 WHERE s.state IN ('ready', 'waiting') AND s.ready_at IS NOT NULL AND s.ready_at <= clock_timestamp()
+				 ORDER BY s.user_id, s.ready_at LIMIT 16) c
+		 GROUP BY c.user_id, c.execution_id ORDER BY c.user_id, due) c
+ CROSS JOIN LATERAL (SELECT x.* FROM flov7.workflow_executions x WHERE x.user_id = c.user_id AND x.id = c.execution_id
+					   FOR NO KEY UPDATE SKIP LOCKED) e
+ LIMIT 1;
 ROLLBACK;
 SQL
 }

@@ -15,9 +15,12 @@
  *	request.jwt.claims	the payload of a JWT that frontd already verified.
  *						sub, jti and exp are required; jti must not be
  *						revoked, the session (sid) must not be revoked, exp
- *						must not be past (with frontd's 30 s leeway), and
- *						the user must exist and be
- *						active.  Permissions come from role_permissions.
+ *						must not be past (with frontd's 30 s leeway), iat
+ *						must not be before the user's tokens_valid_after
+ *						(set at deactivation; read through to_jsonb so that
+ *						this library also serves a schema not yet updated),
+ *						and the user must exist and be active.  Permissions
+ *						come from role_permissions.
  *
  * The key wins when both are set.  A third source, for the workflow engine
  * only, is set from C (flov7_authz_act_for): while a step runs, the caller
@@ -139,7 +142,9 @@ static const char *const claims_sql =
 "                                   WHERE f.family_id = $3"
 "                                     AND f.revoked_at IS NOT NULL),"
 "       ARRAY(SELECT p.permission FROM flov7.role_permissions p"
-"              WHERE p.role = u.role ORDER BY p.permission)"
+"              WHERE p.role = u.role ORDER BY p.permission),"
+"       (SELECT v IS NOT NULL AND ($4 IS NULL OR to_timestamp($4) < date_trunc('second', v))"
+"          FROM (SELECT (to_jsonb(u) ->> 'tokens_valid_after')::timestamptz) t (v))"
 "  FROM flov7.users u WHERE u.id = $1";
 static const char *const owner_sql =
 "SELECT u.is_active, u.role = 'admin',"
@@ -241,23 +246,6 @@ function_owner(FunctionCallInfo fcinfo)
 	return owner;
 }
 
-/* The saved plan in *slot, prepared and kept on first use. */
-static SPIPlanPtr
-saved_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan;
-
-	if (*slot != NULL)
-		return *slot;
-	plan = SPI_prepare(sql, nargs, argtypes);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	*slot = plan;
-	return plan;
-}
-
 /*
  * Run a saved read-only lookup for at most one row: in a snapshot taken now
  * when its result may be cached (after the generation was read), else in
@@ -342,7 +330,7 @@ resolve_api_key(Lookup *lk)
 	Datum		d;
 
 	values[0] = CStringGetTextDatum(lk->key_hash);
-	run_lookup(saved_plan(&api_key_plan, api_key_sql, 1, argtypes),
+	run_lookup(flov7_plan_prepare(&api_key_plan, api_key_sql, 1, argtypes),
 			   values, NULL, lk->fresh_snapshot, "api key");
 	if (SPI_processed == 0)
 	{
@@ -409,14 +397,15 @@ resolve_claims(Lookup *lk)
 	JsonLexContext *lex;
 	Jsonb	   *jb;
 	JsonbValue *exp;
+	JsonbValue *iat;
 	pg_uuid_t	sub;
 	pg_uuid_t	jti;
 	pg_uuid_t	sid;
 	bool		has_sid;
 	double		exp_secs;
-	Oid			argtypes[3] = {UUIDOID, UUIDOID, UUIDOID};
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
+	Oid			argtypes[4] = {UUIDOID, UUIDOID, UUIDOID, FLOAT8OID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
 	HeapTuple	tuple;
 	TupleDesc	tupdesc;
 
@@ -463,8 +452,13 @@ resolve_claims(Lookup *lk)
 	values[2] = has_sid ? UUIDPGetDatum(&sid) : (Datum) 0;
 	if (!has_sid)
 		nulls[2] = 'n';
+	iat = getKeyJsonValueFromContainer(&jb->root, "iat", 3, NULL);
+	if (iat != NULL && iat->type == jbvNumeric)
+		values[3] = DirectFunctionCall1(numeric_float8, NumericGetDatum(iat->val.numeric));
+	else
+		nulls[3] = 'n';
 
-	run_lookup(saved_plan(&claims_plan, claims_sql, 3, argtypes),
+	run_lookup(flov7_plan_prepare(&claims_plan, claims_sql, 4, argtypes),
 			   values, nulls, lk->fresh_snapshot, "token");
 	if (SPI_processed == 0)
 	{
@@ -486,6 +480,11 @@ resolve_claims(Lookup *lk)
 	if (spi_bool(tuple, tupdesc, 4))
 	{
 		reject(c, "token has been revoked", "The token's session was revoked.");
+		return;
+	}
+	if (spi_bool(tuple, tupdesc, 6))
+	{
+		reject(c, "token has been revoked", "The token was issued before the account's sessions were ended.");
 		return;
 	}
 	memcpy(&c->user_id, &sub, sizeof(pg_uuid_t));
@@ -511,7 +510,7 @@ resolve_owner(Lookup *lk)
 	TupleDesc	tupdesc;
 
 	values[0] = UUIDPGetDatum(lk->owner);
-	run_lookup(saved_plan(&owner_plan, owner_sql, 1, argtypes),
+	run_lookup(flov7_plan_prepare(&owner_plan, owner_sql, 1, argtypes),
 			   values, NULL, lk->fresh_snapshot, "owner");
 	if (SPI_processed == 0)
 	{
@@ -544,7 +543,7 @@ count_key_use(const pg_uuid_t *key_id)
 	counting_use = true;
 	PG_TRY();
 	{
-		rc = SPI_execute_plan(saved_plan(&key_use_plan, key_use_sql, 1, argtypes),
+		rc = SPI_execute_plan(flov7_plan_prepare(&key_use_plan, key_use_sql, 1, argtypes),
 							  values, NULL, false, 0);
 		if (rc != SPI_OK_UPDATE)
 			elog(ERROR, "api key usage update failed: %s", SPI_result_code_string(rc));

@@ -10,6 +10,7 @@
 
 #include "postgres.h"
 
+#include "executor/spi.h"
 #include "utils/jsonb.h"
 #include "utils/uuid.h"
 
@@ -41,6 +42,14 @@ extern void flov7_worker_init(void);
 /* engine.c */
 extern void flov7_engine_init(void);
 extern int	flov7_engine_run_batch(int max_steps, const char *worker);
+extern const char *flov7_runner_name;	/* "worker" or "sql": step_data.worker */
+
+/* runner.c: claim a batch of executions and run their due steps (-1: none was due) */
+extern int	flov7_runner_run_batch(int max_steps, pg_uuid_t *after, bool *have_after);
+
+/* plans.c: run a statement through a plan prepared once per backend and kept */
+extern int	flov7_plan_execute(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types,
+							   Datum *values, const char *nulls, bool read_only, long tcount);
 
 /*
  * steps.c: run one claimed step under its own subtransaction, as the owner.

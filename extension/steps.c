@@ -135,22 +135,44 @@ node_subtype(const char *type, Jsonb *config)
 	return member_string(config, key);
 }
 
-/* Run one SQL statement returning one jsonb: the value, or NULL. */
+static SPIPlanPtr plan_eval = NULL;
+static SPIPlanPtr plan_node_run = NULL;
+
+/* Run one SQL statement (a saved plan) returning one jsonb: the value, or NULL. */
 static Jsonb *
-spi_jsonb_call(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
+spi_jsonb_call(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
 {
 	bool		isnull;
 	Datum		d;
 	int			rc;
 
-	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 1);
+	rc = flov7_plan_execute(slot, sql, nargs, types, values, nulls, false, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "flov7: \"%s\" failed: %s", sql, SPI_result_code_string(rc));
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	return isnull ? NULL : DatumGetJsonbP(d);
 }
 
-/* Evaluate the templates of a config against the context (keys in skip kept as they are). */
+/* Whether a string value anywhere in a JSON value holds a "{{" template. */
+static bool
+has_template(Jsonb *jb)
+{
+	JsonbIterator *it = JsonbIteratorInit(&jb->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+		if ((tok == WJB_VALUE || tok == WJB_ELEM) && v.type == jbvString &&
+			v.val.string.len >= 2 && memmem(v.val.string.val, v.val.string.len, "{{", 2) != NULL)
+			return true;
+	return false;
+}
+
+/*
+ * Evaluate the templates of a config against the context (keys in skip kept
+ * as they are).  Without any, flov7.eval_templates() would give the config
+ * back as it is: no call, which is most steps'.
+ */
 static Jsonb *
 eval_config(Jsonb *config, Jsonb *ctx, const char *skip)
 {
@@ -159,10 +181,12 @@ eval_config(Jsonb *config, Jsonb *ctx, const char *skip)
 	Datum		skipd = CStringGetTextDatum(skip ? skip : "");
 	Jsonb	   *out;
 
+	if (!has_template(config))
+		return config;
 	values[0] = JsonbPGetDatum(config);
 	values[1] = JsonbPGetDatum(ctx);
 	values[2] = PointerGetDatum(construct_array(&skipd, skip ? 1 : 0, TEXTOID, -1, false, TYPALIGN_INT));
-	out = spi_jsonb_call("SELECT flov7.eval_templates($1, $2, $3)", 3, types, values, NULL);
+	out = spi_jsonb_call(&plan_eval, "SELECT flov7.eval_templates($1, $2, $3)", 3, types, values, NULL);
 	return out ? out : config;
 }
 
@@ -434,7 +458,7 @@ run_node(ClaimedStep *step)
 							   : eval_config(config, step->ctx, NULL));
 	values[3] = JsonbPGetDatum(step->ctx);
 	values[4] = BoolGetDatum(step->resumed);
-	result = spi_jsonb_call("SELECT flov7.node_run($1, $2, $3, $4, $5)", 5, types, values, NULL);
+	result = spi_jsonb_call(&plan_node_run, "SELECT flov7.node_run($1, $2, $3, $4, $5)", 5, types, values, NULL);
 	if (result == NULL)
 		elog(ERROR, "flov7: node_run returned NULL");
 	return result;

@@ -20,10 +20,10 @@
  * WORKER_MAX_SLEEP_MS.
  *
  * Events: a transaction that writes flov7.events wakes a worker the same
- * way, and each turn of the loop first publishes committed events
- * (flov7.events_publish(), its own short transaction, so that the clock row
- * it locks is never held across a batch of steps), and purges old ones
- * every WORKER_PURGE_MS.
+ * way, and each turn of the loop, after its batch of steps, publishes
+ * committed events (flov7.events_publish(), its own short transaction, so
+ * that the clock row it locks is never held across a batch of steps), and
+ * purges old ones every WORKER_PURGE_MS.
  *
  *-------------------------------------------------------------------------
  */
@@ -179,6 +179,7 @@ static void
 worker_publish(void)
 {
 	static TimestampTz last_purge = 0;
+	static bool can_publish = false;	/* once true, for the life of this worker */
 	TimestampTz now = GetCurrentTimestamp();
 	bool		purge = TimestampDifferenceExceeds(last_purge, now, WORKER_PURGE_MS);
 	int			rc;
@@ -190,11 +191,15 @@ worker_publish(void)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "flov7: publishing events");
-	rc = SPI_execute("SELECT coalesce(pg_catalog.has_function_privilege("
-					 "  pg_catalog.to_regprocedure('flov7.events_publish(integer)'), 'EXECUTE'), false)",
-					 true, 1);
-	if (rc == SPI_OK_SELECT && SPI_processed == 1 &&
-		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+	if (!can_publish)
+	{
+		rc = SPI_execute("SELECT coalesce(pg_catalog.has_function_privilege("
+						 "  pg_catalog.to_regprocedure('flov7.events_publish(integer)'), 'EXECUTE'), false)",
+						 true, 1);
+		can_publish = rc == SPI_OK_SELECT && SPI_processed == 1 &&
+			DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	if (can_publish)
 	{
 		if (SPI_execute("SELECT flov7.events_publish()", false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "flov7: events_publish failed");
@@ -215,6 +220,7 @@ worker_publish(void)
 static int
 worker_batch(long *sleep_ms)
 {
+	static bool can_run = false;	/* once true, for the life of this worker */
 	int			ran = 0;
 	int			rc;
 	bool		isnull;
@@ -227,13 +233,21 @@ worker_batch(long *sleep_ms)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "flov7: running steps");
 
-	/* Nothing to do (and no error) until the extension is there and ours to run. */
-	rc = SPI_execute("SELECT coalesce((SELECT pg_catalog.has_schema_privilege(n.oid, 'USAGE')"
-					 "   AND pg_catalog.has_function_privilege(p.oid, 'EXECUTE')"
-					 "  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
-					 " WHERE n.nspname = 'flov7' AND p.proname = 'next_due_ms'), false)", true, 1);
-	if (rc == SPI_OK_SELECT && SPI_processed == 1 &&
-		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+	/*
+	 * Nothing to do (and no error) until the extension is there and ours to
+	 * run; checked until it is (a dropped extension then makes run_ready
+	 * fail, and the worker restarts and checks again).
+	 */
+	if (!can_run)
+	{
+		rc = SPI_execute("SELECT coalesce((SELECT pg_catalog.has_schema_privilege(n.oid, 'USAGE')"
+						 "   AND pg_catalog.has_function_privilege(p.oid, 'EXECUTE')"
+						 "  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
+						 " WHERE n.nspname = 'flov7' AND p.proname = 'next_due_ms'), false)", true, 1);
+		can_run = rc == SPI_OK_SELECT && SPI_processed == 1 &&
+			DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	if (can_run)
 	{
 		Oid			argtypes[1] = {INT4OID};
 		Datum		values[1] = {Int32GetDatum(WORKER_BATCH)};
@@ -243,12 +257,16 @@ worker_batch(long *sleep_ms)
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "flov7: run_ready failed: %s", SPI_result_code_string(rc));
 		ran = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		rc = SPI_execute("SELECT flov7.next_due_ms()", true, 1);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "flov7: next_due_ms failed: %s", SPI_result_code_string(rc));
-		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		if (!isnull)
-			*sleep_ms = Max(Min(DatumGetInt64(d), WORKER_MAX_SLEEP_MS), 1);
+		/* with steps run, the loop goes on at once: the next timer only matters when idle */
+		if (ran == 0)
+		{
+			rc = SPI_execute("SELECT flov7.next_due_ms()", true, 1);
+			if (rc != SPI_OK_SELECT)
+				elog(ERROR, "flov7: next_due_ms failed: %s", SPI_result_code_string(rc));
+			d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+			if (!isnull)
+				*sleep_ms = Max(Min(DatumGetInt64(d), WORKER_MAX_SLEEP_MS), 1);
+		}
 	}
 
 	SPI_finish();
@@ -296,8 +314,9 @@ flov7_worker_main(Datum arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 		MemoryContextSwitchTo(loopcxt);
-		worker_publish();
+		/* steps first (what woke us is most often an execute), then their events */
 		ran = worker_batch(&sleep_ms);
+		worker_publish();
 		MemoryContextSwitchTo(TopMemoryContext);
 		MemoryContextReset(loopcxt);
 		if (ran > 0)

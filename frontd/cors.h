@@ -21,7 +21,7 @@ bool cors_allowed(const struct cors *c, const char *origin, size_t len);
 void cors_free(struct cors *c);
 
 #define CORS_ALLOW_HEADERS  "Authorization, Content-Type, X-API-Key, X-Request-Id"
-#define CORS_EXPOSE_HEADERS "X-Request-Id"
+#define CORS_EXPOSE_HEADERS "X-Request-Id, Retry-After"
 #define CORS_MAX_AGE        "86400"
 
 #endif

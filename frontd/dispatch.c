@@ -6,7 +6,8 @@
  *   [Parse s0]            first use on this connection only
  *   [Parse f<fn_id>]      first use of this function on this connection only
  *   Bind/Execute s0       set_config(role, claims, headers, method, path, ip, id, api_key)
- *   Bind/Execute f<id>    SELECT r::text, current_setting('response.status', true) FROM fn(args)
+ *   Bind/Execute f<id>    SELECT r::text, current_setting('response.status'|'.wait'|'.headers')
+ *                         FROM fn(args)
  *   Sync
  * JSON for the parameters is written straight into the exchange's reusable buffers with the
  * escaper of util.c (no allocation per request once the buffers have grown).
@@ -20,6 +21,7 @@
 #include "listen.h"
 #include "log.h"
 #include "pool.h"
+#include "resphdr.h"
 #include "stream.h"
 #include "wsproto.h"
 
@@ -38,7 +40,8 @@ static const char SQL_SET[] =
     "set_config('request.id', $7, true), set_config('request.api_key', $8, true)";
 
 static const char SQL_CALL_FMT[] = "SELECT r::text, current_setting('response.status', true), "
-                                   "current_setting('response.wait', true) "
+                                   "current_setting('response.wait', true), "
+                                   "current_setting('response.headers', true) "
                                    "FROM %s(flov7.args($1::jsonb, $2::jsonb, $3::text)) r";
 
 static struct conn *conn_of(struct pool_req *r)
@@ -362,7 +365,19 @@ static void api_done(struct pool_req *r, int err)
         open_stream(c, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
         return;
     }
-    conn_respond(c, status, NULL, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+    /* response.headers: the function's own headers (e.g. Retry-After), checked first */
+    struct sbuf hdrs;
+    sbuf_init(&hdrs);
+    if (PQnfields(res) > 3 && !PQgetisnull(res, 0, 3)) {
+        const char *why =
+            resphdr_render(PQgetvalue(res, 0, 3), (size_t)PQgetlength(res, 0, 3), &hdrs);
+        if (why)
+            log_warn(c->subject, "request %s: %s: ignoring response.headers: %s", x->request_id,
+                     x->route->function, why);
+    }
+    conn_respond(c, status, hdrs.len ? sbuf_cstr(&hdrs) : NULL, PQgetvalue(res, 0, 0),
+                 (size_t)PQgetlength(res, 0, 0));
+    sbuf_free(&hdrs);
 }
 
 static const struct pool_req_ops api_ops = {api_send, api_result, api_done};

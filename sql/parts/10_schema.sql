@@ -12,7 +12,10 @@ CREATE TABLE flov7.settings (
 	CHECK (key <> 'jwt_secret' OR octet_length(value) >= 32),
 	CHECK (key <> 'credentials_key' OR octet_length(value) >= 32),
 	CHECK (key NOT IN ('access_token_ttl', 'refresh_token_ttl') OR value ~ '^[1-9][0-9]{0,8}$'),
-	CHECK (key <> 'bcrypt_cost' OR value IN ('8', '9', '10', '11', '12', '13', '14', '15'))
+	CHECK (key <> 'bcrypt_cost' OR value IN ('8', '9', '10', '11', '12', '13', '14', '15')),
+	CONSTRAINT settings_login_throttle_check
+		CHECK (key NOT IN ('login_max_failures', 'login_failure_window', 'login_lock_seconds',
+						   'login_lock_max_seconds', 'login_lock_reset') OR value ~ '^[1-9][0-9]{0,8}$')
 );
 COMMENT ON TABLE flov7.settings IS 'secrets (jwt_secret, credentials_key) and tunables; owner only';
 
@@ -55,9 +58,12 @@ CREATE TABLE flov7.users (
 	subscription_expires_at	timestamptz,
 	created_at				timestamptz NOT NULL DEFAULT now(),
 	updated_at				timestamptz NOT NULL DEFAULT now(),
-	last_login				timestamptz
+	last_login				timestamptz,
+	tokens_valid_after		timestamptz
 );
 COMMENT ON TABLE flov7.users IS 'platform users; emails stored lower-cased; no secrets here';
+COMMENT ON COLUMN flov7.users.tokens_valid_after IS
+	'access tokens issued (iat) before this second are refused; set when the user is deactivated';
 
 -- Password hashes live apart from users so that no grant on users exposes them.
 CREATE TABLE flov7.user_passwords (
@@ -178,7 +184,8 @@ CREATE TABLE flov7.audit_logs (
 	id			uuid PRIMARY KEY DEFAULT gen_random_uuid(),
 	user_id		uuid,
 	owner_id	uuid,
-	action		text NOT NULL CHECK (action IN ('create', 'update', 'delete', 'role_change', 'status_change')),
+	action		text NOT NULL CHECK (action IN ('create', 'update', 'delete', 'role_change', 'status_change',
+		'login', 'login_failed', 'login_locked', 'refresh', 'refresh_reuse', 'logout', 'password_change')),
 	table_name	text NOT NULL,
 	record_id	uuid,
 	old_data	jsonb,
@@ -209,15 +216,23 @@ CREATE TABLE flov7.api_keys (
 	usage_count		bigint NOT NULL DEFAULT 0 CHECK (usage_count >= 0),
 	revoked_at		timestamptz,
 	created_at		timestamptz NOT NULL DEFAULT now(),
-	CHECK (is_active = (revoked_at IS NULL))
+	parent_id		uuid,
+	CHECK (is_active = (revoked_at IS NULL)),
+	CONSTRAINT api_keys_id_user_id_key UNIQUE (id, user_id),
+	CONSTRAINT api_keys_parent_fkey FOREIGN KEY (parent_id, user_id)
+		REFERENCES flov7.api_keys (id, user_id) ON DELETE CASCADE,
+	CONSTRAINT api_keys_parent_check CHECK (parent_id <> id)
 );
 CREATE INDEX api_keys_user_idx ON flov7.api_keys (user_id, created_at DESC);
+CREATE INDEX api_keys_parent_idx ON flov7.api_keys (parent_id) WHERE parent_id IS NOT NULL;
 COMMENT ON TABLE flov7.api_keys IS 'API keys: SHA-256 of the key and a display prefix; the key itself is never stored';
+COMMENT ON COLUMN flov7.api_keys.parent_id IS
+	'the API key this key was created with (NULL: created with a login); it expires no later than its parent and is revoked with it';
 
 CREATE TABLE flov7.notifications (
 	id			uuid PRIMARY KEY DEFAULT gen_random_uuid(),
 	user_id		uuid NOT NULL REFERENCES flov7.users (id) ON DELETE CASCADE,
-	type		text NOT NULL DEFAULT 'info' CHECK (type ~ '^[a-z][a-z0-9_.]{0,49}$'),
+	type		text NOT NULL DEFAULT 'info' CHECK (type ~ '^[a-z][a-z0-9_.]*$' AND length(type) <= 50), -- the length apart: '{0,49}' costs the regex engine 49 states on every row written
 	title		text NOT NULL CHECK (length(title) BETWEEN 1 AND 200),
 	message		text NOT NULL DEFAULT '' CHECK (length(message) <= 5000),
 	data		jsonb NOT NULL DEFAULT '{}',
@@ -272,6 +287,20 @@ CREATE TABLE flov7.refresh_tokens (
 CREATE INDEX refresh_tokens_family_idx ON flov7.refresh_tokens (family_id);
 CREATE INDEX refresh_tokens_user_idx ON flov7.refresh_tokens (user_id);
 COMMENT ON TABLE flov7.refresh_tokens IS 'refresh tokens (hashed), rotated on use; a family is one login session';
+
+-- Failed logins per email address (known or not, so that answers do not tell which
+-- addresses have accounts); see flov7_api.auth_login.  Owner only; not dumped.
+CREATE TABLE flov7.login_throttle (
+	email			text PRIMARY KEY,
+	failures		int NOT NULL DEFAULT 0 CHECK (failures >= 0),
+	window_start	timestamptz NOT NULL DEFAULT now(),
+	lock_level		int NOT NULL DEFAULT 0 CHECK (lock_level >= 0),
+	locked_until	timestamptz,
+	last_failure_at	timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX login_throttle_last_failure_idx ON flov7.login_throttle (last_failure_at);
+COMMENT ON TABLE flov7.login_throttle IS
+	'failed logins per email within login_failure_window, and the lock they caused (locked_until, lock_level)';
 
 -- Routes are data: frontd reads this table and reloads it on NOTIFY flov7_routes.
 CREATE TABLE flov7.routes (

@@ -32,4 +32,9 @@ INSERT INTO flov7.settings (key, value) VALUES
 	('credentials_key', flov7.random_token('', 32)),
 	('access_token_ttl', '3600'),
 	('refresh_token_ttl', '2592000'),
-	('bcrypt_cost', '10');
+	('bcrypt_cost', '10'),
+	('login_max_failures', '5'),
+	('login_failure_window', '900'),
+	('login_lock_seconds', '60'),
+	('login_lock_max_seconds', '3600'),
+	('login_lock_reset', '86400');

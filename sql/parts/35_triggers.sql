@@ -37,6 +37,22 @@ $$;
 CREATE TRIGGER users_guard BEFORE UPDATE ON flov7.users
 	FOR EACH ROW EXECUTE FUNCTION flov7.users_guard();
 
+-- Deactivating a user ends every session: refresh tokens are revoked (so are the access
+-- tokens of their sessions, claim sid), and access tokens issued before now are refused
+-- (tokens_valid_after, for tokens without a sid).  Reactivation brings none of them back.
+CREATE FUNCTION flov7.users_end_sessions() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+BEGIN
+	NEW.tokens_valid_after := now();
+	UPDATE flov7.refresh_tokens t SET revoked_at = now()
+	 WHERE t.user_id = NEW.id AND t.revoked_at IS NULL;
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER users_end_sessions BEFORE UPDATE OF is_active ON flov7.users
+	FOR EACH ROW WHEN (OLD.is_active AND NOT NEW.is_active)
+	EXECUTE FUNCTION flov7.users_end_sessions();
+
 -- Refuse an insert that would take the owner past their plan's quota (53400).
 CREATE FUNCTION flov7.enforce_quota() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
@@ -106,6 +122,61 @@ CREATE TRIGGER user_integrations_quota BEFORE INSERT ON flov7.user_integrations
 CREATE TRIGGER workflow_executions_quota BEFORE INSERT ON flov7.workflow_executions
 	FOR EACH ROW EXECUTE FUNCTION flov7.enforce_quota();
 
+-- A key made with another key (parent_id) expires no later than it, and is made only from a live one.
+CREATE FUNCTION flov7.api_keys_parent_guard() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_parent flov7.api_keys;
+BEGIN
+	SELECT * INTO v_parent FROM flov7.api_keys k WHERE k.id = NEW.parent_id AND k.user_id = NEW.user_id;
+	IF NOT FOUND THEN
+		RETURN NEW;				-- the foreign key reports it
+	END IF;
+	IF TG_OP = 'INSERT' AND (NOT v_parent.is_active OR v_parent.expires_at <= now()) THEN
+		RAISE EXCEPTION 'an API key cannot be made with a revoked or expired key' USING ERRCODE = '23514',
+			DETAIL = format('Key %s is no longer active.', v_parent.id);
+	END IF;
+	IF v_parent.expires_at IS NOT NULL AND (NEW.expires_at IS NULL OR NEW.expires_at > v_parent.expires_at) THEN
+		RAISE EXCEPTION 'an API key cannot outlive the key it was made with' USING ERRCODE = '23514',
+			DETAIL = format('Key %s expires at %s.', v_parent.id, v_parent.expires_at);
+	END IF;
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER api_keys_parent_guard BEFORE INSERT OR UPDATE OF parent_id, expires_at ON flov7.api_keys
+	FOR EACH ROW WHEN (NEW.parent_id IS NOT NULL)
+	EXECUTE FUNCTION flov7.api_keys_parent_guard();
+
+-- A key's revocation revokes every key made with it, and their keys; an earlier expiry caps theirs.
+CREATE FUNCTION flov7.api_keys_cascade() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+BEGIN
+	IF OLD.is_active AND NOT NEW.is_active THEN
+		UPDATE flov7.api_keys k SET is_active = false, revoked_at = coalesce(NEW.revoked_at, now())
+		 WHERE k.user_id = NEW.user_id AND k.is_active
+		   AND k.id IN (WITH RECURSIVE d (id) AS (
+							SELECT c.id FROM flov7.api_keys c WHERE c.parent_id = NEW.id AND c.user_id = NEW.user_id
+							UNION
+							SELECT c.id FROM flov7.api_keys c JOIN d ON c.parent_id = d.id WHERE c.user_id = NEW.user_id)
+						SELECT d.id FROM d);
+	END IF;
+	IF NEW.expires_at < OLD.expires_at OR (OLD.expires_at IS NULL AND NEW.expires_at IS NOT NULL) THEN
+		UPDATE flov7.api_keys k SET expires_at = NEW.expires_at
+		 WHERE k.user_id = NEW.user_id AND (k.expires_at IS NULL OR k.expires_at > NEW.expires_at)
+		   AND k.id IN (WITH RECURSIVE d (id) AS (
+							SELECT c.id FROM flov7.api_keys c WHERE c.parent_id = NEW.id AND c.user_id = NEW.user_id
+							UNION
+							SELECT c.id FROM flov7.api_keys c JOIN d ON c.parent_id = d.id WHERE c.user_id = NEW.user_id)
+						SELECT d.id FROM d);
+	END IF;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER api_keys_cascade AFTER UPDATE OF is_active, expires_at ON flov7.api_keys
+	FOR EACH ROW WHEN ((OLD.is_active AND NOT NEW.is_active) OR NEW.expires_at < OLD.expires_at
+					   OR (OLD.expires_at IS NULL AND NEW.expires_at IS NOT NULL))
+	EXECUTE FUNCTION flov7.api_keys_cascade();
+
 -- The caller for an audit row: NULL rather than an error when credentials went bad mid-request.
 CREATE FUNCTION flov7.audit_actor() RETURNS uuid
 LANGUAGE plpgsql STABLE AS $$
@@ -168,8 +239,13 @@ BEGIN
 	RETURN NULL;
 END
 $$;
-CREATE TRIGGER workflows_audit AFTER INSERT OR UPDATE OR DELETE ON flov7.workflows
+CREATE TRIGGER workflows_audit AFTER INSERT OR DELETE ON flov7.workflows
 	FOR EACH ROW EXECUTE FUNCTION flov7.audit();
+-- A run counted on its workflow is not an edit (as for workflows_touch): no trigger call at all,
+-- since converting the row, definition and all, only to find nothing to audit is most of its cost.
+CREATE TRIGGER workflows_audit_update AFTER UPDATE ON flov7.workflows
+	FOR EACH ROW WHEN (OLD.execution_count = NEW.execution_count)
+	EXECUTE FUNCTION flov7.audit();
 CREATE TRIGGER user_integrations_audit AFTER INSERT OR UPDATE OR DELETE ON flov7.user_integrations
 	FOR EACH ROW EXECUTE FUNCTION flov7.audit();
 CREATE TRIGGER api_keys_audit AFTER INSERT OR UPDATE OR DELETE ON flov7.api_keys

@@ -28,6 +28,75 @@ BEGIN
 END
 $$;
 
+-- Write an audit_logs row for an authentication event (table users, record the account),
+-- with the request's IP, user agent and request id, as the audit trigger does.
+CREATE FUNCTION flov7.audit_auth(p_action text, p_owner uuid, p_actor uuid, p_data jsonb) RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+	INSERT INTO flov7.audit_logs (user_id, owner_id, action, table_name, record_id, new_data,
+								  ip_address, user_agent, request_id)
+	VALUES (p_actor, p_owner, p_action, 'users', p_owner, jsonb_strip_nulls(p_data),
+			flov7.request_ip(), flov7.request_header('user-agent'),
+			nullif(current_setting('request.id', true), ''))
+$$;
+
+-- Answer a login refused because its address is locked: 429, Retry-After, the error body.
+CREATE FUNCTION flov7.login_locked(p_until timestamptz) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_secs bigint := greatest(1, ceil(extract(epoch FROM p_until - now())))::bigint;
+BEGIN
+	PERFORM set_config('response.status', '429', true);
+	PERFORM set_config('response.headers', jsonb_build_array(jsonb_build_object('Retry-After', v_secs::text))::text, true);
+	RETURN jsonb_build_object('code', 'PT429', 'message', 'too many failed logins',
+		'details', format('Logins with this email address are suspended for %s more seconds after repeated failures.', v_secs),
+		'hint', 'Try again after the time given in Retry-After.');
+END
+$$;
+
+-- Count a failed login for an address, lock it after login_max_failures failures within
+-- login_failure_window (login_lock_seconds, doubling with each lock up to
+-- login_lock_max_seconds; forgotten after login_lock_reset without failures), audit it,
+-- and answer: 401 with the error body, or 429 when this failure locks the address.
+CREATE FUNCTION flov7.login_failed(p_email text, p_user_id uuid) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_max int := flov7.setting('login_max_failures')::int;
+	v_window interval := make_interval(secs => flov7.setting('login_failure_window')::int);
+	v_reset interval := make_interval(secs => flov7.setting('login_lock_reset')::int);
+	v_t flov7.login_throttle;
+BEGIN
+	-- Forget a bounded batch of addresses quiet for login_lock_reset.
+	DELETE FROM flov7.login_throttle t
+	 WHERE t.email IN (SELECT o.email FROM flov7.login_throttle o
+						WHERE o.last_failure_at < now() - v_reset AND coalesce(o.locked_until <= now(), true)
+						ORDER BY o.last_failure_at LIMIT 100);
+	INSERT INTO flov7.login_throttle AS t (email, failures) VALUES (p_email, 1)
+	ON CONFLICT (email) DO UPDATE
+	   SET failures = CASE WHEN t.window_start <= now() - v_window THEN 1 ELSE t.failures + 1 END,
+		   window_start = CASE WHEN t.window_start <= now() - v_window THEN now() ELSE t.window_start END,
+		   lock_level = CASE WHEN t.last_failure_at < now() - v_reset THEN 0 ELSE t.lock_level END,
+		   last_failure_at = now()
+	RETURNING * INTO v_t;
+	PERFORM flov7.audit_auth('login_failed', p_user_id, NULL,
+		jsonb_build_object('email', p_email, 'reason', 'invalid_credentials', 'failures', v_t.failures));
+	IF v_t.failures >= v_max THEN
+		UPDATE flov7.login_throttle t
+		   SET failures = 0, window_start = now(), lock_level = t.lock_level + 1,
+			   locked_until = now() + least(make_interval(secs => flov7.setting('login_lock_seconds')::double precision
+															   * power(2, least(t.lock_level, 30))),
+											make_interval(secs => flov7.setting('login_lock_max_seconds')::int))
+		 WHERE t.email = p_email
+		RETURNING * INTO v_t;
+		PERFORM flov7.audit_auth('login_locked', p_user_id, NULL,
+			jsonb_build_object('email', p_email, 'failures', v_max, 'lock_level', v_t.lock_level,
+							   'locked_until', v_t.locked_until));
+		RETURN flov7.login_locked(v_t.locked_until);
+	END IF;
+	PERFORM set_config('response.status', '401', true);
+	RETURN jsonb_build_object('code', '28P01', 'message', 'invalid email or password', 'details', NULL, 'hint', NULL);
+END
+$$;
+
 -- POST /auth/register: create a user (role user, plan free) and log them in.
 CREATE FUNCTION flov7_api.auth_register(args jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
@@ -52,7 +121,15 @@ BEGIN
 END
 $$;
 
--- POST /auth/login: check the password (same answer and time for unknown emails).
+-- POST /auth/login: check the password, with failed logins throttled per email address.
+--
+-- A refusal is answered, not raised, so that what it records commits (the failure count,
+-- the lock, the audit row): the function sets response.status (401; 429 with Retry-After in
+-- response.headers while the address is locked, even for the right password) and returns
+-- the error body {"code","message","details","hint"}.  Known and unknown addresses take the
+-- same path (one bcrypt check, one throttle row, one audit row), so neither the answers nor
+-- their timing tell which addresses have accounts.  Attempts on one address take turns
+-- (an advisory lock), on every frontd instance, so parallel guesses cannot pass the limit.
 CREATE FUNCTION flov7_api.auth_login(args jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
@@ -60,18 +137,36 @@ DECLARE
 	v_password text := flov7.arg_text(args, 'password', true, 1000);
 	v_user flov7.users;
 	v_hash text;
+	v_locked_until timestamptz;
+	v_session uuid := gen_random_uuid();
+	v_tokens jsonb;
 BEGIN
+	-- 1718384183 is 'flv7' read as an int4: flov7's namespace of advisory locks.
+	PERFORM pg_advisory_xact_lock(1718384183, hashtext(v_email));
 	SELECT * INTO v_user FROM flov7.users u WHERE u.email = v_email;
+	SELECT t.locked_until INTO v_locked_until FROM flov7.login_throttle t WHERE t.email = v_email;
+	IF v_locked_until > now() THEN
+		PERFORM flov7.audit_auth('login_failed', v_user.id, NULL,
+			jsonb_build_object('email', v_email, 'reason', 'locked', 'locked_until', v_locked_until));
+		RETURN flov7.login_locked(v_locked_until);
+	END IF;
 	SELECT p.password_hash INTO v_hash FROM flov7.user_passwords p WHERE p.user_id = v_user.id;
 	IF NOT flov7.password_matches(v_password, v_hash) THEN
-		RAISE EXCEPTION 'invalid email or password' USING ERRCODE = '28P01';
+		RETURN flov7.login_failed(v_email, v_user.id);
 	END IF;
+	DELETE FROM flov7.login_throttle t WHERE t.email = v_email;
 	IF NOT v_user.is_active THEN
-		RAISE EXCEPTION 'account is inactive' USING ERRCODE = '42501',
-			DETAIL = 'The account has been deactivated by an administrator.';
+		PERFORM flov7.audit_auth('login_failed', v_user.id, NULL,
+			jsonb_build_object('email', v_email, 'reason', 'inactive'));
+		PERFORM set_config('response.status', '401', true);
+		RETURN jsonb_build_object('code', '42501', 'message', 'account is inactive',
+			'details', 'The account has been deactivated by an administrator.', 'hint', NULL);
 	END IF;
 	UPDATE flov7.users SET last_login = now() WHERE id = v_user.id;
-	RETURN flov7.issue_tokens(v_user.id);
+	v_tokens := flov7.issue_tokens(v_user.id, v_session);
+	PERFORM flov7.audit_auth('login', v_user.id, v_user.id,
+		jsonb_build_object('email', v_email, 'session_id', v_session));
+	RETURN v_tokens;
 END
 $$;
 
@@ -99,6 +194,8 @@ BEGIN
 	IF v_token.used_at IS NOT NULL THEN
 		UPDATE flov7.refresh_tokens SET revoked_at = now()
 		 WHERE family_id = v_token.family_id AND revoked_at IS NULL;
+		PERFORM flov7.audit_auth('refresh_reuse', v_token.user_id, NULL,
+			jsonb_build_object('session_id', v_token.family_id));
 		PERFORM set_config('response.status', '401', true);
 		RETURN jsonb_build_object('code', '28000', 'message', 'refresh token reuse detected',
 			'details', 'The refresh token had already been used; every token of its session is now revoked.',
@@ -113,11 +210,14 @@ BEGIN
 			DETAIL = 'The account has been deactivated by an administrator.';
 	END IF;
 	UPDATE flov7.refresh_tokens SET used_at = now() WHERE id = v_token.id;
+	PERFORM flov7.audit_auth('refresh', v_token.user_id, v_token.user_id,
+		jsonb_build_object('session_id', v_token.family_id));
 	RETURN flov7.issue_tokens(v_token.user_id, v_token.family_id);
 END
 $$;
 
--- POST /auth/logout: revoke this access token (jti), its session (sid) and an optional refresh token's session.
+-- POST /auth/logout: revoke this access token (jti), its session (sid) and an optional
+-- refresh token's session.  An API key has no session to end: 22023, naming how keys are revoked.
 CREATE FUNCTION flov7_api.auth_logout(args jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
@@ -125,25 +225,35 @@ DECLARE
 	v_refresh text := flov7.arg_text(args, 'refresh_token', false, 200);
 	v_claims jsonb;
 	v_sid text;
+	v_sessions uuid[];
 BEGIN
-	IF coalesce(current_setting('request.api_key', true), '') = '' THEN
-		-- The authorizer has validated these claims: jti is a uuid, exp a number.
-		v_claims := current_setting('request.jwt.claims', true)::jsonb;
-		INSERT INTO flov7.revoked_tokens (jti, user_id, expires_at)
-		VALUES ((v_claims ->> 'jti')::uuid, v_uid, to_timestamp((v_claims ->> 'exp')::double precision))
-		ON CONFLICT (jti) DO NOTHING;
-		v_sid := v_claims ->> 'sid';
-		IF v_sid ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
-			UPDATE flov7.refresh_tokens SET revoked_at = now()
-			 WHERE family_id = v_sid::uuid AND user_id = v_uid AND revoked_at IS NULL;
-		END IF;
+	IF coalesce(current_setting('request.api_key', true), '') <> '' THEN
+		RAISE EXCEPTION 'API keys are revoked with DELETE /api/v1/auth/api-keys/{key_id}, not logged out'
+			USING ERRCODE = '22023',
+				  DETAIL = 'Logout ends the session of an access token; the request was made with an API key, which has none.',
+				  HINT = 'To end this key, revoke it: DELETE /api/v1/auth/api-keys/{key_id} (SQL: flov7_api.api_key_revoke).';
+	END IF;
+	-- The authorizer has validated these claims: jti is a uuid, exp a number.
+	v_claims := current_setting('request.jwt.claims', true)::jsonb;
+	INSERT INTO flov7.revoked_tokens (jti, user_id, expires_at)
+	VALUES ((v_claims ->> 'jti')::uuid, v_uid, to_timestamp((v_claims ->> 'exp')::double precision))
+	ON CONFLICT (jti) DO NOTHING;
+	v_sid := v_claims ->> 'sid';
+	IF v_sid ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+		UPDATE flov7.refresh_tokens SET revoked_at = now()
+		 WHERE family_id = v_sid::uuid AND user_id = v_uid AND revoked_at IS NULL;
 	END IF;
 	IF v_refresh IS NOT NULL THEN
-		UPDATE flov7.refresh_tokens SET revoked_at = now()
-		 WHERE family_id IN (SELECT t.family_id FROM flov7.refresh_tokens t
-							  WHERE t.token_hash = flov7.sha256_hex(v_refresh) AND t.user_id = v_uid)
-		   AND revoked_at IS NULL;
+		WITH r AS (
+			UPDATE flov7.refresh_tokens SET revoked_at = now()
+			 WHERE family_id IN (SELECT t.family_id FROM flov7.refresh_tokens t
+								  WHERE t.token_hash = flov7.sha256_hex(v_refresh) AND t.user_id = v_uid)
+			   AND revoked_at IS NULL
+			RETURNING family_id)
+		SELECT array_agg(DISTINCT r.family_id) INTO v_sessions FROM r;
 	END IF;
+	PERFORM flov7.audit_auth('logout', v_uid, v_uid,
+		jsonb_build_object('session_id', v_sid, 'jti', v_claims ->> 'jti', 'refresh_sessions', v_sessions));
 	-- Revocations outlive their token by a minute (frontd's leeway is 30 s).
 	DELETE FROM flov7.revoked_tokens WHERE expires_at < now() - interval '1 minute';
 	RETURN jsonb_build_object('message', 'logged out');
@@ -209,11 +319,22 @@ CREATE FUNCTION flov7.api_key_json(p_id uuid) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
 	SELECT jsonb_build_object('id', k.id, 'name', k.name, 'key_prefix', k.key_prefix,
 		'permissions', to_jsonb(k.permissions), 'is_active', k.is_active, 'expires_at', k.expires_at,
-		'last_used_at', k.last_used_at, 'usage_count', k.usage_count, 'created_at', k.created_at)
+		'last_used_at', k.last_used_at, 'usage_count', k.usage_count, 'created_at', k.created_at,
+		'parent_id', k.parent_id)
 	  FROM flov7.api_keys k WHERE k.id = p_id
 $$;
 
+-- The API key the request is made with (id, expires_at), once the authorizer has accepted it; NULLs for a JWT.
+CREATE FUNCTION flov7.caller_api_key(OUT id uuid, OUT expires_at timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT k.id, k.expires_at FROM flov7.api_keys k
+	 WHERE k.key_hash = flov7.sha256_hex(nullif(current_setting('request.api_key', true), ''))
+	   AND k.user_id = flov7.caller_id()
+$$;
+
 -- POST /auth/api-keys: create a key with a subset of the caller's permissions; the key is shown once.
+-- A key made with an API key records it (parent_id), expires no later than it (by default with
+-- it), and is revoked with it.
 CREATE FUNCTION flov7_api.api_key_create(args jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
@@ -222,6 +343,7 @@ DECLARE
 	v_perms text[] := flov7.arg_text_array(args, 'permissions');
 	v_expires timestamptz := flov7.arg_timestamptz(args, 'expires_at');
 	v_allowed text[] := flov7.caller_permissions();
+	v_parent record;
 	v_bad text;
 	v_key text;
 	v_id uuid;
@@ -248,9 +370,20 @@ BEGIN
 	IF v_expires IS NOT NULL AND v_expires <= now() THEN
 		RAISE EXCEPTION 'field "expires_at" must be in the future' USING ERRCODE = '22023';
 	END IF;
+	SELECT * INTO v_parent FROM flov7.caller_api_key();
+	IF v_parent.expires_at IS NOT NULL THEN
+		IF v_expires IS NULL THEN
+			v_expires := v_parent.expires_at;
+		ELSIF v_expires > v_parent.expires_at THEN
+			RAISE EXCEPTION 'field "expires_at" must not be after the expiry of the API key making the request'
+				USING ERRCODE = '22023',
+					  DETAIL = format('That key expires at %s; a key made with it cannot outlive it.', v_parent.expires_at),
+					  HINT = 'Omit expires_at to expire with that key, or create the key with a login.';
+		END IF;
+	END IF;
 	v_key := flov7.random_token('flv7_', 32);
-	INSERT INTO flov7.api_keys (user_id, name, key_prefix, key_hash, permissions, expires_at)
-	VALUES (v_uid, v_name, left(v_key, 12), flov7.sha256_hex(v_key), v_perms, v_expires)
+	INSERT INTO flov7.api_keys (user_id, name, key_prefix, key_hash, permissions, expires_at, parent_id)
+	VALUES (v_uid, v_name, left(v_key, 12), flov7.sha256_hex(v_key), v_perms, v_expires, v_parent.id)
 	RETURNING id INTO v_id;
 	RETURN flov7.api_key_json(v_id) || jsonb_build_object('key', v_key);
 END
@@ -278,7 +411,8 @@ BEGIN
 END
 $$;
 
--- DELETE /auth/api-keys/{key_id}: revoke one of the caller's keys (kept, inactive, for the audit trail).
+-- DELETE /auth/api-keys/{key_id}: revoke one of the caller's keys (kept, inactive, for the audit
+-- trail) and every key made with it (trigger api_keys_cascade).
 CREATE FUNCTION flov7_api.api_key_revoke(args jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE

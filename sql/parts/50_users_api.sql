@@ -6,12 +6,15 @@
 -- integrations" stay theirs.
 
 -- Change the caller's password after checking the current one; other sessions are revoked.
+-- A wrong current password is bad input (22023, 400), not an authentication failure: the
+-- caller's token is fine, and a 401 would tell an OAuth client to throw it away.
 CREATE FUNCTION flov7.change_password(current_password text, new_password text) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('profile:write');
 	v_hash text;
 	v_sid text;
+	v_ended bigint;
 BEGIN
 	IF current_password IS NULL THEN
 		RAISE EXCEPTION 'missing required field "current_password"' USING ERRCODE = '22023',
@@ -20,12 +23,18 @@ BEGIN
 	PERFORM flov7.check_password(new_password, 'new_password');
 	SELECT p.password_hash INTO v_hash FROM flov7.user_passwords p WHERE p.user_id = v_uid FOR UPDATE;
 	IF NOT flov7.password_matches(current_password, v_hash) THEN
-		RAISE EXCEPTION 'current password is incorrect' USING ERRCODE = '28P01';
+		RAISE EXCEPTION 'current password is incorrect' USING ERRCODE = '22023',
+			DETAIL = 'Field "current_password" does not match the account''s password; nothing was changed.';
 	END IF;
 	UPDATE flov7.user_passwords SET password_hash = flov7.password_hash(new_password) WHERE user_id = v_uid;
 	v_sid := nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sid';
 	UPDATE flov7.refresh_tokens SET revoked_at = now()
 	 WHERE user_id = v_uid AND revoked_at IS NULL AND family_id::text IS DISTINCT FROM v_sid;
+	GET DIAGNOSTICS v_ended = ROW_COUNT;
+	-- Whoever failed to log in before does not hold the account's lock against its owner.
+	DELETE FROM flov7.login_throttle t WHERE t.email = (SELECT u.email FROM flov7.users u WHERE u.id = v_uid);
+	PERFORM flov7.audit_auth('password_change', v_uid, v_uid,
+		jsonb_build_object('session_id', v_sid, 'refresh_tokens_revoked', v_ended));
 END
 $$;
 

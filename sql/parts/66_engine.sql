@@ -8,17 +8,20 @@
 --
 -- State machine of a step (execution_steps.state):
 --	pending		waiting for pending_parents parents to settle
---	ready		due at ready_at; claimed with FOR UPDATE SKIP LOCKED (the claim is a
---				row lock: a crashed runner releases it, nothing half-applied)
+--	ready		due at ready_at; run by the runner that holds its execution's row lock
+--				(a crashed runner releases it, nothing half-applied)
 --	waiting		a durable timer (ready_at in the future) or, with ready_at NULL,
 --				parked for an outside worker (lease_until and fence)
 --	running		only for outside steps under a lease; in-database steps go from
 --				ready to a final state in the transaction that claimed them
 --	completed, failed, skipped (an untaken branch, transitively), cancelled
 --
--- The C runner (extension/engine.c) claims with flov7.step_claim(), runs the node
--- as the owner under its own subtransaction (flov7.node_run() or a C node), and
--- records the result with flov7.step_finish(), which schedules the successors.
+-- The C runner (extension/runner.c) claims an execution (its row, FOR NO KEY UPDATE
+-- SKIP LOCKED; everything else that writes its steps locks that row first), runs its
+-- due steps as the owner, each under its own subtransaction (flov7.node_run() or a C
+-- node), and records a completed step and its successors itself (the port of
+-- step_finish's completed branch and step_settle); other outcomes go through
+-- flov7.step_finish(), the end through flov7.execution_settle().
 
 ALTER TABLE flov7.workflow_executions
 	ADD COLUMN workflow_version int CHECK (workflow_version >= 1),
@@ -653,14 +656,17 @@ $$;
 
 -- The cost of an execution so far: primitives.cost_usd of every step attempt that ran.
 CREATE FUNCTION flov7.execution_cost(p_uid uuid, p_exec uuid, p_definition jsonb) RETURNS numeric
-LANGUAGE sql STABLE SET search_path = pg_catalog, flov7, pg_temp AS $$
-	SELECT coalesce(sum(p.cost_usd), 0)
-	  FROM flov7.execution_step_data d
-	  JOIN jsonb_array_elements(p_definition -> 'nodes') n ON n ->> 'id' = d.node_id
-	  JOIN flov7.primitives p ON p.type = n ->> 'type'
-		   AND p.subtype = n -> 'data' -> 'config' ->> CASE n ->> 'type' WHEN 'data' THEN 'operation_type'
-																		   ELSE (n ->> 'type') || '_type' END
-	 WHERE d.user_id = p_uid AND d.execution_id = p_exec
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, flov7, pg_temp AS $$
+BEGIN
+	-- PL/pgSQL, not SQL: its plan is kept across calls (a SQL function's is made per call)
+	RETURN (SELECT coalesce(sum(p.cost_usd), 0)
+			  FROM flov7.execution_step_data d
+			  JOIN jsonb_array_elements(p_definition -> 'nodes') n ON n ->> 'id' = d.node_id
+			  JOIN flov7.primitives p ON p.type = n ->> 'type'
+				   AND p.subtype = n -> 'data' -> 'config' ->> CASE n ->> 'type' WHEN 'data' THEN 'operation_type'
+																				   ELSE (n ->> 'type') || '_type' END
+			 WHERE d.user_id = p_uid AND d.execution_id = p_exec);
+END
 $$;
 
 -- End an execution whose steps are all settled (or that failed): status, timings, output_data
@@ -699,10 +705,13 @@ END
 $$;
 
 -- Count a finished run on its workflow (once per execution; no updated_at, no audit row).
+-- PL/pgSQL, not SQL: its plan is kept across calls.
 CREATE FUNCTION flov7.workflow_count_run(p_uid uuid, p_workflow uuid) RETURNS void
-LANGUAGE sql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+BEGIN
 	UPDATE flov7.workflows w SET execution_count = w.execution_count + 1, last_executed_at = clock_timestamp()
-	 WHERE w.user_id = p_uid AND w.id = p_workflow
+	 WHERE w.user_id = p_uid AND w.id = p_workflow;
+END
 $$;
 
 -- Fail an execution at a node: the other unsettled steps are cancelled.
@@ -832,129 +841,6 @@ BEGIN
 	 WHERE e.user_id = p_uid AND e.id = p_exec;
 	PERFORM flov7.step_settle(p_uid, p_exec, p_definition, p_loop, '{done}', 0);
 	PERFORM flov7.execution_settle(p_uid, p_exec);
-END
-$$;
-
--- Claim one due step, round-robin over owners: the first owner after p_after with a due step
--- (wrapping around), its earliest step.  Locks the step (FOR UPDATE SKIP LOCKED) and returns
--- what the runner needs; steps of executions that ended are cancelled on the way.
-CREATE FUNCTION flov7.step_claim(p_after uuid,
-	OUT user_id uuid, OUT execution_id uuid, OUT node_id text, OUT iteration int, OUT attempt int,
-	OUT resumed boolean, OUT owner_role text, OUT node jsonb, OUT ctx jsonb)
-RETURNS record
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
-DECLARE
-	v_step flov7.execution_steps;
-	v_exec flov7.workflow_executions;
-	v_parents jsonb;
-	v_data jsonb;
-	v_pass int;
-	v_loop text;
-	v_item jsonb;
-	v_settings jsonb;
-	v_max_steps float8;
-BEGIN
-	LOOP
-		v_step := NULL;
-		FOR v_pass IN 1 .. 2 LOOP
-			SELECT * INTO v_step FROM flov7.execution_steps s
-			 WHERE s.state IN ('ready', 'waiting') AND s.ready_at IS NOT NULL AND s.ready_at <= clock_timestamp()
-			   AND (v_pass = 2 OR p_after IS NULL OR s.user_id > p_after)
-			 ORDER BY s.user_id, s.ready_at LIMIT 1
-			   FOR UPDATE SKIP LOCKED;
-			EXIT WHEN v_step.user_id IS NOT NULL OR p_after IS NULL;
-		END LOOP;
-		IF v_step.user_id IS NULL THEN
-			RETURN;
-		END IF;
-		SELECT * INTO v_exec FROM flov7.workflow_executions e
-		 WHERE e.user_id = v_step.user_id AND e.id = v_step.execution_id;
-		IF v_exec.status IN ('completed', 'failed', 'cancelled') THEN
-			UPDATE flov7.execution_steps s SET state = 'cancelled', completed_at = now(), ready_at = NULL
-			 WHERE s.user_id = v_step.user_id AND s.execution_id = v_step.execution_id
-			   AND s.node_id = v_step.node_id AND s.iteration = v_step.iteration;
-			CONTINUE;
-		END IF;
-		-- The execution's own bounds (definition "settings"): a time limit and a number of steps.
-		v_settings := CASE WHEN jsonb_typeof(v_exec.definition -> 'settings') = 'object' THEN v_exec.definition -> 'settings' ELSE '{}' END;
-		IF jsonb_typeof(v_settings -> 'timeout_seconds') = 'number'
-		   AND clock_timestamp() > coalesce(v_exec.started_at, v_exec.created_at)
-								   + make_interval(secs => (v_settings ->> 'timeout_seconds')::float8) THEN
-			PERFORM flov7.execution_fail(v_step.user_id, v_step.execution_id, v_step.node_id,
-				format('the execution is over its time limit of %s s (settings.timeout_seconds)', v_settings ->> 'timeout_seconds'));
-			CONTINUE;
-		END IF;
-		v_max_steps := CASE WHEN jsonb_typeof(v_settings -> 'max_steps') = 'number'
-							THEN (v_settings ->> 'max_steps')::float8 ELSE 100000 END;
-		IF v_exec.steps_completed + v_exec.steps_failed >= v_max_steps THEN
-			PERFORM flov7.execution_fail(v_step.user_id, v_step.execution_id, v_step.node_id,
-				format('the execution ran %s steps, its limit (settings.max_steps)', v_exec.steps_completed + v_exec.steps_failed));
-			CONTINUE;
-		END IF;
-		EXIT;
-	END LOOP;
-
-	user_id := v_step.user_id;
-	execution_id := v_step.execution_id;
-	node_id := v_step.node_id;
-	iteration := v_step.iteration;
-	attempt := v_step.attempt + 1;
-	resumed := v_step.state = 'waiting';
-	SELECT CASE u.role WHEN 'admin' THEN 'flov7_admin' ELSE 'flov7_user' END INTO owner_role
-	  FROM flov7.users u WHERE u.id = v_step.user_id;
-	SELECT n INTO node FROM jsonb_array_elements(v_exec.definition -> 'nodes') n WHERE n ->> 'id' = v_step.node_id LIMIT 1;
-
-	-- The data flowing in: the one completed parent's output; several: their objects merged
-	-- (in edge order), or the list of their outputs when not all are objects; none: the input.
-	-- In iteration k of a loop's body, parents are of the same iteration, and the loop itself
-	-- gives its k-th item.
-	IF v_step.iteration > 0 THEN
-		v_loop := flov7.loop_of(v_exec.definition, v_step.node_id);
-		SELECT d.output -> 'items' -> (v_step.iteration - 1) INTO v_item
-		  FROM flov7.execution_step_data d
-		 WHERE d.user_id = v_step.user_id AND d.execution_id = v_step.execution_id AND d.node_id = v_loop
-		   AND d.iteration = 0 ORDER BY d.attempt DESC LIMIT 1;
-	END IF;
-	SELECT coalesce(jsonb_agg(x.output ORDER BY x.ord), '[]') INTO v_parents
-	  FROM (SELECT DISTINCT ON (e.e ->> 'source') e.e ->> 'source' AS src, e.ord,
-				   CASE WHEN p.node_id = v_loop THEN v_item ELSE d.output END AS output
-			  FROM jsonb_array_elements(v_exec.definition -> 'edges') WITH ORDINALITY AS e (e, ord)
-			  JOIN flov7.execution_steps p ON p.user_id = v_step.user_id AND p.execution_id = v_step.execution_id
-										  AND p.node_id = e.e ->> 'source'
-										  AND ((p.node_id = v_loop AND p.iteration = 0)
-											   OR (p.node_id IS DISTINCT FROM v_loop AND p.iteration = v_step.iteration
-												   AND p.state = 'completed'))
-			  JOIN LATERAL (SELECT x.output FROM flov7.execution_step_data x
-							 WHERE x.user_id = p.user_id AND x.execution_id = p.execution_id AND x.node_id = p.node_id
-							   AND x.iteration = p.iteration ORDER BY x.attempt DESC LIMIT 1) d ON true
-			 WHERE e.e ->> 'target' = v_step.node_id
-			 ORDER BY e.e ->> 'source', e.ord) x;
-	v_data := CASE jsonb_array_length(v_parents)
-				WHEN 0 THEN v_exec.input_data
-				WHEN 1 THEN v_parents -> 0
-				ELSE CASE WHEN NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v_parents) y WHERE jsonb_typeof(y) <> 'object')
-						  THEN (SELECT jsonb_object_agg(k, v ORDER BY o)
-								  FROM jsonb_array_elements(v_parents) WITH ORDINALITY AS a (y, o), jsonb_each(y) AS b (k, v))
-						  ELSE v_parents END
-			  END;
-	ctx := jsonb_build_object(
-		'input', v_exec.input_data,
-		'data', v_data,
-		'parents', v_parents,
-		'execution', jsonb_build_object('id', v_exec.id, 'workflow_id', v_exec.workflow_id,
-										'workflow_version', v_exec.workflow_version, 'attempt', attempt),
-		'item', v_item, 'index', CASE WHEN v_step.iteration > 0 THEN v_step.iteration - 1 END,
-		'nodes', (SELECT coalesce(jsonb_object_agg(s.node_id, jsonb_build_object('output', d.output) ORDER BY s.iteration), '{}')
-					FROM flov7.execution_steps s
-					JOIN LATERAL (SELECT x.output FROM flov7.execution_step_data x
-								   WHERE x.user_id = s.user_id AND x.execution_id = s.execution_id AND x.node_id = s.node_id
-									 AND x.iteration = s.iteration ORDER BY x.attempt DESC LIMIT 1) d ON true
-				   WHERE s.user_id = v_step.user_id AND s.execution_id = v_step.execution_id AND s.state = 'completed'
-					 AND s.iteration IN (0, v_step.iteration)));
-	IF v_exec.status IN ('pending', 'waiting') THEN
-		UPDATE flov7.workflow_executions e SET status = 'running', started_at = coalesce(e.started_at, clock_timestamp())
-		 WHERE e.user_id = v_step.user_id AND e.id = v_step.execution_id;
-	END IF;
 END
 $$;
 

@@ -108,6 +108,8 @@ DECLARE
 	v_node jsonb;
 	v_input jsonb;
 BEGIN
+	-- the execution's row first, as the runner and cancel lock it: no lock-order cycle with them
+	PERFORM FROM flov7.workflow_executions e WHERE e.user_id = p_uid AND e.id = p_exec FOR NO KEY UPDATE;
 	SELECT * INTO v_step FROM flov7.execution_steps s
 	 WHERE s.user_id = p_uid AND s.execution_id = p_exec AND s.node_id = p_node AND s.iteration = p_iteration
 	   FOR UPDATE;

@@ -23,7 +23,7 @@ CREATE TABLE flov7.events (
 	user_id		uuid NOT NULL,
 	id			bigint GENERATED ALWAYS AS IDENTITY,
 	topic		text NOT NULL CHECK (topic IN ('workflows', 'notifications', 'system')),
-	type		text NOT NULL CHECK (type ~ '^[a-z][a-z0-9_.]{0,49}$'),
+	type		text NOT NULL CHECK (type ~ '^[a-z][a-z0-9_.]*$' AND length(type) <= 50), -- the length apart: '{0,49}' costs the regex engine 49 states on every row written
 	payload		jsonb NOT NULL DEFAULT '{}',
 	pos			bigint,
 	created_at	timestamptz NOT NULL DEFAULT now(),
@@ -70,8 +70,11 @@ $$;
 -- The NOTIFY payload of an event: its position, topic and type, and the ids it names (never
 -- titles, messages or data: any database user may LISTEN to any channel).  At most a few
 -- hundred bytes whatever the event holds, far below NOTIFY's 8000.
+-- No SET clause here or on user_channel, and STABLE as jsonb_build_object is: either would
+-- keep them from being inlined into events_publish's one statement (they call only
+-- pg_catalog functions).
 CREATE FUNCTION flov7.event_notice(e flov7.events) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, flov7, pg_temp AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
 	SELECT jsonb_strip_nulls(jsonb_build_object('event_id', e.pos, 'topic', e.topic, 'type', e.type,
 		'user_id', CASE WHEN e.topic <> 'system' THEN e.user_id END,
 		'workflow_id', left(e.payload ->> 'workflow_id', 36), 'execution_id', left(e.payload ->> 'execution_id', 36),
@@ -81,7 +84,7 @@ $$;
 
 -- The LISTEN channel of a user's events.
 CREATE FUNCTION flov7.user_channel(p_user uuid) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, flov7, pg_temp AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 	SELECT 'flov7_user_' || replace(p_user::text, '-', '')
 $$;
 
@@ -93,7 +96,6 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, 
 DECLARE
 	v_base bigint;
 	v_n bigint;
-	r flov7.events;
 BEGIN
 	IF NOT EXISTS (SELECT 1 FROM flov7.events e WHERE e.pos IS NULL) THEN
 		RETURN (SELECT c.pos FROM flov7.event_clock c);
@@ -110,14 +112,11 @@ BEGIN
 		RETURN v_base;
 	END IF;
 	UPDATE flov7.event_clock c SET pos = v_base + v_n;
-	FOR r IN SELECT * FROM flov7.events e WHERE e.pos > v_base AND e.pos <= v_base + v_n AND e.topic <> 'system'
-			  ORDER BY e.pos LOOP
-		PERFORM pg_catalog.pg_notify(flov7.user_channel(r.user_id), flov7.event_notice(r));
-	END LOOP;
-	FOR r IN SELECT * FROM flov7.events e WHERE e.pos > v_base AND e.pos <= v_base + v_n AND e.topic = 'system'
-			  ORDER BY e.pos LOOP
-		PERFORM pg_catalog.pg_notify('flov7_system', flov7.event_notice(r));
-	END LOOP;
+	-- users' events, then the system stream's, each in order (pg_notify runs after the sort)
+	PERFORM pg_catalog.pg_notify(CASE WHEN e.topic = 'system' THEN 'flov7_system' ELSE flov7.user_channel(e.user_id) END,
+								 flov7.event_notice(e))
+	   FROM flov7.events e WHERE e.pos > v_base AND e.pos <= v_base + v_n
+	  ORDER BY e.topic = 'system', e.pos;
 	PERFORM pg_catalog.pg_notify('flov7_events', (v_base + v_n)::text);
 	RETURN v_base + v_n;
 END
@@ -203,41 +202,68 @@ COMMENT ON FUNCTION flov7.events_purge(int) IS
 
 -- ---- what writes events -----------------------------------------------------------------
 
--- Executions: created, and every change of status (pending -> running is "started").
+-- Executions: created, and every change of status (pending -> running is "started"), once per
+-- statement (the runner writes a batch of executions back in one UPDATE).
+CREATE FUNCTION flov7.execution_event_payload(e flov7.workflow_executions) RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+	SELECT jsonb_build_object('execution_id', e.id, 'workflow_id', e.workflow_id, 'status', e.status,
+							  'error_message', e.error_message, 'error_node', e.error_node,
+							  'execution_time_seconds', e.execution_time_seconds)
+$$;
 CREATE FUNCTION flov7.execution_event() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
 BEGIN
-	PERFORM flov7.event_add(NEW.user_id, 'workflows',
-		CASE WHEN TG_OP = 'INSERT' THEN 'execution.created'
-			 WHEN NEW.status = 'running' AND OLD.status = 'pending' THEN 'execution.started'
-			 ELSE 'execution.' || NEW.status END,
-		jsonb_build_object('execution_id', NEW.id, 'workflow_id', NEW.workflow_id, 'status', NEW.status,
-						   'error_message', NEW.error_message, 'error_node', NEW.error_node,
-						   'execution_time_seconds', NEW.execution_time_seconds));
+	IF TG_OP = 'INSERT' THEN
+		INSERT INTO flov7.events (user_id, topic, type, payload)
+		SELECT n.user_id, 'workflows', 'execution.created', flov7.execution_event_payload(n)
+		  FROM new_executions n ORDER BY n.created_at, n.id;
+	ELSE
+		INSERT INTO flov7.events (user_id, topic, type, payload)
+		SELECT n.user_id, 'workflows',
+			   CASE WHEN n.status = 'running' AND o.status = 'pending' THEN 'execution.started'
+					ELSE 'execution.' || n.status END,
+			   flov7.execution_event_payload(n)
+		  FROM new_executions n JOIN old_executions o ON o.id = n.id
+		 WHERE o.status IS DISTINCT FROM n.status
+		 ORDER BY n.created_at, n.id;
+	END IF;
+	IF FOUND THEN
+		PERFORM flov7.wake_workers();
+	END IF;
 	RETURN NULL;
 END
 $$;
 CREATE TRIGGER workflow_executions_event_insert AFTER INSERT ON flov7.workflow_executions
-	FOR EACH ROW EXECUTE FUNCTION flov7.execution_event();
-CREATE TRIGGER workflow_executions_event_status AFTER UPDATE OF status ON flov7.workflow_executions
-	FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION flov7.execution_event();
+	REFERENCING NEW TABLE AS new_executions FOR EACH STATEMENT EXECUTE FUNCTION flov7.execution_event();
+CREATE TRIGGER workflow_executions_event_status AFTER UPDATE ON flov7.workflow_executions
+	REFERENCING OLD TABLE AS old_executions NEW TABLE AS new_executions
+	FOR EACH STATEMENT EXECUTE FUNCTION flov7.execution_event();
 
 -- Steps: each one that ends (completed or failed; skipped and cancelled ones are told by
 -- their execution's events).
 CREATE FUNCTION flov7.step_event() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
 BEGIN
-	PERFORM flov7.event_add(NEW.user_id, 'workflows', 'step.' || NEW.state,
-		jsonb_build_object('execution_id', NEW.execution_id, 'node_id', NEW.node_id, 'iteration', NEW.iteration,
-						   'state', NEW.state, 'attempt', NEW.attempt,
-						   'workflow_id', (SELECT e.workflow_id FROM flov7.workflow_executions e
-											WHERE e.user_id = NEW.user_id AND e.id = NEW.execution_id)));
+	-- once per statement: the runner writes an execution's steps back in one UPDATE
+	INSERT INTO flov7.events (user_id, topic, type, payload)
+	SELECT n.user_id, 'workflows', 'step.' || n.state,
+		   jsonb_build_object('execution_id', n.execution_id, 'node_id', n.node_id, 'iteration', n.iteration,
+							  'state', n.state, 'attempt', n.attempt, 'workflow_id', e.workflow_id)
+	  FROM new_steps n
+	  JOIN old_steps o ON o.user_id = n.user_id AND o.execution_id = n.execution_id AND o.node_id = n.node_id
+					  AND o.iteration = n.iteration
+	  LEFT JOIN flov7.workflow_executions e ON e.user_id = n.user_id AND e.id = n.execution_id
+	 WHERE n.state IN ('completed', 'failed') AND o.state IS DISTINCT FROM n.state
+	 ORDER BY n.completed_at, n.iteration, n.node_id;
+	IF FOUND THEN
+		PERFORM flov7.wake_workers();
+	END IF;
 	RETURN NULL;
 END
 $$;
-CREATE TRIGGER execution_steps_event AFTER UPDATE OF state ON flov7.execution_steps
-	FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state AND NEW.state IN ('completed', 'failed'))
-	EXECUTE FUNCTION flov7.step_event();
+CREATE TRIGGER execution_steps_event AFTER UPDATE ON flov7.execution_steps
+	REFERENCING OLD TABLE AS old_steps NEW TABLE AS new_steps
+	FOR EACH STATEMENT EXECUTE FUNCTION flov7.step_event();
 
 -- Notifications: created, read.
 CREATE FUNCTION flov7.notification_event() RETURNS trigger

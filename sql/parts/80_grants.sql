@@ -50,7 +50,7 @@ GRANT EXECUTE ON FUNCTION
 	flov7.user_json(flov7.users), flov7.caller_user_json(), flov7.api_key_json(uuid), flov7.integration_json(uuid),
 	flov7.notification_json(flov7.notifications),
 	flov7.credentials_encrypt(jsonb), flov7.change_password(text, text),
-	flov7.request_ip(), flov7.request_header(text)
+	flov7.request_ip(), flov7.request_header(text), flov7.caller_api_key()
 	TO flov7_user, flov7_admin;
 
 -- Tables: only what the invoker-rights functions touch; rows are filtered by RLS.
@@ -67,8 +67,8 @@ GRANT SELECT (id, user_id, service_name, service_type, is_active, last_used_at, 
 	DELETE
 	ON flov7.user_integrations TO flov7_user, flov7_admin;
 GRANT SELECT (id, user_id, name, key_prefix, permissions, is_active, expires_at, last_used_at, usage_count,
-			  revoked_at, created_at),
-	INSERT (user_id, name, key_prefix, key_hash, permissions, expires_at),
+			  revoked_at, created_at, parent_id),
+	INSERT (user_id, name, key_prefix, key_hash, permissions, expires_at, parent_id),
 	UPDATE (is_active, revoked_at)
 	ON flov7.api_keys TO flov7_user, flov7_admin;
 GRANT SELECT, UPDATE (is_read, read_at) ON flov7.notifications TO flov7_user, flov7_admin;

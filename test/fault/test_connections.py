@@ -3,6 +3,7 @@ flight never evicted, running short of descriptors.  Each test starts its own fr
 suite's harness); floods of thousands of sockets run in their own process (flood.py).
 """
 
+import json
 import os
 import re
 import resource
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 
 import pytest
 import requests
@@ -22,7 +24,12 @@ from conftest import TIMEOUT, wait_route
 FLOOD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "flood.py")
 PROMPT = 1.0  # a normal client's answer, flood or not
 REFRESH_RATE = 2000  # reconnects a second; flood.py says why it is paced at all
-BAD_LOGIN = {"email": "nobody@flov7.test", "password": "not the password"}
+
+
+def bad_login():
+    """A refused login (401) for an address never tried before: the database locks an address
+    after a few failed logins (429), and these tests send many."""
+    return {"email": "nobody-%s@flov7.test" % uuid.uuid4().hex, "password": "not the password"}
 
 
 class Flood:
@@ -104,7 +111,7 @@ def assert_served(url):
     times = {}
     for method, path, status, kw in (("GET", "/health", 200, {}),
                                      ("GET", "/ready", 200, {}),
-                                     ("POST", "/api/v1/auth/login", 401, {"json": BAD_LOGIN})):
+                                     ("POST", "/api/v1/auth/login", 401, {"json": bad_login()})):
         r, took = timed(method, url + path, **kw)
         assert r.status_code == status, (path, r.status_code, r.text)
         assert took < PROMPT, "%s %s took %.3f s" % (method, path, took)
@@ -155,12 +162,15 @@ def get(path):
     return ("GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" % path).encode()
 
 
-LOGIN = ('{"email":"nobody@flov7.test","password":"not the password"}').encode()
+def login_body():
+    return json.dumps(bad_login(), separators=(",", ":")).encode()
 
 
-def post_login(body=LOGIN):
+def post_login(body=None, length=None):
+    body = login_body() if body is None else body
     return (b"POST /api/v1/auth/login HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
-            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(LOGIN)) + body
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+            % (len(body) if length is None else length)) + body
 
 
 # --- idle floods -------------------------------------------------------------------------------
@@ -227,13 +237,14 @@ def test_requests_in_flight_are_not_evicted(frontd, slow_route):
     head = idle_socket(f.port)
     head.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n")
     body = idle_socket(f.port)
-    body.sendall(post_login(LOGIN[:10]))
+    login = login_body()
+    body.sendall(post_login(login[:10], len(login)))
     idle = [idle_socket(f.port) for _ in range(40)]
     # the newcomers took the idle sockets' places: every request is served
     assert_served(f.url)
     assert sum(closed_by_server(s, timeout=0.01) for s in idle) > 20
     assert raw_request(head, b"Connection: close\r\n\r\n")[0] == 200
-    assert raw_request(body, LOGIN[10:])[0] == 401
+    assert raw_request(body, login[10:])[0] == 401
     t.join(TIMEOUT)
     assert result == {"status": 200, "body": {"slept": True}}
     f.stop()

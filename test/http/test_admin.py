@@ -196,9 +196,10 @@ def test_deactivated_user_refused_everywhere(client, admin, user, q):
 
     set_status(client, admin, user.id, False)
     assert db_user(q, user.id) == ("user", False)
-    # authenticated but inactive -> 42501 -> 403 (the request carried credentials)
-    expect_error(client.get(API + "/auth/me", token=user.access), 403, "42501")
-    expect_error(client.get(API + "/users/profile", token=user.access), 403, "42501")
+    # deactivation ended the user's sessions: their access tokens are revoked (28000 -> 401)
+    expect_error(client.get(API + "/auth/me", token=user.access), 401, "28000")
+    expect_error(client.get(API + "/users/profile", token=user.access), 401, "28000")
+    # an API key is kept, but its inactive owner is refused: 42501 -> 403 (credentials given)
     expect_error(client.get(API + "/auth/me", api_key=key), 403, "42501")
     expect_error(client.get(API + "/users/integrations", bearer_key=key), 403, "42501")
     # anonymous calls for an inactive account -> 401
@@ -218,7 +219,7 @@ def test_deactivated_admin_token_refused(client, admin, make_user):
     set_role(client, admin, other.id, "admin")
     tok = login(client, other.email, other.password)
     set_status(client, admin, other.id, False)
-    expect_error(client.get(ADMIN + "/stats", token=tok["access_token"]), 403, "42501")
+    expect_error(client.get(ADMIN + "/stats", token=tok["access_token"]), 401, "28000")
     expect_error(client.post(API + "/auth/login",
                              json_body={"email": other.email, "password": other.password}), 401)
     set_status(client, admin, other.id, True)

@@ -10,10 +10,11 @@ SELECT tables_are('flov7', ARRAY[
 	'audit_logs', 'api_keys', 'notifications', 'deployments',
 	'user_passwords', 'revoked_tokens', 'refresh_tokens', 'settings', 'permissions', 'role_permissions',
 	'plan_quotas', 'routes', 'execution_steps', 'execution_step_data', 'custom_functions', 'outbound_requests',
-	'json_schemas', 'message_templates', 'events', 'event_clock', 'realtime_connections']);
+	'json_schemas', 'message_templates', 'events', 'event_clock', 'realtime_connections', 'login_throttle']);
 
 SELECT columns_are('flov7', 'users', ARRAY['id', 'email', 'full_name', 'avatar_url', 'is_active', 'is_verified',
-	'role', 'subscription_plan', 'subscription_expires_at', 'created_at', 'updated_at', 'last_login']);
+	'role', 'subscription_plan', 'subscription_expires_at', 'created_at', 'updated_at', 'last_login',
+	'tokens_valid_after']);
 SELECT columns_are('flov7', 'workflows', ARRAY['id', 'user_id', 'name', 'description', 'workflow_json', 'tags',
 	'is_template', 'status', 'primitives_count', 'estimated_cost', 'execution_count', 'last_executed_at',
 	'version', 'created_at', 'updated_at']);

@@ -1,6 +1,6 @@
 -- 05_auth_api.sql: register, login, JWT issuing, refresh rotation and reuse, logout, me, verify, passwords.
 BEGIN;
-SELECT plan(56);
+SELECT plan(59);
 \ir helpers.psql
 
 -- The decoded payload of a JWT.
@@ -75,10 +75,14 @@ SELECT pg_temp.act_anon();
 SELECT flov7_api.auth_login('{"email":"REG.USER@pgtap.test","password":"correct horse"}') AS login \gset
 SELECT is(:'login'::jsonb -> 'user' ->> 'id', :'uid', 'login (email in any case)');
 SELECT ok(:'login'::jsonb -> 'user' ->> 'last_login' IS NOT NULL, 'login sets last_login');
-SELECT throws_ok($$SELECT flov7_api.auth_login('{"email":"reg.user@pgtap.test","password":"wrong horse"}')$$,
-				 '28P01', 'invalid email or password', 'wrong password is 28P01');
-SELECT throws_ok($$SELECT flov7_api.auth_login('{"email":"nobody@pgtap.test","password":"wrong horse"}')$$,
-				 '28P01', 'invalid email or password', 'unknown email: same 28P01, same message');
+-- A refused login is answered (status 401 and the error body), not raised, so that its audit row commits.
+SELECT is(flov7_api.auth_login('{"email":"reg.user@pgtap.test","password":"wrong horse"}'),
+		  '{"code":"28P01","message":"invalid email or password","details":null,"hint":null}'::jsonb,
+		  'wrong password answers code 28P01');
+SELECT is(current_setting('response.status', true), '401', '... with HTTP status 401');
+SELECT is(flov7_api.auth_login('{"email":"nobody@pgtap.test","password":"wrong horse"}'),
+		  '{"code":"28P01","message":"invalid email or password","details":null,"hint":null}'::jsonb,
+		  'unknown email: the same answer');
 SELECT throws_ok($$SELECT flov7_api.auth_login('{"email":"reg.user@pgtap.test"}')$$, '22023', NULL,
 				 'login without password is 22023');
 
@@ -129,10 +133,16 @@ SELECT flov7_api.auth_login('{"email":"reg.user@pgtap.test","password":"correct 
 SELECT pg_temp.act_dba();
 UPDATE flov7.users SET is_active = false WHERE id = :'uid';
 SELECT pg_temp.act_anon();
-SELECT throws_ok($$SELECT flov7_api.auth_login('{"email":"reg.user@pgtap.test","password":"correct horse"}')$$,
-				 '42501', 'account is inactive', 'inactive login is 42501');
+SELECT is(flov7_api.auth_login('{"email":"reg.user@pgtap.test","password":"correct horse"}') ->> 'code', '42501',
+		  'inactive login answers code 42501');
+SELECT is(current_setting('response.status', true), '401', '... with HTTP status 401');
 SELECT throws_ok(format('SELECT flov7_api.auth_refresh(%L)', jsonb_build_object('refresh_token', :'login4'::jsonb ->> 'refresh_token')),
-				 '42501', 'account is inactive', 'inactive refresh is 42501');
+				 '28000', 'refresh token has been revoked', 'deactivation revoked the sessions: refresh is 28000');
+SELECT pg_temp.act_dba();
+SELECT flov7.issue_tokens(:'uid') AS login5 \gset
+SELECT pg_temp.act_anon();
+SELECT throws_ok(format('SELECT flov7_api.auth_refresh(%L)', jsonb_build_object('refresh_token', :'login5'::jsonb ->> 'refresh_token')),
+				 '42501', 'account is inactive', 'a live session of an inactive user: refresh is 42501');
 
 -- The JWT secret and admins, for DBAs.
 SELECT pg_temp.act_dba();

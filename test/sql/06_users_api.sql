@@ -63,7 +63,7 @@ SELECT throws_ok($$SELECT flov7_api.users_profile_update('{"avatar_url":"javascr
 SELECT throws_ok($$SELECT flov7_api.users_profile_update('{"new_password":"brand new pw"}')$$, '22023',
 				 'missing required field "current_password"', 'password change needs the current password');
 SELECT throws_ok($$SELECT flov7_api.users_profile_update('{"new_password":"brand new pw","current_password":"wrong one!"}')$$,
-				 '28P01', 'current password is incorrect', 'wrong current password is 28P01');
+				 '22023', 'current password is incorrect', 'wrong current password is 22023 (400), not 28P01 (401)');
 SELECT throws_ok($$SELECT flov7_api.users_profile_update('{"new_password":"short","current_password":"password123"}')$$,
 				 '22023', NULL, 'new password is checked');
 SELECT lives_ok($$SELECT flov7_api.users_profile_update('{"new_password":"brand new pw","current_password":"password123"}')$$,

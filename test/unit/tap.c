@@ -53,5 +53,6 @@ int main(void)
     test_auth();
     test_admit();
     test_wsproto();
+    test_resphdr();
     return tap_done();
 }

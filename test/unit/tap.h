@@ -21,5 +21,6 @@ void test_auth(void);
 void test_util(void);
 void test_admit(void);
 void test_wsproto(void);
+void test_resphdr(void);
 
 #endif

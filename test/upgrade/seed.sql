@@ -10,7 +10,8 @@ BEGIN;
 SET LOCAL ROLE flov7_anon;
 INSERT INTO public.upgrade_fixture
 SELECT 'ada_token', flov7_api.auth_register('{"email":"ada@upgrade.test","password":"correct horse 1","full_name":"Ada"}')::text;
-SELECT flov7_api.auth_register('{"email":"bob@upgrade.test","password":"correct horse 2"}') IS NOT NULL AS bob;
+INSERT INTO public.upgrade_fixture
+SELECT 'bob_token', flov7_api.auth_register('{"email":"bob@upgrade.test","password":"correct horse 2"}')::text;
 COMMIT;
 
 SELECT flov7.create_admin('root@upgrade.test', 'correct horse 3', 'Root') IS NOT NULL AS admin;

@@ -1,6 +1,6 @@
 -- verify.sql: after the update, the data written by seed.sql still works through the API.
 BEGIN;
-SELECT plan(14);
+SELECT plan(15);
 
 SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'flov7'), current_setting('flov7_test.version'),
 		  'the update reached the current version');
@@ -15,8 +15,12 @@ SELECT ok(flov7_api.auth_login('{"email":"ada@upgrade.test","password":"correct 
 SELECT ok(flov7_api.auth_refresh(jsonb_build_object('refresh_token',
 		  (SELECT value::jsonb ->> 'refresh_token' FROM public.upgrade_fixture WHERE name = 'ada_token'))) ? 'access_token',
 		  'a refresh token issued before the update rotates');
-SELECT throws_ok($$SELECT flov7_api.auth_login('{"email":"bob@upgrade.test","password":"correct horse 2"}')$$,
-				 '42501', NULL, 'a user deactivated before the update stays locked out');
+SELECT is(flov7_api.auth_login('{"email":"bob@upgrade.test","password":"correct horse 2"}') ->> 'code',
+		  '42501', 'a user deactivated before the update stays locked out');
+SELECT throws_ok(format('SELECT flov7_api.auth_refresh(%L)', jsonb_build_object('refresh_token',
+				 (SELECT value::jsonb ->> 'refresh_token' FROM public.upgrade_fixture WHERE name = 'bob_token'))),
+				 '28000', 'refresh token has been revoked',
+				 'the update ended the sessions of a user deactivated before it (issue 8)');
 RESET ROLE;
 
 SET LOCAL ROLE flov7_user;

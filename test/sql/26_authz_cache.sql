@@ -1,4 +1,4 @@
--- 23_authz_cache.sql: the authorizer's cache across transactions (extension/authz_cache.c).
+-- 26_authz_cache.sql: the authorizer's cache across transactions (extension/authz_cache.c).
 --
 -- Unlike the other files, this one commits: the cache lives across transactions, and a
 -- change reaches it only through a commit.  Each statement is its own transaction; the
@@ -9,7 +9,7 @@
 -- test/upgrade/run.sh runs the suites, or flov7 not preloaded) it checks the same answers.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS dblink;
-SELECT plan(75);
+SELECT plan(79);
 
 SELECT enabled::text AS cache_on FROM flov7.authz_cache_stats() \gset
 SELECT is(:cache_on, current_setting('shared_preload_libraries') ~ '\mflov7\M'
@@ -24,13 +24,13 @@ LANGUAGE sql AS $$
 	RETURNING id
 $$;
 
--- JWT claims as frontd passes them; exp_in seconds from now.
+-- JWT claims as frontd passes them; exp_in and iat_in seconds from now.
 CREATE FUNCTION pg_temp.claims(p_uid uuid, p_jti uuid DEFAULT gen_random_uuid(), p_sid uuid DEFAULT NULL,
-							   p_exp_in int DEFAULT 3600) RETURNS text
+							   p_exp_in int DEFAULT 3600, p_iat_in int DEFAULT 0) RETURNS text
 LANGUAGE sql AS $$
 	SELECT jsonb_strip_nulls(jsonb_build_object(
 		'sub', p_uid, 'role', 'flov7_user', 'jti', p_jti, 'sid', p_sid,
-		'iat', floor(extract(epoch FROM clock_timestamp()))::bigint,
+		'iat', floor(extract(epoch FROM clock_timestamp()))::bigint + p_iat_in,
 		'exp', floor(extract(epoch FROM clock_timestamp()))::bigint + p_exp_in))::text
 $$;
 
@@ -117,7 +117,7 @@ $$;
 
 -- This session's second request is checked by the statements themselves (each its own transaction).
 SELECT pg_temp.mkuser('user') AS u1, pg_temp.mkuser('user') AS u2, pg_temp.mkuser('user') AS u3,
-	   pg_temp.mkuser('premium') AS p1, pg_temp.mkuser('user') AS u4 \gset
+	   pg_temp.mkuser('premium') AS p1, pg_temp.mkuser('user') AS u4, pg_temp.mkuser('user') AS u5 \gset
 SELECT gen_random_uuid() AS jti1, gen_random_uuid() AS sid2 \gset
 
 -- ==== A token revoked at logout (revoked_tokens).
@@ -146,8 +146,16 @@ SELECT is(flov7.caller_status(), 'rejected', 'revoked session: refused on the ve
 SELECT is(pg_temp.other_status(), 'rejected', 'revoked session: refused on the other session''s next request');
 SELECT throws_ok($$SELECT flov7.caller_id()$$, '28000', 'token has been revoked', 'revoked session: 28000');
 
--- ==== A user deactivated, then reactivated.
-SELECT FROM pg_temp.use_claims(pg_temp.claims(:'u3'));
+-- ==== A user deactivated, then reactivated.  Deactivation also ends the sessions of the
+-- tokens issued before it (users.tokens_valid_after): first a token that predates it ...
+SELECT FROM pg_temp.use_claims(pg_temp.claims(:'u5', p_iat_in => -5));
+SELECT FROM pg_temp.other_use_claims(current_setting('request.jwt.claims'));
+SELECT is(pg_temp.warm(), 'authenticated', 'sessions ended: the other session has the token cached');
+UPDATE flov7.users SET is_active = false WHERE id = :'u5';
+SELECT is(flov7.caller_status(), 'rejected', 'token issued before a deactivation: refused on the very next request');
+SELECT is(pg_temp.other_status(), 'rejected', 'token issued before a deactivation: refused in the other session');
+-- ... then a token (said to be) issued after it, so that only is_active decides.
+SELECT FROM pg_temp.use_claims(pg_temp.claims(:'u3', p_iat_in => 60));
 SELECT FROM pg_temp.other_use_claims(current_setting('request.jwt.claims'));
 SELECT is(pg_temp.warm(), 'authenticated', 'deactivation: the other session has the user cached');
 SELECT is(flov7.caller_id(), :'u3'::uuid, 'deactivation: this session too');
@@ -162,17 +170,20 @@ SELECT is(pg_temp.other_status(), 'authenticated', 'reactivated user: accepted i
 
 -- ==== A change the triggers cannot see (they were disabled for it) still reaches the other
 -- session: re-enabling them is DDL on the table, whose relcache invalidation drops its cache.
+-- (A role change: deactivation would also revoke refresh tokens, whose triggers would bump.)
 SELECT is(pg_temp.warm(), 'authenticated', 'DDL: the other session has the user cached');
+SELECT is(pg_temp.other('SELECT flov7.caller_is_admin()'), 'f', 'DDL: not an admin');
 BEGIN;
 ALTER TABLE flov7.users DISABLE TRIGGER users_authz_before;
 ALTER TABLE flov7.users DISABLE TRIGGER users_authz;
-UPDATE flov7.users SET is_active = false WHERE id = :'u3';
+UPDATE flov7.users SET role = 'admin' WHERE id = :'u3';
 ALTER TABLE flov7.users ENABLE ALWAYS TRIGGER users_authz_before;
 ALTER TABLE flov7.users ENABLE ALWAYS TRIGGER users_authz;
 COMMIT;
-SELECT is(pg_temp.other_status(), 'inactive', 'DDL: a change made with the triggers disabled is seen after they are back');
-UPDATE flov7.users SET is_active = true WHERE id = :'u3';
-SELECT is(pg_temp.other_status(), 'authenticated', 'DDL: and the triggers work again');
+SELECT is(pg_temp.other('SELECT flov7.caller_is_admin()'), 't',
+		  'DDL: a change made with the triggers disabled is seen after they are back');
+UPDATE flov7.users SET role = 'user' WHERE id = :'u3';
+SELECT is(pg_temp.other('SELECT flov7.caller_is_admin()'), 'f', 'DDL: and the triggers work again');
 
 -- ==== A role change: promoted to admin, then demoted.
 SELECT ok(NOT flov7.caller_is_admin(), 'role: not an admin yet');
@@ -318,6 +329,6 @@ SELECT FROM dblink_disconnect('admin');
 -- ==== Clean up.
 SELECT FROM pg_temp.use_claims('');
 SELECT FROM dblink_disconnect('other');
-DELETE FROM flov7.users WHERE id IN (:'u1', :'u2', :'u3', :'p1');
+DELETE FROM flov7.users WHERE id IN (:'u1', :'u2', :'u3', :'p1', :'u5');
 SELECT * FROM finish();
 DROP EXTENSION dblink;
