@@ -63,11 +63,14 @@ def test_deactivated_user_refused_on_every_pool_connection(client, admin, make_u
     warm(q1, lambda: client.get(API + "/auth/me", api_key=k["key"]))
     expect(client.put("%s/users/%s/status" % (ADMIN, u.id), token=admin.access,
                       json_body={"is_active": False}), 200)
-    assert burst(lambda: client.get(API + "/auth/me", token=u.access)) == [403] * BURST
+    # deactivation ends the token's session (401); the key is refused as the owner's (403)
+    assert burst(lambda: client.get(API + "/auth/me", token=u.access)) == [401] * BURST
     assert burst(lambda: client.get(API + "/auth/me", api_key=k["key"])) == [403] * BURST
     expect(client.put("%s/users/%s/status" % (ADMIN, u.id), token=admin.access,
                       json_body={"is_active": True}), 200)
-    assert burst(lambda: client.get(API + "/auth/me", token=u.access)) == [200] * BURST
+    # reactivated: the key works again on every connection; the ended session does not come back
+    assert burst(lambda: client.get(API + "/auth/me", api_key=k["key"])) == [200] * BURST
+    assert burst(lambda: client.get(API + "/auth/me", token=u.access)) == [401] * BURST
 
 
 def test_demoted_admin_refused_on_every_pool_connection(client, admin, make_user, q1):
