@@ -16,6 +16,11 @@
 /* crypto.c */
 extern void flov7_sha256_hex(const char *data, size_t len, char *out);
 
+/* plans.c: a statement's plan, prepared once per backend and kept */
+struct _SPI_plan;
+extern struct _SPI_plan *flov7_plan_prepare(struct _SPI_plan **slot, const char *sql,
+											int nargs, Oid *types);
+
 /* authz.c */
 struct pg_uuid_t;
 extern void flov7_authz_init(void);

@@ -17,15 +17,14 @@
 #include "executor/spi.h"
 
 #include "engine.h"
+#include "flov7.h"
 
 /*
- * Run the saved plan of a statement, preparing it on first use.  *slot
- * holds the plan; read_only and tcount as for SPI_execute_plan.  Returns
- * the SPI result code.
+ * The saved plan of a statement, prepared and kept on first use (*slot
+ * holds it).  Also used by the authorizer (authz.c).
  */
-int
-flov7_plan_execute(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types,
-				   Datum *values, const char *nulls, bool read_only, long tcount)
+SPIPlanPtr
+flov7_plan_prepare(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
 {
 	if (*slot == NULL)
 	{
@@ -37,5 +36,18 @@ flov7_plan_execute(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types,
 			elog(ERROR, "flov7: keeping the plan of \"%s\" failed", sql);
 		*slot = plan;
 	}
-	return SPI_execute_plan(*slot, values, nulls, read_only, tcount);
+	return *slot;
+}
+
+/*
+ * Run the saved plan of a statement, preparing it on first use.  *slot
+ * holds the plan; read_only and tcount as for SPI_execute_plan.  Returns
+ * the SPI result code.
+ */
+int
+flov7_plan_execute(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types,
+				   Datum *values, const char *nulls, bool read_only, long tcount)
+{
+	return SPI_execute_plan(flov7_plan_prepare(slot, sql, nargs, types),
+							values, nulls, read_only, tcount);
 }

@@ -2,7 +2,7 @@
 # a private PostgreSQL 15 cluster owned by the postgres OS user (initdb refuses root), reached only
 # through a Unix socket in its own directory, never Debian's `main` cluster.
 
-PGBIN=${PGBIN:-$(/usr/lib/postgresql/15/bin/pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
+PGBIN=${PGBIN:-$(${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config} --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
 
 # as_pg runs a command as the cluster's owner: postgres when we are root, ourselves otherwise.
 as_pg() {

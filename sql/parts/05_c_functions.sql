@@ -54,4 +54,12 @@ COMMENT ON FUNCTION flov7.authorize(text) IS
 CREATE FUNCTION flov7.authz_invalidate() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'flov7_authz_invalidate' LANGUAGE C;
 COMMENT ON FUNCTION flov7.authz_invalidate() IS
-	'statement trigger: forget the cached caller after a change to what the authorizer reads';
+	'statement trigger: forget the cached caller after a change to what the authorizer reads, and have the commit move the shared generation on';
+
+-- The authorizer's cache across transactions (extension/authz_cache.c); owner only.
+CREATE FUNCTION flov7.authz_cache_stats(OUT enabled boolean, OUT generation bigint, OUT entries integer,
+										OUT hits bigint, OUT misses bigint,
+										OUT all_hits bigint, OUT all_misses bigint)
+	AS 'MODULE_PATHNAME', 'flov7_authz_cache_stats' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION flov7.authz_cache_stats() IS
+	'the authorizer''s cross-transaction cache: on in this session (preloaded, flov7.authz_cache_size > 0, not in recovery), the shared generation, this backend''s entries, hits and misses, and all backends'' hits and misses';

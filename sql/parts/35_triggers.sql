@@ -254,7 +254,8 @@ CREATE TRIGGER users_audit AFTER UPDATE OF role, is_active ON flov7.users
 	FOR EACH ROW WHEN (OLD.role IS DISTINCT FROM NEW.role OR OLD.is_active IS DISTINCT FROM NEW.is_active)
 	EXECUTE FUNCTION flov7.audit();
 
--- Whatever the authorizer reads changed: drop its per-transaction cache.
+-- Whatever the authorizer reads changed: drop its per-transaction cache, and after commit
+-- every backend's cached callers (extension/authz_cache.c).
 CREATE TRIGGER users_authz AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON flov7.users
 	FOR EACH STATEMENT EXECUTE FUNCTION flov7.authz_invalidate();
 CREATE TRIGGER api_keys_authz AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON flov7.api_keys
@@ -265,6 +266,30 @@ CREATE TRIGGER refresh_tokens_authz AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
 	FOR EACH STATEMENT EXECUTE FUNCTION flov7.authz_invalidate();
 CREATE TRIGGER role_permissions_authz AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON flov7.role_permissions
 	FOR EACH STATEMENT EXECUTE FUNCTION flov7.authz_invalidate();
+-- Before the first row changes, the transaction stops reading callers cached across
+-- transactions (its row triggers, e.g. users_guard and audit, must see its own changes).
+CREATE TRIGGER users_authz_before BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON flov7.users
+	FOR EACH STATEMENT EXECUTE FUNCTION flov7.authz_invalidate();
+CREATE TRIGGER api_keys_authz_before BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON flov7.api_keys
+	FOR EACH STATEMENT EXECUTE FUNCTION flov7.authz_invalidate();
+CREATE TRIGGER revoked_tokens_authz_before BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON flov7.revoked_tokens
+	FOR EACH STATEMENT EXECUTE FUNCTION flov7.authz_invalidate();
+CREATE TRIGGER refresh_tokens_authz_before BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON flov7.refresh_tokens
+	FOR EACH STATEMENT EXECUTE FUNCTION flov7.authz_invalidate();
+CREATE TRIGGER role_permissions_authz_before BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON flov7.role_permissions
+	FOR EACH STATEMENT EXECUTE FUNCTION flov7.authz_invalidate();
+-- They all fire also under session_replication_role = replica (a logical replication apply,
+-- a DBA's bulk fix): a change they miss would leave every backend's cached callers stale.
+ALTER TABLE flov7.users ENABLE ALWAYS TRIGGER users_authz;
+ALTER TABLE flov7.api_keys ENABLE ALWAYS TRIGGER api_keys_authz;
+ALTER TABLE flov7.revoked_tokens ENABLE ALWAYS TRIGGER revoked_tokens_authz;
+ALTER TABLE flov7.refresh_tokens ENABLE ALWAYS TRIGGER refresh_tokens_authz;
+ALTER TABLE flov7.role_permissions ENABLE ALWAYS TRIGGER role_permissions_authz;
+ALTER TABLE flov7.users ENABLE ALWAYS TRIGGER users_authz_before;
+ALTER TABLE flov7.api_keys ENABLE ALWAYS TRIGGER api_keys_authz_before;
+ALTER TABLE flov7.revoked_tokens ENABLE ALWAYS TRIGGER revoked_tokens_authz_before;
+ALTER TABLE flov7.refresh_tokens ENABLE ALWAYS TRIGGER refresh_tokens_authz_before;
+ALTER TABLE flov7.role_permissions ENABLE ALWAYS TRIGGER role_permissions_authz_before;
 
 -- A route must name an existing function (jsonb) RETURNS jsonb.
 CREATE FUNCTION flov7.routes_check() RETURNS trigger

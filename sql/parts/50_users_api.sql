@@ -38,9 +38,20 @@ BEGIN
 END
 $$;
 
--- GET /users/profile: the caller's profile.
+-- GET /users/profile: the caller's profile (written out as in auth_me, for the same reason).
 CREATE FUNCTION flov7_api.users_profile_get(args jsonb) RETURNS jsonb
-LANGUAGE sql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$ SELECT flov7.caller_user_json() $$;
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('profile:read');
+	v_result jsonb;
+BEGIN
+	SELECT flov7.user_json(u) INTO v_result FROM flov7.users u WHERE u.id = v_uid;
+	IF v_result IS NULL THEN
+		RAISE EXCEPTION 'user not found' USING ERRCODE = 'P0002';
+	END IF;
+	RETURN v_result;
+END
+$$;
 
 -- PUT /users/profile: change full_name and avatar_url; the password with current_password + new_password.
 CREATE FUNCTION flov7_api.users_profile_update(args jsonb) RETURNS jsonb
