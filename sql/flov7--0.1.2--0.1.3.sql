@@ -849,24 +849,29 @@ END
 $$;
 
 -- The total of a list: {"total", "estimate"}.  "exact" counts every row (cost: the rows);
--- "planned" is the planner's estimate; the default counts exactly up to 1000 rows (at most
--- 1001 index entries read) and beyond that answers the planner's estimate, at least 1001.
+-- "planned" is the planner's estimate; the default is exact up to 1000 rows, counted by a
+-- count that stops at 1001, and beyond that the planner's estimate (at least 1001).  The count
+-- is skipped when the planner expects more than 10 000 rows: it would stop at 1001 anyway, but
+-- the rows it reads to find them grow with the filters no index serves (a status of
+-- executions, a type of notifications).
 CREATE FUNCTION flov7.list_total(p_list text, p_f jsonb, p_pref text) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_n bigint;
+	v_est bigint;
 BEGIN
 	IF p_pref = 'exact' THEN
 		EXECUTE 'SELECT count(*) FROM ' || flov7.list_from(p_list) INTO v_n USING p_f;
 		RETURN jsonb_build_object('total', v_n, 'estimate', false);
 	END IF;
-	IF p_pref IS DISTINCT FROM 'planned' THEN
+	v_est := flov7.list_estimate(p_list, p_f);
+	IF p_pref IS DISTINCT FROM 'planned' AND v_est <= 10000 THEN
 		EXECUTE 'SELECT count(*) FROM (SELECT 1 FROM ' || flov7.list_from(p_list) || ' LIMIT 1001) c' INTO v_n USING p_f;
 		IF v_n <= 1000 THEN
 			RETURN jsonb_build_object('total', v_n, 'estimate', false);
 		END IF;
 	END IF;
-	RETURN jsonb_build_object('total', greatest(flov7.list_estimate(p_list, p_f), coalesce(v_n, 0)), 'estimate', true);
+	RETURN jsonb_build_object('total', greatest(v_est, coalesce(v_n, 0)), 'estimate', true);
 END
 $$;
 
