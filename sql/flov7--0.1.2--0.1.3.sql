@@ -1356,3 +1356,38 @@ GRANT EXECUTE ON FUNCTION
 
 -- An admin search's sparse page (60_admin_api.sql).
 GRANT EXECUTE ON FUNCTION flov7.admin_user_search(jsonb) TO flov7_admin;
+
+-- ======== issue 8, lists that cost by the page: an offset past int's range is a plain 400 (sql/parts/20_helpers.sql) ========
+-- Read an integer field (JSON number or numeric string) within [min_value, max_value], and
+-- within int's range when a bound is not given.
+CREATE OR REPLACE FUNCTION flov7.arg_int(args jsonb, name text, default_value int, min_value int DEFAULT NULL, max_value int DEFAULT NULL)
+RETURNS int LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+	v jsonb := args -> name;
+	t text;
+	n bigint;
+BEGIN
+	min_value := coalesce(min_value, -2147483648);
+	max_value := coalesce(max_value, 2147483647);
+	IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+		RETURN default_value;
+	END IF;
+	IF jsonb_typeof(v) NOT IN ('number', 'string') THEN
+		RAISE EXCEPTION 'field "%" must be an integer', name USING ERRCODE = '22023';
+	END IF;
+	t := btrim(v #>> '{}');
+	IF t !~ '^[-+]?[0-9]{1,12}$' THEN
+		RAISE EXCEPTION 'field "%" must be an integer', name
+			USING ERRCODE = '22023', DETAIL = format('Got %s.', left(v::text, 40));
+	END IF;
+	n := t::bigint;
+	IF n < min_value OR n > max_value THEN
+		RAISE EXCEPTION 'field "%" must be %', name,
+			CASE WHEN n < min_value AND max_value = 2147483647 THEN format('at least %s', min_value)
+				 WHEN n > max_value AND min_value = -2147483648 THEN format('at most %s', max_value)
+				 ELSE format('between %s and %s', min_value, max_value) END
+			USING ERRCODE = '22023';
+	END IF;
+	RETURN n::int;
+END
+$$;

@@ -105,7 +105,7 @@ def test_bad_cursors_are_400(client, make_user, q):
 
 
 def test_bad_page_arguments_are_400(client, user):
-    for params in ({"limit": 0}, {"limit": 101}, {"limit": "ten"}, {"offset": -1}, {"count": "most"},
+    for params in ({"limit": 0}, {"limit": 101}, {"limit": "ten"}, {"offset": -1}, {"offset": 99999999999}, {"count": "most"},
                    {"sort_by": "password"}, {"sort_order": "up"}):
         expect_error(page(client, user, "/workflows", **params), 400)
     for path in ("/users/notifications", "/auth/api-keys", "/users/integrations", "/workflows/templates", "/primitives"):

@@ -2,7 +2,7 @@
 -- else the planner's estimate marked as such; opaque keyset cursors (round trips, equal sort
 -- keys, tampered, foreign, mixed with offset, another sort); the headers; bad page arguments.
 BEGIN;
-SELECT plan(77);
+SELECT plan(78);
 \ir helpers.psql
 
 SELECT pg_temp.mkuser('li.a@pgtap.test', 'user', 'enterprise') AS a \gset
@@ -268,6 +268,8 @@ SELECT is(flov7.list_estimate('notifications', jsonb_build_object('uid', :'b')),
 SELECT throws_ok($$SELECT flov7_api.notification_list('{"limit":0}')$$, '22023', 'field "limit" must be between 1 and 100', 'limit 0');
 SELECT throws_ok($$SELECT flov7_api.workflow_list('{"limit":"101"}')$$, '22023', 'field "limit" must be between 1 and 100', 'limit 101');
 SELECT throws_ok($$SELECT flov7_api.execution_list('{"id":"00000000-0000-0000-0000-000000000000","offset":-1}')$$, '22023', NULL, 'offset -1');
+SELECT throws_ok($$SELECT flov7_api.notification_list('{"offset":"99999999999"}')$$, '22023',
+				 'field "offset" must be between 0 and 2147483647', 'an offset past int''s range says so');
 SELECT throws_ok($$SELECT flov7_api.workflow_list('{"sort_by":"id"}')$$, '22023', NULL, 'an unknown sort');
 SELECT throws_ok($$SELECT flov7_api.template_list('{"cursor":5}')$$, '22023', 'field "cursor" must be a string', 'a cursor that is not a string');
 
