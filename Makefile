@@ -7,6 +7,7 @@
 #   make bench      frontd against pgbench, side by side (bench/RESULTS.md)
 #   make bench-engine  the workflow engine's workers against graphile-worker, side by side (bench/RESULTS.md)
 #   make bench-realtime  frontd's WebSocket fan-out against Node (pg LISTEN + ws), side by side (bench/RESULTS.md)
+#   make bench-lists  lists at 1 000 000 rows of one user and 100 000 users, through frontd (bench/RESULTS.md)
 #   make fault-loop the fault suite 20 times in a row per frontd build (N=20), plain and ASan
 #   make fuzz       every libFuzzer target (test/fuzz) for FUZZ_SECONDS each (default 120)
 
@@ -25,7 +26,7 @@ EXTRA_CLEAN = $(DATA_built)
 # The install script is assembled from sql/parts/ in name order.
 SQL_PARTS = $(sort $(wildcard sql/parts/*.sql))
 
-.PHONY: all deps frontd run stop test bench bench-engine bench-realtime unit fault-loop fuzz
+.PHONY: all deps frontd run stop test bench bench-engine bench-realtime bench-lists unit fault-loop fuzz
 
 # `deps` must run before PGXS is read when pg_config is missing, so it is a separate make invocation.
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
@@ -92,6 +93,11 @@ bench-realtime: deps
 	$(MAKE) all
 	$(MAKE) install
 	@bash bench/realtime.sh
+
+bench-lists: deps
+	$(MAKE) all
+	$(MAKE) install
+	@bash bench/lists.sh
 
 clean: clean-frontd
 clean-frontd:

@@ -638,8 +638,7 @@ REVOKE ALL ON FUNCTION flov7.audit_auth(text, uuid, uuid, jsonb), flov7.login_lo
 	flov7.login_failed(text, uuid) FROM PUBLIC;
 REVOKE ALL ON flov7.login_throttle FROM PUBLIC;
 
--- ======== issue 6, type checks without a bounded repetition (sql/parts/10_schema.sql, 78_events.sql) ========
--- '{0,49}' made PostgreSQL's regex engine build 49 states per row written; the length is checked apart.
+-- ======== issue 6, type checks without a bounded repetition (sql/parts/10_schema.sql, 78_events.sql) =-- '{0,49}' made PostgreSQL's regex engine build 49 states per row written; the length is checked apart.
 ALTER TABLE flov7.events DROP CONSTRAINT events_type_check,
 	ADD CONSTRAINT events_type_check CHECK (type ~ '^[a-z][a-z0-9_.]*$' AND length(type) <= 50);
 ALTER TABLE flov7.notifications DROP CONSTRAINT notifications_type_check,
@@ -704,5 +703,757 @@ BEGIN
 		RAISE EXCEPTION 'user not found' USING ERRCODE = 'P0002';
 	END IF;
 	RETURN v_result;
+=======
+-- ======== issue 8, lists that cost by the page: cursors, totals, the indexes of the lists (sql/parts/22_lists.sql) ========
+-- The indexes of the lists, in 22_lists.sql now; four of them change shape under the same name.
+DROP INDEX flov7.notifications_user_idx, flov7.notifications_unread_idx, flov7.workflows_user_id_idx,
+	flov7.api_keys_user_idx;
+-- The MAC key of list cursors; replacing it invalidates every cursor handed out.
+INSERT INTO flov7.settings (key, value) VALUES ('cursor_secret', flov7.random_token('', 32));
+ALTER TABLE flov7.settings ADD CONSTRAINT settings_cursor_secret_check
+	CHECK (key <> 'cursor_secret' OR octet_length(value) >= 32);
+
+-- ---- indexes: (owner, sort key, id) for each list, trigram GIN for each search ------------------
+-- The executions of a workflow have theirs in 66_engine.sql; the steps of an execution are read
+-- in their primary key's order.  Workflows sorted by last_executed_at are sorted in memory: an
+-- index on it would make every execution's end (which sets it) a non-HOT update, and a user's
+-- workflows are bounded by the plan's max_workflows.
+CREATE INDEX notifications_user_idx ON flov7.notifications (user_id, created_at DESC, id DESC);
+CREATE INDEX notifications_unread_idx ON flov7.notifications (user_id, created_at DESC, id DESC) WHERE NOT is_read;
+CREATE INDEX users_created_idx ON flov7.users (created_at DESC, id DESC);
+CREATE INDEX users_email_trgm_idx ON flov7.users USING gin (email gin_trgm_ops);
+CREATE INDEX users_full_name_trgm_idx ON flov7.users USING gin (full_name gin_trgm_ops);
+CREATE INDEX workflows_user_id_idx ON flov7.workflows (user_id, created_at, id);
+CREATE INDEX workflows_user_updated_idx ON flov7.workflows (user_id, updated_at, id);
+CREATE INDEX workflows_user_name_idx ON flov7.workflows (user_id, lower(name), id);
+CREATE INDEX workflows_name_trgm_idx ON flov7.workflows USING gin (name gin_trgm_ops);
+CREATE INDEX workflows_description_trgm_idx ON flov7.workflows USING gin (description gin_trgm_ops);
+CREATE INDEX workflow_templates_list_idx ON flov7.workflow_templates (is_featured DESC, lower(name), id);
+CREATE INDEX workflow_templates_name_trgm_idx ON flov7.workflow_templates USING gin (name gin_trgm_ops);
+CREATE INDEX workflow_templates_description_trgm_idx ON flov7.workflow_templates USING gin (description gin_trgm_ops);
+CREATE INDEX api_keys_user_idx ON flov7.api_keys (user_id, created_at DESC, id DESC);
+CREATE INDEX user_integrations_user_idx ON flov7.user_integrations (user_id, created_at DESC, id DESC);
+
+-- The FROM and WHERE of each list, fixed texts over one jsonb parameter $1 of filter values
+-- ("uid" is the caller).  Every query of a list (page, count, estimate) starts from these.
+CREATE FUNCTION flov7.list_from(p_list text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+	CASE p_list
+	WHEN 'notifications' THEN RETURN $q$flov7.notifications n
+		WHERE n.user_id = ($1->>'uid')::uuid
+		  AND (($1->>'read') IS NULL OR n.is_read = ($1->>'read')::boolean)
+		  AND (($1->>'type') IS NULL OR n.type = ($1->>'type'))$q$;
+	WHEN 'admin_users' THEN RETURN $q$flov7.users u
+		WHERE (($1->>'role') IS NULL OR u.role = ($1->>'role'))
+		  AND (($1->>'active') IS NULL OR u.is_active = ($1->>'active')::boolean)
+		  AND (($1->>'pat') IS NULL OR u.email ILIKE ($1->>'pat') OR u.full_name ILIKE ($1->>'pat'))$q$;
+	WHEN 'api_keys' THEN RETURN $q$flov7.api_keys k
+		WHERE k.user_id = ($1->>'uid')::uuid
+		  AND (($1->>'active') IS NULL OR k.is_active = ($1->>'active')::boolean)$q$;
+	WHEN 'integrations' THEN RETURN $q$flov7.user_integrations i
+		WHERE i.user_id = ($1->>'uid')::uuid
+		  AND (($1->>'type') IS NULL OR i.service_type = ($1->>'type'))
+		  AND (($1->>'active') IS NULL OR i.is_active = ($1->>'active')::boolean)$q$;
+	WHEN 'workflows' THEN RETURN $q$flov7.workflows w
+		WHERE w.user_id = ($1->>'uid')::uuid
+		  AND (($1->>'status') IS NULL OR w.status = ($1->>'status'))
+		  AND (($1->>'tag') IS NULL OR ($1->>'tag') = ANY (w.tags))
+		  AND (($1->>'pat') IS NULL OR w.name ILIKE ($1->>'pat') OR w.description ILIKE ($1->>'pat'))$q$;
+	WHEN 'templates' THEN RETURN $q$flov7.workflow_templates t
+		WHERE (($1->>'category') IS NULL OR t.category = ($1->>'category'))
+		  AND (($1->>'difficulty') IS NULL OR t.difficulty = ($1->>'difficulty'))
+		  AND (($1->>'featured') IS NULL OR t.is_featured = ($1->>'featured')::boolean)
+		  AND (($1->>'pat') IS NULL OR t.name ILIKE ($1->>'pat') OR t.description ILIKE ($1->>'pat'))$q$;
+	WHEN 'primitives' THEN RETURN $q$flov7.primitives p
+		WHERE (($1->>'type') IS NULL OR p.type = ($1->>'type'))
+		  AND (($1->>'category') IS NULL OR p.category = ($1->>'category'))$q$;
+	WHEN 'executions' THEN RETURN $q$flov7.workflow_executions e
+		WHERE e.user_id = ($1->>'uid')::uuid AND e.workflow_id = ($1->>'wf')::uuid
+		  AND (($1->>'status') IS NULL OR e.status = ($1->>'status'))
+		  AND (($1->>'from') IS NULL OR e.created_at >= ($1->>'from')::timestamptz)
+		  AND (($1->>'to') IS NULL OR e.created_at < ($1->>'to')::timestamptz)$q$;
+	WHEN 'steps' THEN RETURN $q$flov7.execution_steps s
+		WHERE s.user_id = ($1->>'uid')::uuid AND s.execution_id = ($1->>'exec')::uuid
+		  AND (($1->>'state') IS NULL OR s.state = ($1->>'state'))
+		  AND (($1->>'node') IS NULL OR s.node_id = ($1->>'node'))$q$;
+	ELSE
+		RAISE EXCEPTION 'unknown list "%"', p_list USING ERRCODE = '22023';
+	END CASE;
+END
+$$;
+
+-- Unpadded base64url of bytes.
+CREATE FUNCTION flov7.b64url(p bytea) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+	SELECT rtrim(translate(encode(p, 'base64'), E'+/\n', '-_'), '=')
+$$;
+
+-- Bytes of unpadded base64url; NULL if the text is not base64url.
+CREATE FUNCTION flov7.b64url_decode(p text) RETURNS bytea
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+BEGIN
+	IF p !~ '^[A-Za-z0-9_-]*$' OR length(p) % 4 = 1 THEN
+		RETURN NULL;
+	END IF;
+	RETURN decode(translate(p, '-_', '+/') || repeat('=', (4 - length(p) % 4) % 4), 'base64');
+END
+$$;
+
+-- The MAC of a cursor's payload for the caller and a list's scope (pgcrypto's hmac; the
+-- search_path is pinned to pgcrypto's schema below).
+CREATE FUNCTION flov7.cursor_mac(p_payload text, p_scope text) RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER AS $$
+	SELECT flov7.b64url(substring(hmac(coalesce(flov7.caller_id()::text, '') || '/' || p_scope || '/' || p_payload,
+									   flov7.setting('cursor_secret'), 'sha256') FROM 1 FOR 16))
+$$;
+
+DO $pin$
+DECLARE
+	crypto_schema name;
+BEGIN
+	SELECT n.nspname INTO STRICT crypto_schema
+	  FROM pg_catalog.pg_extension e
+	  JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+	 WHERE e.extname = 'pgcrypto';
+	EXECUTE pg_catalog.format('ALTER FUNCTION flov7.cursor_mac(text, text) SET search_path = pg_catalog, flov7, %I, pg_temp',
+							  crypto_schema);
+END
+$pin$;
+
+-- The cursor of a page whose last row has sort key p_key (a JSON array ending with the id).
+CREATE FUNCTION flov7.cursor_make(p_list text, p_sort text, p_scope text, p_key jsonb) RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_payload text := flov7.b64url(convert_to(jsonb_build_object('l', p_list, 's', p_sort, 'k', p_key)::text, 'UTF8'));
+BEGIN
+	RETURN v_payload || '.' || flov7.cursor_mac(v_payload, p_scope);
+END
+$$;
+
+-- Read the "cursor" argument of list p_list sorted by p_sort (scope p_scope): the sort key of the
+-- row the page starts after (a JSON array of p_nkeys values), or NULL without a cursor.  22023
+-- for a cursor that is malformed, changed, another caller's, another list's or scope's, made
+-- for another sort, or sent with "offset".
+CREATE FUNCTION flov7.arg_cursor(args jsonb, p_list text, p_sort text, p_scope text, p_nkeys int,
+								 p_name text DEFAULT 'cursor') RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v text := nullif(flov7.arg_text(args, p_name, false, 4000), '');
+	m text[];
+	v_payload jsonb;
+BEGIN
+	IF v IS NULL THEN
+		RETURN NULL;
+	END IF;
+	IF jsonb_typeof(args -> 'offset') IS DISTINCT FROM 'null' AND args ? 'offset' THEN
+		RAISE EXCEPTION 'send either "%" or "offset", not both', p_name USING ERRCODE = '22023',
+			HINT = 'A cursor already says where the page starts.';
+	END IF;
+	m := regexp_match(v, '^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{22})$');
+	IF m IS NULL THEN
+		RAISE EXCEPTION 'field "%" is not a cursor', p_name USING ERRCODE = '22023',
+			DETAIL = format('Got "%s".', left(v, 40)),
+			HINT = 'Send next_cursor exactly as a response of this list gave it, or leave it out for the first page.';
+	END IF;
+	IF NOT flov7.secure_equal(flov7.cursor_mac(m[1], p_scope), m[2]) THEN
+		RAISE EXCEPTION 'field "%" is not a cursor of this list', p_name USING ERRCODE = '22023',
+			DETAIL = 'It was changed, or made for another user, list, workflow or execution.',
+			HINT = 'Send next_cursor exactly as a response of this list gave it, or leave it out for the first page.';
+	END IF;
+	v_payload := convert_from(flov7.b64url_decode(m[1]), 'UTF8')::jsonb;
+	IF v_payload ->> 'l' IS DISTINCT FROM p_list THEN
+		RAISE EXCEPTION 'field "%" is a cursor of another list (%)', p_name, v_payload ->> 'l' USING ERRCODE = '22023';
+	END IF;
+	IF v_payload ->> 's' IS DISTINCT FROM p_sort THEN
+		RAISE EXCEPTION 'field "%" was made for another sort order', p_name USING ERRCODE = '22023',
+			DETAIL = format('It continues the order "%s"; this request asks for "%s".', v_payload ->> 's', p_sort),
+			HINT = 'Send the sort_by and sort_order of the request that returned the cursor, or leave the cursor out.';
+	END IF;
+	IF jsonb_typeof(v_payload -> 'k') IS DISTINCT FROM 'array' OR jsonb_array_length(v_payload -> 'k') <> p_nkeys THEN
+		RAISE EXCEPTION 'field "%" is not a cursor of this list', p_name USING ERRCODE = '22023';
+	END IF;
+	RETURN v_payload -> 'k';
+END
+$$;
+
+-- The count mode asked for: "count" in the arguments, else PostgREST's Prefer: count=exact |
+-- planned | estimated; NULL when neither asks (the default, estimated).
+CREATE FUNCTION flov7.list_count_pref(args jsonb) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v text := flov7.arg_enum(args, 'count', ARRAY['exact', 'planned', 'estimated'], false);
+BEGIN
+	IF v IS NULL THEN
+		v := (regexp_match(lower(coalesce(flov7.request_header('prefer'), '')),
+						   '(?:^|[,;[:space:]])count=(exact|planned|estimated)(?:$|[,;[:space:]])'))[1];
+	END IF;
+	RETURN v;
+END
+$$;
+
+-- The planner's estimate of the rows of a list, from EXPLAIN of its fixed text, as the owner:
+-- row level security would multiply the estimate by its own guess (about 1/2), so the caller
+-- is set here instead (an admin's only for admin_users).  Only the filter values come from the
+-- caller, as the parameter; nothing is executed.
+CREATE FUNCTION flov7.list_estimate(p_list text, p_f jsonb) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_f jsonb := p_f;
+	v_plan json;
+BEGIN
+	IF p_list = 'admin_users' THEN
+		IF NOT flov7.caller_is_admin() THEN
+			RAISE EXCEPTION 'only an admin may count users' USING ERRCODE = '42501';
+		END IF;
+	ELSIF p_list NOT IN ('templates', 'primitives') THEN
+		v_f := v_f || jsonb_build_object('uid', flov7.caller_id());
+	END IF;
+	EXECUTE 'EXPLAIN (FORMAT JSON) SELECT 1 FROM ' || flov7.list_from(p_list) INTO v_plan USING v_f;
+	RETURN round((v_plan -> 0 -> 'Plan' ->> 'Plan Rows')::numeric);
+END
+$$;
+
+-- The total of a list: {"total", "estimate"}.  "exact" counts every row (cost: the rows);
+-- "planned" is the planner's estimate; the default is exact up to 1000 rows, counted by a
+-- count that stops at 1001, and beyond that the planner's estimate (at least 1001).  The count
+-- is skipped when the planner expects more than 10 000 rows: it would stop at 1001 anyway, but
+-- the rows it reads to find them grow with the filters no index serves (a status of
+-- executions, a type of notifications).
+CREATE FUNCTION flov7.list_total(p_list text, p_f jsonb, p_pref text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_n bigint;
+	v_est bigint;
+BEGIN
+	IF p_pref = 'exact' THEN
+		EXECUTE 'SELECT count(*) FROM ' || flov7.list_from(p_list) INTO v_n USING p_f;
+		RETURN jsonb_build_object('total', v_n, 'estimate', false);
+	END IF;
+	v_est := flov7.list_estimate(p_list, p_f);
+	IF p_pref IS DISTINCT FROM 'planned' AND v_est <= 10000 THEN
+		EXECUTE 'SELECT count(*) FROM (SELECT 1 FROM ' || flov7.list_from(p_list) || ' LIMIT 1001) c' INTO v_n USING p_f;
+		IF v_n <= 1000 THEN
+			RETURN jsonb_build_object('total', v_n, 'estimate', false);
+		END IF;
+	END IF;
+	RETURN jsonb_build_object('total', greatest(v_est, coalesce(v_n, 0)), 'estimate', true);
+END
+$$;
+
+-- Add a header to the response (response.headers, CONTRACT.md), after those already there.
+CREATE FUNCTION flov7.response_header_add(p_name text, p_value text) RETURNS void
+LANGUAGE sql VOLATILE AS $$
+	SELECT set_config('response.headers',
+		(coalesce(nullif(current_setting('response.headers', true), '')::jsonb, '[]')
+		 || jsonb_build_array(jsonb_build_object(p_name, p_value)))::text, true)
+$$;
+
+-- A list's answer from p_rows, the page read with one row more than the limit, each row a JSON
+-- array [sort key, item]: the items, next_cursor when there is more, the total (the page tells
+-- it when it is the last one reached by offset, else flov7.list_total), and the headers
+-- Content-Range (offset pages: "0-19/1234", "0-19/*" when the total is an estimate) and
+-- Preference-Applied (when a count mode was asked).  p_f holds "lim", "off" and, on a cursor
+-- page, "after".  p_count, a total the list already knows ({"total", "estimate"}), stands in
+-- for flov7.list_total unless an exact count is asked.
+CREATE FUNCTION flov7.list_answer(p_list text, p_sort text, p_scope text, p_rows jsonb, p_f jsonb, p_pref text,
+								  p_count jsonb DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_limit int := (p_f ->> 'lim')::int;
+	v_offset int := coalesce((p_f ->> 'off')::int, 0);
+	v_keyset boolean := p_f ? 'after';
+	v_n int := jsonb_array_length(p_rows);
+	v_items jsonb;
+	v_next text;
+	v_count jsonb;
+BEGIN
+	IF v_n > v_limit THEN
+		v_next := flov7.cursor_make(p_list, p_sort, p_scope, p_rows -> (v_limit - 1) -> 0);
+		v_n := v_limit;
+	END IF;
+	SELECT coalesce(jsonb_agg(r.row -> 1 ORDER BY r.i), '[]') INTO v_items
+	  FROM jsonb_array_elements(p_rows) WITH ORDINALITY AS r (row, i) WHERE r.i <= v_limit;
+	IF v_next IS NULL AND NOT v_keyset AND (v_n > 0 OR v_offset = 0) THEN
+		v_count := jsonb_build_object('total', v_offset + v_n, 'estimate', false);
+	ELSIF p_count IS NOT NULL AND p_pref IS DISTINCT FROM 'exact' THEN
+		v_count := p_count;
+	ELSE
+		v_count := flov7.list_total(p_list, p_f, p_pref);
+	END IF;
+	IF NOT v_keyset THEN
+		PERFORM flov7.response_header_add('Content-Range',
+			CASE WHEN v_n = 0 THEN '*' ELSE v_offset || '-' || (v_offset + v_n - 1) END || '/'
+			|| CASE WHEN (v_count ->> 'estimate')::boolean THEN '*' ELSE v_count ->> 'total' END);
+	END IF;
+	IF p_pref IS NOT NULL THEN
+		PERFORM flov7.response_header_add('Preference-Applied', 'count=' || p_pref);
+	END IF;
+	RETURN jsonb_build_object('items', v_items, 'total', (v_count -> 'total'),
+							  'total_is_estimate', (v_count -> 'estimate'), 'limit', v_limit,
+							  'offset', v_offset, 'next_cursor', v_next);
+END
+$$;
+
+
+-- ======== issue 8, lists that cost by the page: API keys (sql/parts/40_auth_api.sql) ========
+-- GET /auth/api-keys: the caller's API keys, newest first; a page by offset or by cursor
+-- (22_lists.sql).
+CREATE OR REPLACE FUNCTION flov7_api.api_key_list(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('api_keys:read');
+	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
+	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
+	v_active boolean := flov7.arg_bool(args, 'is_active');
+	v_after jsonb := flov7.arg_cursor(args, 'api_keys', 'created_at.desc', '', 2);
+	v_f jsonb;
+	v_rows jsonb;
+BEGIN
+	v_f := jsonb_strip_nulls(jsonb_build_object('uid', v_uid, 'active', v_active, 'lim', v_limit,
+		'off', CASE WHEN v_after IS NULL THEN v_offset END, 'after', v_after));
+	EXECUTE $q$SELECT coalesce(jsonb_agg(jsonb_build_array(jsonb_build_array(x.created_at, x.id), flov7.api_key_json(x.id))
+									   ORDER BY x.created_at DESC, x.id DESC), '[]')
+				 FROM (SELECT k.id, k.created_at FROM $q$ || flov7.list_from('api_keys') || $q$
+						  AND (($1->'after') IS NULL
+							   OR (k.created_at, k.id) < (($1->'after'->>0)::timestamptz, ($1->'after'->>1)::uuid))
+						ORDER BY k.created_at DESC, k.id DESC
+						LIMIT ($1->>'lim')::int + 1 OFFSET coalesce(($1->>'off')::int, 0)) x$q$
+	   INTO v_rows USING v_f;
+	RETURN flov7.list_answer('api_keys', 'created_at.desc', '', v_rows, v_f, flov7.list_count_pref(args));
+END
+$$;
+
+-- ======== issue 8, lists that cost by the page: integrations, notifications (sql/parts/50_users_api.sql) ========
+-- GET /users/integrations: the caller's integrations, newest first, filtered by service_type /
+-- is_active; a page by offset or by cursor (22_lists.sql).
+CREATE OR REPLACE FUNCTION flov7_api.integration_list(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('integrations:read');
+	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
+	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
+	v_type text := flov7.arg_enum(args, 'service_type', ARRAY['api_key', 'oauth', 'webhook', 'database'], false);
+	v_active boolean := flov7.arg_bool(args, 'is_active');
+	v_after jsonb := flov7.arg_cursor(args, 'integrations', 'created_at.desc', '', 2);
+	v_f jsonb;
+	v_rows jsonb;
+BEGIN
+	v_f := jsonb_strip_nulls(jsonb_build_object('uid', v_uid, 'type', v_type, 'active', v_active, 'lim', v_limit,
+		'off', CASE WHEN v_after IS NULL THEN v_offset END, 'after', v_after));
+	EXECUTE $q$SELECT coalesce(jsonb_agg(jsonb_build_array(jsonb_build_array(x.created_at, x.id), flov7.integration_json(x.id))
+									   ORDER BY x.created_at DESC, x.id DESC), '[]')
+				 FROM (SELECT i.id, i.created_at FROM $q$ || flov7.list_from('integrations') || $q$
+						  AND (($1->'after') IS NULL
+							   OR (i.created_at, i.id) < (($1->'after'->>0)::timestamptz, ($1->'after'->>1)::uuid))
+						ORDER BY i.created_at DESC, i.id DESC
+						LIMIT ($1->>'lim')::int + 1 OFFSET coalesce(($1->>'off')::int, 0)) x$q$
+	   INTO v_rows USING v_f;
+	RETURN flov7.list_answer('integrations', 'created_at.desc', '', v_rows, v_f, flov7.list_count_pref(args));
+END
+$$;
+
+-- GET /users/notifications: the caller's notifications, newest first, filtered by is_read / type;
+-- a page by offset or by cursor (22_lists.sql).
+CREATE OR REPLACE FUNCTION flov7_api.notification_list(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('notifications:read');
+	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
+	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
+	v_read boolean := flov7.arg_bool(args, 'is_read');
+	v_type text := flov7.arg_text(args, 'type', false, 50);
+	v_after jsonb := flov7.arg_cursor(args, 'notifications', 'created_at.desc', '', 2);
+	v_f jsonb;
+	v_rows jsonb;
+BEGIN
+	v_f := jsonb_strip_nulls(jsonb_build_object('uid', v_uid, 'read', v_read, 'type', v_type, 'lim', v_limit,
+		'off', CASE WHEN v_after IS NULL THEN v_offset END, 'after', v_after));
+	EXECUTE $q$SELECT coalesce(jsonb_agg(jsonb_build_array(jsonb_build_array(x.created_at, x.id), flov7.notification_json(x))
+									   ORDER BY x.created_at DESC, x.id DESC), '[]')
+				 FROM (SELECT n.* FROM $q$ || flov7.list_from('notifications') || $q$
+						  AND (($1->'after') IS NULL
+							   OR (n.created_at, n.id) < (($1->'after'->>0)::timestamptz, ($1->'after'->>1)::uuid))
+						ORDER BY n.created_at DESC, n.id DESC
+						LIMIT ($1->>'lim')::int + 1 OFFSET coalesce(($1->>'off')::int, 0)) x$q$
+	   INTO v_rows USING v_f;
+	RETURN flov7.list_answer('notifications', 'created_at.desc', '', v_rows, v_f, flov7.list_count_pref(args));
+END
+$$;
+
+-- ======== issue 8, lists that cost by the page: the admin search of users (sql/parts/60_admin_api.sql) ========
+-- The page of an admin search of users (by email or name substring), as {"rows": [[sort key,
+-- user], ...], "count": {"total", "estimate"}}.  The planner's estimate of the matches decides
+-- where to look first, but it may be far off for a substring, so every way is bounded: when it
+-- expects more than 1000, the newest users, at most 1000 past the page's start (a common
+-- substring fills the page there; the total is the estimate); then the trigram indexes, bitmap
+-- scans only, up to 1001 matches (sparse ones are all there: the page is cut from them and
+-- counted exactly); else (more than 1000 matches, mostly among older users) down the newest
+-- users as far as it takes.  As the owner, for an admin only: ILIKE is not leakproof, so under
+-- row level security it could never be an index condition, and the planner's estimates would
+-- be blind (admins see every user anyway).
+CREATE FUNCTION flov7.admin_user_search(p_f jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, flov7, pg_temp SET enable_seqscan = off SET enable_indexscan = off
+SET enable_indexonlyscan = off SET jit = off AS $$
+DECLARE
+	v_rows jsonb;
+	v_n bigint;
+	v_est bigint;
+BEGIN
+	IF NOT flov7.caller_is_admin() THEN
+		RAISE EXCEPTION 'only an admin may search users' USING ERRCODE = '42501';
+	END IF;
+	v_est := flov7.list_estimate('admin_users', p_f);
+	IF v_est > 1000 THEN
+		PERFORM set_config('enable_indexscan', 'on', true);
+		EXECUTE $q$SELECT coalesce(jsonb_agg(jsonb_build_array(jsonb_build_array(x.created_at, x.id), flov7.user_json(x))
+										   ORDER BY x.created_at DESC, x.id DESC), '[]')
+					 FROM (SELECT w.* FROM (SELECT u.* FROM flov7.users u
+											 WHERE (($1->>'role') IS NULL OR u.role = ($1->>'role'))
+											   AND (($1->>'active') IS NULL OR u.is_active = ($1->>'active')::boolean)
+											   AND (($1->'after') IS NULL
+													OR (u.created_at, u.id) < (($1->'after'->>0)::timestamptz, ($1->'after'->>1)::uuid))
+											 ORDER BY u.created_at DESC, u.id DESC LIMIT 1000) w
+							WHERE w.email ILIKE ($1->>'pat') OR w.full_name ILIKE ($1->>'pat')
+							ORDER BY w.created_at DESC, w.id DESC
+							LIMIT ($1->>'lim')::int + 1 OFFSET coalesce(($1->>'off')::int, 0)) x$q$
+		   INTO v_rows USING p_f;
+		IF jsonb_array_length(v_rows) > (p_f ->> 'lim')::int THEN
+			RETURN jsonb_build_object('rows', v_rows, 'count', jsonb_build_object('total',
+				greatest(v_est, coalesce((p_f ->> 'off')::int, 0) + jsonb_array_length(v_rows)), 'estimate', true));
+		END IF;
+		PERFORM set_config('enable_indexscan', 'off', true);
+	END IF;
+	EXECUTE $q$WITH m AS MATERIALIZED (SELECT u.* FROM $q$ || flov7.list_from('admin_users') || $q$ LIMIT 1001)
+			   SELECT (SELECT count(*) FROM m),
+					  (SELECT coalesce(jsonb_agg(jsonb_build_array(jsonb_build_array(x.created_at, x.id), flov7.user_json(x))
+												 ORDER BY x.created_at DESC, x.id DESC), '[]')
+						 FROM (SELECT m.* FROM m
+								WHERE ($1->'after') IS NULL
+								   OR (m.created_at, m.id) < (($1->'after'->>0)::timestamptz, ($1->'after'->>1)::uuid)
+								ORDER BY m.created_at DESC, m.id DESC
+								LIMIT ($1->>'lim')::int + 1 OFFSET coalesce(($1->>'off')::int, 0)) x)$q$
+	   INTO v_n, v_rows USING p_f;
+	IF v_n <= 1000 THEN
+		RETURN jsonb_build_object('rows', v_rows, 'count', jsonb_build_object('total', v_n, 'estimate', false));
+	END IF;
+	PERFORM set_config('enable_indexscan', 'on', true);
+	EXECUTE $q$SELECT coalesce(jsonb_agg(jsonb_build_array(jsonb_build_array(x.created_at, x.id), flov7.user_json(x))
+									   ORDER BY x.created_at DESC, x.id DESC), '[]')
+				 FROM (SELECT u.* FROM $q$ || flov7.list_from('admin_users') || $q$
+						  AND (($1->'after') IS NULL
+							   OR (u.created_at, u.id) < (($1->'after'->>0)::timestamptz, ($1->'after'->>1)::uuid))
+						ORDER BY u.created_at DESC, u.id DESC
+						LIMIT ($1->>'lim')::int + 1 OFFSET coalesce(($1->>'off')::int, 0)) x$q$
+	   INTO v_rows USING p_f;
+	RETURN jsonb_build_object('rows', v_rows, 'count', jsonb_build_object('total', greatest(v_est, 1001), 'estimate', true));
+END
+$$;
+
+-- GET /users/admin/users: every user, newest first, filtered by role, is_active and an email/name
+-- substring (flov7.admin_user_search); a page by offset or by cursor (22_lists.sql).
+CREATE OR REPLACE FUNCTION flov7_api.admin_user_list(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('admin:users');
+	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
+	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
+	v_role text := flov7.arg_enum(args, 'role', ARRAY['admin', 'premium', 'user'], false);
+	v_active boolean := flov7.arg_bool(args, 'is_active');
+	v_search text := nullif(btrim(flov7.arg_text(args, 'search', false, 200)), '');
+	v_after jsonb := flov7.arg_cursor(args, 'admin_users', 'created_at.desc', '', 2);
+	v_f jsonb;
+	v_rows jsonb;
+	v_page jsonb;
+BEGIN
+	v_f := jsonb_strip_nulls(jsonb_build_object('role', v_role, 'active', v_active, 'pat', flov7.like_pattern(v_search),
+		'lim', v_limit, 'off', CASE WHEN v_after IS NULL THEN v_offset END, 'after', v_after));
+	IF v_search IS NOT NULL THEN
+		v_page := flov7.admin_user_search(v_f);
+		RETURN flov7.list_answer('admin_users', 'created_at.desc', '', v_page -> 'rows', v_f, flov7.list_count_pref(args),
+								 v_page -> 'count');
+	END IF;
+	EXECUTE $q$SELECT coalesce(jsonb_agg(jsonb_build_array(jsonb_build_array(x.created_at, x.id), flov7.user_json(x))
+									   ORDER BY x.created_at DESC, x.id DESC), '[]')
+				 FROM (SELECT u.* FROM $q$ || flov7.list_from('admin_users') || $q$
+						  AND (($1->'after') IS NULL
+							   OR (u.created_at, u.id) < (($1->'after'->>0)::timestamptz, ($1->'after'->>1)::uuid))
+						ORDER BY u.created_at DESC, u.id DESC
+						LIMIT ($1->>'lim')::int + 1 OFFSET coalesce(($1->>'off')::int, 0)) x$q$
+	   INTO v_rows USING v_f;
+	RETURN flov7.list_answer('admin_users', 'created_at.desc', '', v_rows, v_f, flov7.list_count_pref(args));
+END
+$$;
+
+-- ======== issue 8, lists that cost by the page: primitives, workflows, templates (sql/parts/65_workflows_api.sql) ========
+-- GET /primitives: the node types, filtered by type and category, in the order of the five
+-- types, then by subtype; a page by offset or by cursor (22_lists.sql).
+CREATE OR REPLACE FUNCTION flov7_api.primitive_list(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('workflows:read');
+	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
+	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
+	v_type text := flov7.arg_enum(args, 'type', ARRAY['trigger', 'action', 'connection', 'condition', 'data'], false);
+	v_category text := flov7.arg_text(args, 'category', false, 50);
+	v_after jsonb := flov7.arg_cursor(args, 'primitives', 'type.asc', '', 2);
+	v_f jsonb;
+	v_rows jsonb;
+BEGIN
+	v_f := jsonb_strip_nulls(jsonb_build_object('type', v_type, 'category', v_category, 'lim', v_limit,
+		'off', CASE WHEN v_after IS NULL THEN v_offset END, 'after', v_after));
+	EXECUTE $q$SELECT coalesce(jsonb_agg(jsonb_build_array(jsonb_build_array(x.type_pos, (x.p).subtype),
+														 flov7.primitive_to_json(x.p)) ORDER BY x.type_pos, (x.p).subtype), '[]')
+				 FROM (SELECT p, array_position('{trigger,action,connection,condition,data}'::text[], p.type) AS type_pos
+						 FROM $q$ || flov7.list_from('primitives') || $q$
+						  AND (($1->'after') IS NULL
+							   OR (array_position('{trigger,action,connection,condition,data}'::text[], p.type), p.subtype)
+								  > (($1->'after'->>0)::int, ($1->'after'->>1)))
+						ORDER BY 2, p.subtype
+						LIMIT ($1->>'lim')::int + 1 OFFSET coalesce(($1->>'off')::int, 0)) x$q$
+	   INTO v_rows USING v_f;
+	RETURN flov7.list_answer('primitives', 'type.asc', '', v_rows, v_f, flov7.list_count_pref(args));
+END
+$$;
+
+-- GET /workflows: the caller's workflows, filtered by status, tag and search (trigram indexes),
+-- sorted by sort_by and sort_order, then by id; a page by offset or by cursor (22_lists.sql),
+-- a cursor being good for the sort it was made for only.  Workflows without a run come last
+-- when sorted by last_executed_at, either way.
+CREATE OR REPLACE FUNCTION flov7_api.workflow_list(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('workflows:read');
+	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
+	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
+	v_status text := flov7.arg_enum(args, 'status', ARRAY['draft', 'active', 'inactive', 'archived'], false);
+	v_tag text := flov7.arg_text(args, 'tag', false, 50);
+	v_search text := flov7.arg_text(args, 'search', false, 200);
+	v_sort text := flov7.arg_enum(args, 'sort_by', ARRAY['created_at', 'updated_at', 'name', 'last_executed_at'],
+								  false, 'created_at');
+	v_asc boolean := flov7.arg_enum(args, 'sort_order', ARRAY['asc', 'desc'], false, 'desc') = 'asc';
+	v_order text := v_sort || CASE WHEN v_asc THEN '.asc' ELSE '.desc' END;
+	v_after jsonb := flov7.arg_cursor(args, 'workflows', v_order, '', 2);
+	v_key text;
+	v_by text;
+	v_keyset text;
+	v_f jsonb;
+	v_rows jsonb;
+BEGIN
+	-- Fixed fragments, chosen by the (checked) sort; the cursor's values are in $1.
+	v_key := CASE v_sort WHEN 'name' THEN 'lower(w.name)' ELSE 'w.' || v_sort END;
+	v_by := v_key || CASE WHEN v_asc THEN ' ASC' ELSE ' DESC' END
+			|| CASE WHEN v_sort = 'last_executed_at' THEN ' NULLS LAST' ELSE '' END
+			|| ', w.id' || CASE WHEN v_asc THEN ' ASC' ELSE ' DESC' END;
+	v_keyset := CASE
+		WHEN v_sort = 'last_executed_at' THEN format(
+			$q$CASE WHEN ($1->'after'->>0) IS NULL THEN w.last_executed_at IS NULL AND w.id %1$s ($1->'after'->>1)::uuid
+				ELSE w.last_executed_at %1$s ($1->'after'->>0)::timestamptz OR w.last_executed_at IS NULL
+					 OR (w.last_executed_at = ($1->'after'->>0)::timestamptz AND w.id %1$s ($1->'after'->>1)::uuid) END$q$,
+			CASE WHEN v_asc THEN '>' ELSE '<' END)
+		ELSE format($q$(%s, w.id) %s (($1->'after'->>0)::%s, ($1->'after'->>1)::uuid)$q$,
+					v_key, CASE WHEN v_asc THEN '>' ELSE '<' END, CASE WHEN v_sort = 'name' THEN 'text' ELSE 'timestamptz' END)
+		END;
+	v_f := jsonb_strip_nulls(jsonb_build_object('uid', v_uid, 'status', v_status, 'tag', v_tag,
+		'pat', flov7.like_pattern(v_search), 'lim', v_limit,
+		'off', CASE WHEN v_after IS NULL THEN v_offset END, 'after', v_after));
+	EXECUTE format($q$SELECT coalesce(jsonb_agg(jsonb_build_array(x.k, flov7.workflow_to_json(x.wf)) ORDER BY x.ord), '[]')
+						FROM (SELECT w AS wf, jsonb_build_array(%1$s, w.id) AS k, row_number() OVER (ORDER BY %2$s) AS ord
+								FROM %3$s
+								 AND (($1->'after') IS NULL OR %4$s)
+							   ORDER BY %2$s
+							   LIMIT ($1->>'lim')::int + 1 OFFSET coalesce(($1->>'off')::int, 0)) x$q$,
+				   v_key, v_by, flov7.list_from('workflows'), v_keyset)
+	   INTO v_rows USING v_f;
+	RETURN flov7.list_answer('workflows', v_order, '', v_rows, v_f, flov7.list_count_pref(args));
+END
+$$;
+
+-- GET /workflows/templates: templates, filtered by category, difficulty, is_featured and search
+-- (trigram indexes), featured first, then by name and id; a page by offset or by cursor
+-- (22_lists.sql).
+CREATE OR REPLACE FUNCTION flov7_api.template_list(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('workflows:read');
+	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
+	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
+	v_category text := flov7.arg_text(args, 'category', false, 50);
+	v_difficulty text := flov7.arg_enum(args, 'difficulty', ARRAY['beginner', 'intermediate', 'advanced'], false);
+	v_featured boolean := flov7.arg_bool(args, 'is_featured');
+	v_pattern text := flov7.like_pattern(flov7.arg_text(args, 'search', false, 200));
+	v_after jsonb := flov7.arg_cursor(args, 'templates', 'featured.name', '', 3);
+	v_f jsonb;
+	v_rows jsonb;
+BEGIN
+	v_f := jsonb_strip_nulls(jsonb_build_object('category', v_category, 'difficulty', v_difficulty,
+		'featured', v_featured, 'pat', v_pattern, 'lim', v_limit,
+		'off', CASE WHEN v_after IS NULL THEN v_offset END, 'after', v_after));
+	EXECUTE $q$SELECT coalesce(jsonb_agg(jsonb_build_array(jsonb_build_array(x.is_featured, lower(x.name), x.id),
+														 flov7.template_to_json(x))
+									   ORDER BY x.is_featured DESC, lower(x.name), x.id), '[]')
+				 FROM (SELECT t.* FROM $q$ || flov7.list_from('templates') || $q$
+						  AND (($1->'after') IS NULL
+							   OR t.is_featured < ($1->'after'->>0)::boolean
+							   OR (t.is_featured = ($1->'after'->>0)::boolean
+								   AND (lower(t.name), t.id) > (($1->'after'->>1), ($1->'after'->>2)::uuid)))
+						ORDER BY t.is_featured DESC, lower(t.name), t.id
+						LIMIT ($1->>'lim')::int + 1 OFFSET coalesce(($1->>'off')::int, 0)) x$q$
+	   INTO v_rows USING v_f;
+	RETURN flov7.list_answer('templates', 'featured.name', '', v_rows, v_f, flov7.list_count_pref(args));
+END
+$$;
+
+-- ======== issue 8, lists that cost by the page: executions, and the step log of an execution (sql/parts/67_executions_api.sql) ========
+-- GET /workflows/{id}/executions: the executions of one of the caller's workflows, newest
+-- first; filters status, created_after, created_before; a page by offset or by cursor
+-- (22_lists.sql), which costs the same on any page.  "before" is the cursor's older name, and
+-- also takes an execution id (the page after that execution).
+CREATE OR REPLACE FUNCTION flov7_api.execution_list(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('workflows:read');
+	v_wf uuid := flov7.arg_uuid(args, 'id');
+	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
+	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
+	v_status text := flov7.arg_enum(args, 'status',
+		ARRAY['pending', 'running', 'completed', 'failed', 'cancelled', 'waiting'], false);
+	v_after_ts timestamptz := flov7.arg_timestamptz(args, 'created_after');
+	v_before_ts timestamptz := flov7.arg_timestamptz(args, 'created_before');
+	v_before text := nullif(flov7.arg_text(args, 'before', false, 4000), '');
+	v_after jsonb;
+	v_ct timestamptz;
+	v_f jsonb;
+	v_rows jsonb;
+BEGIN
+	PERFORM 1 FROM flov7.workflows w WHERE w.id = v_wf AND w.user_id = v_uid;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'workflow not found' USING ERRCODE = 'P0002';
+	END IF;
+	IF v_before IS NULL THEN
+		v_after := flov7.arg_cursor(args, 'executions', 'created_at.desc', v_wf::text, 2);
+	ELSIF nullif(args ->> 'cursor', '') IS NOT NULL THEN
+		RAISE EXCEPTION 'send either "cursor" or "before", not both' USING ERRCODE = '22023';
+	ELSIF v_before ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+		-- An execution id: the page after it (offset is ignored, as it always was).
+		SELECT e.created_at INTO v_ct FROM flov7.workflow_executions e
+		 WHERE e.user_id = v_uid AND e.workflow_id = v_wf AND e.id = v_before::uuid;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'field "before" names no execution of this workflow' USING ERRCODE = '22023';
+		END IF;
+		v_after := jsonb_build_array(v_ct, v_before::uuid);
+	ELSE
+		v_after := flov7.arg_cursor(args, 'executions', 'created_at.desc', v_wf::text, 2, 'before');
+	END IF;
+	v_f := jsonb_strip_nulls(jsonb_build_object('uid', v_uid, 'wf', v_wf, 'status', v_status,
+		'from', v_after_ts, 'to', v_before_ts, 'lim', v_limit,
+		'off', CASE WHEN v_after IS NULL THEN v_offset END, 'after', v_after));
+	EXECUTE $q$SELECT coalesce(jsonb_agg(jsonb_build_array(jsonb_build_array(x.created_at, x.id), flov7.execution_to_json(x))
+									   ORDER BY x.created_at DESC, x.id DESC), '[]')
+				 FROM (SELECT e.* FROM $q$ || flov7.list_from('executions') || $q$
+						  AND (($1->'after') IS NULL
+							   OR (e.created_at, e.id) < (($1->'after'->>0)::timestamptz, ($1->'after'->>1)::uuid))
+						ORDER BY e.created_at DESC, e.id DESC
+						LIMIT ($1->>'lim')::int + 1 OFFSET coalesce(($1->>'off')::int, 0)) x$q$
+	   INTO v_rows USING v_f;
+	RETURN flov7.list_answer('executions', 'created_at.desc', v_wf::text, v_rows, v_f, flov7.list_count_pref(args));
+END
+$$;
+
+-- GET /workflows/executions/{id}/steps: the step log of one of the caller's executions, the
+-- latest attempt of each step, by node id and iteration (the order of the steps' primary key,
+-- so any page is a range of it); filters state, node_id; a page by offset or by cursor
+-- (22_lists.sql).
+CREATE FUNCTION flov7_api.execution_step_list(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('workflows:read');
+	v_id uuid := flov7.arg_uuid(args, 'id');
+	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
+	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
+	v_state text := flov7.arg_enum(args, 'state',
+		ARRAY['pending', 'ready', 'running', 'waiting', 'completed', 'failed', 'skipped', 'cancelled'], false);
+	v_node text := flov7.arg_text(args, 'node_id', false, 200);
+	v_after jsonb := flov7.arg_cursor(args, 'steps', 'node_id.asc', v_id::text, 2);
+	v_f jsonb;
+	v_rows jsonb;
+BEGIN
+	PERFORM 1 FROM flov7.workflow_executions e WHERE e.user_id = v_uid AND e.id = v_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'execution not found' USING ERRCODE = 'P0002';
+	END IF;
+	v_f := jsonb_strip_nulls(jsonb_build_object('uid', v_uid, 'exec', v_id, 'state', v_state, 'node', v_node,
+		'lim', v_limit, 'off', CASE WHEN v_after IS NULL THEN v_offset END, 'after', v_after));
+	EXECUTE $q$SELECT coalesce(jsonb_agg(jsonb_build_array(jsonb_build_array(x.node_id, x.iteration), flov7.step_to_json(x))
+									   ORDER BY x.node_id, x.iteration), '[]')
+				 FROM (SELECT s.* FROM $q$ || flov7.list_from('steps') || $q$
+						  AND (($1->'after') IS NULL
+							   OR (s.node_id, s.iteration) > (($1->'after'->>0), ($1->'after'->>1)::int))
+						ORDER BY s.node_id, s.iteration
+						LIMIT ($1->>'lim')::int + 1 OFFSET coalesce(($1->>'off')::int, 0)) x$q$
+	   INTO v_rows USING v_f;
+	RETURN flov7.list_answer('steps', 'node_id.asc', v_id::text, v_rows, v_f, flov7.list_count_pref(args));
+END
+$$;
+
+-- ======== issue 8, lists that cost by the page: the step log of an execution (sql/parts/76_engine_routes.sql) ========
+INSERT INTO flov7.routes (method, path, function, status, summary, tag, read_only) VALUES
+	('GET', '/api/v1/workflows/executions/{id}/steps', 'flov7_api.execution_step_list', 200, 'List the steps of an execution (its step log)', 'executions', true);
+
+-- ======== issue 8, lists that cost by the page: the step log of an execution (sql/parts/86_engine_grants.sql) ========
+REVOKE ALL ON FUNCTION flov7_api.execution_step_list(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION flov7_api.execution_step_list(jsonb) TO flov7_user, flov7_admin;
+
+-- ======== issue 8, lists that cost by the page: cursors, totals (sql/parts/89_lists_grants.sql) ========
+REVOKE ALL ON FUNCTION
+	flov7.list_from(text), flov7.b64url(bytea), flov7.b64url_decode(text), flov7.cursor_mac(text, text),
+	flov7.cursor_make(text, text, text, jsonb), flov7.arg_cursor(jsonb, text, text, text, int, text),
+	flov7.list_count_pref(jsonb), flov7.list_estimate(text, jsonb), flov7.list_total(text, jsonb, text),
+	flov7.response_header_add(text, text), flov7.list_answer(text, text, text, jsonb, jsonb, text, jsonb),
+	flov7.admin_user_search(jsonb)
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+	flov7.list_from(text), flov7.b64url(bytea), flov7.b64url_decode(text),
+	flov7.cursor_make(text, text, text, jsonb), flov7.arg_cursor(jsonb, text, text, text, int, text),
+	flov7.list_count_pref(jsonb), flov7.list_estimate(text, jsonb), flov7.list_total(text, jsonb, text),
+	flov7.response_header_add(text, text), flov7.list_answer(text, text, text, jsonb, jsonb, text, jsonb)
+	TO flov7_user, flov7_admin;
+
+-- An admin search's sparse page (60_admin_api.sql).
+GRANT EXECUTE ON FUNCTION flov7.admin_user_search(jsonb) TO flov7_admin;
+
+-- ======== issue 8, lists that cost by the page: an offset past int's range is a plain 400 (sql/parts/20_helpers.sql) ========
+-- Read an integer field (JSON number or numeric string) within [min_value, max_value], and
+-- within int's range when a bound is not given.
+CREATE OR REPLACE FUNCTION flov7.arg_int(args jsonb, name text, default_value int, min_value int DEFAULT NULL, max_value int DEFAULT NULL)
+RETURNS int LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+	v jsonb := args -> name;
+	t text;
+	n bigint;
+BEGIN
+	min_value := coalesce(min_value, -2147483648);
+	max_value := coalesce(max_value, 2147483647);
+	IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+		RETURN default_value;
+	END IF;
+	IF jsonb_typeof(v) NOT IN ('number', 'string') THEN
+		RAISE EXCEPTION 'field "%" must be an integer', name USING ERRCODE = '22023';
+	END IF;
+	t := btrim(v #>> '{}');
+	IF t !~ '^[-+]?[0-9]{1,12}$' THEN
+		RAISE EXCEPTION 'field "%" must be an integer', name
+			USING ERRCODE = '22023', DETAIL = format('Got %s.', left(v::text, 40));
+	END IF;
+	n := t::bigint;
+	IF n < min_value OR n > max_value THEN
+		RAISE EXCEPTION 'field "%" must be %', name,
+			CASE WHEN n < min_value AND max_value = 2147483647 THEN format('at least %s', min_value)
+				 WHEN n > max_value AND min_value = -2147483648 THEN format('at most %s', max_value)
+				 ELSE format('between %s and %s', min_value, max_value) END
+			USING ERRCODE = '22023';
+	END IF;
+	RETURN n::int;
 END
 $$;

@@ -3,6 +3,7 @@
 -- The ten tables of the original platform keep their names and column
 -- names; the token, settings, permission, quota and route tables are ours.
 -- Constraints make bad states unrepresentable.
+-- The indexes that serve the API's lists are in 22_lists.sql, next to the lists' filters.
 
 -- Secrets and tunables.  No role but the owner can read this table.
 CREATE TABLE flov7.settings (
@@ -92,7 +93,6 @@ CREATE TABLE flov7.workflows (
 	updated_at			timestamptz NOT NULL DEFAULT now(),
 	UNIQUE (id, user_id)
 );
-CREATE INDEX workflows_user_id_idx ON flov7.workflows (user_id, created_at DESC);
 COMMENT ON TABLE flov7.workflows IS 'workflow definitions (React-Flow JSON) owned by a user';
 
 CREATE TABLE flov7.workflow_executions (
@@ -223,7 +223,6 @@ CREATE TABLE flov7.api_keys (
 		REFERENCES flov7.api_keys (id, user_id) ON DELETE CASCADE,
 	CONSTRAINT api_keys_parent_check CHECK (parent_id <> id)
 );
-CREATE INDEX api_keys_user_idx ON flov7.api_keys (user_id, created_at DESC);
 CREATE INDEX api_keys_parent_idx ON flov7.api_keys (parent_id) WHERE parent_id IS NOT NULL;
 COMMENT ON TABLE flov7.api_keys IS 'API keys: SHA-256 of the key and a display prefix; the key itself is never stored';
 COMMENT ON COLUMN flov7.api_keys.parent_id IS
@@ -241,8 +240,6 @@ CREATE TABLE flov7.notifications (
 	created_at	timestamptz NOT NULL DEFAULT now(),
 	CHECK (is_read = (read_at IS NOT NULL))
 );
-CREATE INDEX notifications_user_idx ON flov7.notifications (user_id, created_at DESC);
-CREATE INDEX notifications_unread_idx ON flov7.notifications (user_id) WHERE NOT is_read;
 COMMENT ON TABLE flov7.notifications IS 'messages to a user, read or unread';
 
 CREATE TABLE flov7.deployments (

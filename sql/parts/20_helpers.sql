@@ -97,7 +97,8 @@ BEGIN
 END
 $$;
 
--- Read an integer field (JSON number or numeric string) within [min_value, max_value].
+-- Read an integer field (JSON number or numeric string) within [min_value, max_value], and
+-- within int's range when a bound is not given.
 CREATE FUNCTION flov7.arg_int(args jsonb, name text, default_value int, min_value int DEFAULT NULL, max_value int DEFAULT NULL)
 RETURNS int LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
@@ -105,6 +106,8 @@ DECLARE
 	t text;
 	n bigint;
 BEGIN
+	min_value := coalesce(min_value, -2147483648);
+	max_value := coalesce(max_value, 2147483647);
 	IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
 		RETURN default_value;
 	END IF;
@@ -117,10 +120,10 @@ BEGIN
 			USING ERRCODE = '22023', DETAIL = format('Got %s.', left(v::text, 40));
 	END IF;
 	n := t::bigint;
-	IF (min_value IS NOT NULL AND n < min_value) OR (max_value IS NOT NULL AND n > max_value) THEN
+	IF n < min_value OR n > max_value THEN
 		RAISE EXCEPTION 'field "%" must be %', name,
-			CASE WHEN max_value IS NULL THEN format('at least %s', min_value)
-				 WHEN min_value IS NULL THEN format('at most %s', max_value)
+			CASE WHEN n < min_value AND max_value = 2147483647 THEN format('at least %s', min_value)
+				 WHEN n > max_value AND min_value = -2147483648 THEN format('at most %s', max_value)
 				 ELSE format('between %s and %s', min_value, max_value) END
 			USING ERRCODE = '22023';
 	END IF;

@@ -389,7 +389,8 @@ BEGIN
 END
 $$;
 
--- GET /auth/api-keys: the caller's API keys, newest first.
+-- GET /auth/api-keys: the caller's API keys, newest first; a page by offset or by cursor
+-- (22_lists.sql).
 CREATE FUNCTION flov7_api.api_key_list(args jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
@@ -397,17 +398,21 @@ DECLARE
 	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
 	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
 	v_active boolean := flov7.arg_bool(args, 'is_active');
-	v_items jsonb;
-	v_total bigint;
+	v_after jsonb := flov7.arg_cursor(args, 'api_keys', 'created_at.desc', '', 2);
+	v_f jsonb;
+	v_rows jsonb;
 BEGIN
-	SELECT count(*) INTO v_total FROM flov7.api_keys k
-	 WHERE k.user_id = v_uid AND (v_active IS NULL OR k.is_active = v_active);
-	SELECT coalesce(jsonb_agg(flov7.api_key_json(x.id) ORDER BY x.created_at DESC, x.id), '[]')
-	  INTO v_items
-	  FROM (SELECT k.id, k.created_at FROM flov7.api_keys k
-			 WHERE k.user_id = v_uid AND (v_active IS NULL OR k.is_active = v_active)
-			 ORDER BY k.created_at DESC, k.id LIMIT v_limit OFFSET v_offset) x;
-	RETURN jsonb_build_object('items', v_items, 'total', v_total, 'limit', v_limit, 'offset', v_offset);
+	v_f := jsonb_strip_nulls(jsonb_build_object('uid', v_uid, 'active', v_active, 'lim', v_limit,
+		'off', CASE WHEN v_after IS NULL THEN v_offset END, 'after', v_after));
+	EXECUTE $q$SELECT coalesce(jsonb_agg(jsonb_build_array(jsonb_build_array(x.created_at, x.id), flov7.api_key_json(x.id))
+									   ORDER BY x.created_at DESC, x.id DESC), '[]')
+				 FROM (SELECT k.id, k.created_at FROM $q$ || flov7.list_from('api_keys') || $q$
+						  AND (($1->'after') IS NULL
+							   OR (k.created_at, k.id) < (($1->'after'->>0)::timestamptz, ($1->'after'->>1)::uuid))
+						ORDER BY k.created_at DESC, k.id DESC
+						LIMIT ($1->>'lim')::int + 1 OFFSET coalesce(($1->>'off')::int, 0)) x$q$
+	   INTO v_rows USING v_f;
+	RETURN flov7.list_answer('api_keys', 'created_at.desc', '', v_rows, v_f, flov7.list_count_pref(args));
 END
 $$;
 

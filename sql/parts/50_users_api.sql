@@ -149,7 +149,8 @@ BEGIN
 END
 $$;
 
--- GET /users/integrations: the caller's integrations, filtered by service_type / is_active.
+-- GET /users/integrations: the caller's integrations, newest first, filtered by service_type /
+-- is_active; a page by offset or by cursor (22_lists.sql).
 CREATE FUNCTION flov7_api.integration_list(args jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
@@ -158,19 +159,21 @@ DECLARE
 	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
 	v_type text := flov7.arg_enum(args, 'service_type', ARRAY['api_key', 'oauth', 'webhook', 'database'], false);
 	v_active boolean := flov7.arg_bool(args, 'is_active');
-	v_items jsonb;
-	v_total bigint;
+	v_after jsonb := flov7.arg_cursor(args, 'integrations', 'created_at.desc', '', 2);
+	v_f jsonb;
+	v_rows jsonb;
 BEGIN
-	SELECT count(*) INTO v_total FROM flov7.user_integrations i
-	 WHERE i.user_id = v_uid AND (v_type IS NULL OR i.service_type = v_type)
-	   AND (v_active IS NULL OR i.is_active = v_active);
-	SELECT coalesce(jsonb_agg(flov7.integration_json(x.id) ORDER BY x.created_at DESC, x.id), '[]')
-	  INTO v_items
-	  FROM (SELECT i.id, i.created_at FROM flov7.user_integrations i
-			 WHERE i.user_id = v_uid AND (v_type IS NULL OR i.service_type = v_type)
-			   AND (v_active IS NULL OR i.is_active = v_active)
-			 ORDER BY i.created_at DESC, i.id LIMIT v_limit OFFSET v_offset) x;
-	RETURN jsonb_build_object('items', v_items, 'total', v_total, 'limit', v_limit, 'offset', v_offset);
+	v_f := jsonb_strip_nulls(jsonb_build_object('uid', v_uid, 'type', v_type, 'active', v_active, 'lim', v_limit,
+		'off', CASE WHEN v_after IS NULL THEN v_offset END, 'after', v_after));
+	EXECUTE $q$SELECT coalesce(jsonb_agg(jsonb_build_array(jsonb_build_array(x.created_at, x.id), flov7.integration_json(x.id))
+									   ORDER BY x.created_at DESC, x.id DESC), '[]')
+				 FROM (SELECT i.id, i.created_at FROM $q$ || flov7.list_from('integrations') || $q$
+						  AND (($1->'after') IS NULL
+							   OR (i.created_at, i.id) < (($1->'after'->>0)::timestamptz, ($1->'after'->>1)::uuid))
+						ORDER BY i.created_at DESC, i.id DESC
+						LIMIT ($1->>'lim')::int + 1 OFFSET coalesce(($1->>'off')::int, 0)) x$q$
+	   INTO v_rows USING v_f;
+	RETURN flov7.list_answer('integrations', 'created_at.desc', '', v_rows, v_f, flov7.list_count_pref(args));
 END
 $$;
 
@@ -250,7 +253,8 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 		'data', n.data, 'is_read', n.is_read, 'read_at', n.read_at, 'created_at', n.created_at)
 $$;
 
--- GET /users/notifications: the caller's notifications, newest first, filtered by is_read / type.
+-- GET /users/notifications: the caller's notifications, newest first, filtered by is_read / type;
+-- a page by offset or by cursor (22_lists.sql).
 CREATE FUNCTION flov7_api.notification_list(args jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
@@ -259,19 +263,21 @@ DECLARE
 	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
 	v_read boolean := flov7.arg_bool(args, 'is_read');
 	v_type text := flov7.arg_text(args, 'type', false, 50);
-	v_items jsonb;
-	v_total bigint;
+	v_after jsonb := flov7.arg_cursor(args, 'notifications', 'created_at.desc', '', 2);
+	v_f jsonb;
+	v_rows jsonb;
 BEGIN
-	SELECT count(*) INTO v_total FROM flov7.notifications n
-	 WHERE n.user_id = v_uid AND (v_read IS NULL OR n.is_read = v_read)
-	   AND (v_type IS NULL OR n.type = v_type);
-	SELECT coalesce(jsonb_agg(flov7.notification_json(x) ORDER BY x.created_at DESC, x.id), '[]')
-	  INTO v_items
-	  FROM (SELECT * FROM flov7.notifications n
-			 WHERE n.user_id = v_uid AND (v_read IS NULL OR n.is_read = v_read)
-			   AND (v_type IS NULL OR n.type = v_type)
-			 ORDER BY n.created_at DESC, n.id LIMIT v_limit OFFSET v_offset) x;
-	RETURN jsonb_build_object('items', v_items, 'total', v_total, 'limit', v_limit, 'offset', v_offset);
+	v_f := jsonb_strip_nulls(jsonb_build_object('uid', v_uid, 'read', v_read, 'type', v_type, 'lim', v_limit,
+		'off', CASE WHEN v_after IS NULL THEN v_offset END, 'after', v_after));
+	EXECUTE $q$SELECT coalesce(jsonb_agg(jsonb_build_array(jsonb_build_array(x.created_at, x.id), flov7.notification_json(x))
+									   ORDER BY x.created_at DESC, x.id DESC), '[]')
+				 FROM (SELECT n.* FROM $q$ || flov7.list_from('notifications') || $q$
+						  AND (($1->'after') IS NULL
+							   OR (n.created_at, n.id) < (($1->'after'->>0)::timestamptz, ($1->'after'->>1)::uuid))
+						ORDER BY n.created_at DESC, n.id DESC
+						LIMIT ($1->>'lim')::int + 1 OFFSET coalesce(($1->>'off')::int, 0)) x$q$
+	   INTO v_rows USING v_f;
+	RETURN flov7.list_answer('notifications', 'created_at.desc', '', v_rows, v_f, flov7.list_count_pref(args));
 END
 $$;
 

@@ -4,7 +4,77 @@
 -- user through the row level security policies (flov7.caller_is_admin()),
 -- never through a superuser.
 
--- GET /users/admin/users: every user, filtered by role, is_active and an email/name substring.
+-- The page of an admin search of users (by email or name substring), as {"rows": [[sort key,
+-- user], ...], "count": {"total", "estimate"}}.  The planner's estimate of the matches decides
+-- where to look first, but it may be far off for a substring, so every way is bounded: when it
+-- expects more than 1000, the newest users, at most 1000 past the page's start (a common
+-- substring fills the page there; the total is the estimate); then the trigram indexes, bitmap
+-- scans only, up to 1001 matches (sparse ones are all there: the page is cut from them and
+-- counted exactly); else (more than 1000 matches, mostly among older users) down the newest
+-- users as far as it takes.  As the owner, for an admin only: ILIKE is not leakproof, so under
+-- row level security it could never be an index condition, and the planner's estimates would
+-- be blind (admins see every user anyway).
+CREATE FUNCTION flov7.admin_user_search(p_f jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, flov7, pg_temp SET enable_seqscan = off SET enable_indexscan = off
+SET enable_indexonlyscan = off SET jit = off AS $$
+DECLARE
+	v_rows jsonb;
+	v_n bigint;
+	v_est bigint;
+BEGIN
+	IF NOT flov7.caller_is_admin() THEN
+		RAISE EXCEPTION 'only an admin may search users' USING ERRCODE = '42501';
+	END IF;
+	v_est := flov7.list_estimate('admin_users', p_f);
+	IF v_est > 1000 THEN
+		PERFORM set_config('enable_indexscan', 'on', true);
+		EXECUTE $q$SELECT coalesce(jsonb_agg(jsonb_build_array(jsonb_build_array(x.created_at, x.id), flov7.user_json(x))
+										   ORDER BY x.created_at DESC, x.id DESC), '[]')
+					 FROM (SELECT w.* FROM (SELECT u.* FROM flov7.users u
+											 WHERE (($1->>'role') IS NULL OR u.role = ($1->>'role'))
+											   AND (($1->>'active') IS NULL OR u.is_active = ($1->>'active')::boolean)
+											   AND (($1->'after') IS NULL
+													OR (u.created_at, u.id) < (($1->'after'->>0)::timestamptz, ($1->'after'->>1)::uuid))
+											 ORDER BY u.created_at DESC, u.id DESC LIMIT 1000) w
+							WHERE w.email ILIKE ($1->>'pat') OR w.full_name ILIKE ($1->>'pat')
+							ORDER BY w.created_at DESC, w.id DESC
+							LIMIT ($1->>'lim')::int + 1 OFFSET coalesce(($1->>'off')::int, 0)) x$q$
+		   INTO v_rows USING p_f;
+		IF jsonb_array_length(v_rows) > (p_f ->> 'lim')::int THEN
+			RETURN jsonb_build_object('rows', v_rows, 'count', jsonb_build_object('total',
+				greatest(v_est, coalesce((p_f ->> 'off')::int, 0) + jsonb_array_length(v_rows)), 'estimate', true));
+		END IF;
+		PERFORM set_config('enable_indexscan', 'off', true);
+	END IF;
+	EXECUTE $q$WITH m AS MATERIALIZED (SELECT u.* FROM $q$ || flov7.list_from('admin_users') || $q$ LIMIT 1001)
+			   SELECT (SELECT count(*) FROM m),
+					  (SELECT coalesce(jsonb_agg(jsonb_build_array(jsonb_build_array(x.created_at, x.id), flov7.user_json(x))
+												 ORDER BY x.created_at DESC, x.id DESC), '[]')
+						 FROM (SELECT m.* FROM m
+								WHERE ($1->'after') IS NULL
+								   OR (m.created_at, m.id) < (($1->'after'->>0)::timestamptz, ($1->'after'->>1)::uuid)
+								ORDER BY m.created_at DESC, m.id DESC
+								LIMIT ($1->>'lim')::int + 1 OFFSET coalesce(($1->>'off')::int, 0)) x)$q$
+	   INTO v_n, v_rows USING p_f;
+	IF v_n <= 1000 THEN
+		RETURN jsonb_build_object('rows', v_rows, 'count', jsonb_build_object('total', v_n, 'estimate', false));
+	END IF;
+	PERFORM set_config('enable_indexscan', 'on', true);
+	EXECUTE $q$SELECT coalesce(jsonb_agg(jsonb_build_array(jsonb_build_array(x.created_at, x.id), flov7.user_json(x))
+									   ORDER BY x.created_at DESC, x.id DESC), '[]')
+				 FROM (SELECT u.* FROM $q$ || flov7.list_from('admin_users') || $q$
+						  AND (($1->'after') IS NULL
+							   OR (u.created_at, u.id) < (($1->'after'->>0)::timestamptz, ($1->'after'->>1)::uuid))
+						ORDER BY u.created_at DESC, u.id DESC
+						LIMIT ($1->>'lim')::int + 1 OFFSET coalesce(($1->>'off')::int, 0)) x$q$
+	   INTO v_rows USING p_f;
+	RETURN jsonb_build_object('rows', v_rows, 'count', jsonb_build_object('total', greatest(v_est, 1001), 'estimate', true));
+END
+$$;
+
+-- GET /users/admin/users: every user, newest first, filtered by role, is_active and an email/name
+-- substring (flov7.admin_user_search); a page by offset or by cursor (22_lists.sql).
 CREATE FUNCTION flov7_api.admin_user_list(args jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
@@ -14,23 +84,27 @@ DECLARE
 	v_role text := flov7.arg_enum(args, 'role', ARRAY['admin', 'premium', 'user'], false);
 	v_active boolean := flov7.arg_bool(args, 'is_active');
 	v_search text := nullif(btrim(flov7.arg_text(args, 'search', false, 200)), '');
-	v_pattern text;
-	v_items jsonb;
-	v_total bigint;
+	v_after jsonb := flov7.arg_cursor(args, 'admin_users', 'created_at.desc', '', 2);
+	v_f jsonb;
+	v_rows jsonb;
+	v_page jsonb;
 BEGIN
+	v_f := jsonb_strip_nulls(jsonb_build_object('role', v_role, 'active', v_active, 'pat', flov7.like_pattern(v_search),
+		'lim', v_limit, 'off', CASE WHEN v_after IS NULL THEN v_offset END, 'after', v_after));
 	IF v_search IS NOT NULL THEN
-		v_pattern := '%' || replace(replace(replace(v_search, '\', '\\'), '%', '\%'), '_', '\_') || '%';
+		v_page := flov7.admin_user_search(v_f);
+		RETURN flov7.list_answer('admin_users', 'created_at.desc', '', v_page -> 'rows', v_f, flov7.list_count_pref(args),
+								 v_page -> 'count');
 	END IF;
-	SELECT count(*) INTO v_total FROM flov7.users u
-	 WHERE (v_role IS NULL OR u.role = v_role) AND (v_active IS NULL OR u.is_active = v_active)
-	   AND (v_pattern IS NULL OR u.email ILIKE v_pattern OR u.full_name ILIKE v_pattern);
-	SELECT coalesce(jsonb_agg(flov7.user_json(x) ORDER BY x.created_at DESC, x.id), '[]')
-	  INTO v_items
-	  FROM (SELECT * FROM flov7.users u
-			 WHERE (v_role IS NULL OR u.role = v_role) AND (v_active IS NULL OR u.is_active = v_active)
-			   AND (v_pattern IS NULL OR u.email ILIKE v_pattern OR u.full_name ILIKE v_pattern)
-			 ORDER BY u.created_at DESC, u.id LIMIT v_limit OFFSET v_offset) x;
-	RETURN jsonb_build_object('items', v_items, 'total', v_total, 'limit', v_limit, 'offset', v_offset);
+	EXECUTE $q$SELECT coalesce(jsonb_agg(jsonb_build_array(jsonb_build_array(x.created_at, x.id), flov7.user_json(x))
+									   ORDER BY x.created_at DESC, x.id DESC), '[]')
+				 FROM (SELECT u.* FROM $q$ || flov7.list_from('admin_users') || $q$
+						  AND (($1->'after') IS NULL
+							   OR (u.created_at, u.id) < (($1->'after'->>0)::timestamptz, ($1->'after'->>1)::uuid))
+						ORDER BY u.created_at DESC, u.id DESC
+						LIMIT ($1->>'lim')::int + 1 OFFSET coalesce(($1->>'off')::int, 0)) x$q$
+	   INTO v_rows USING v_f;
+	RETURN flov7.list_answer('admin_users', 'created_at.desc', '', v_rows, v_f, flov7.list_count_pref(args));
 END
 $$;
 

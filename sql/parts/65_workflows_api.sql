@@ -153,27 +153,33 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_t
 	UPDATE flov7.workflow_templates SET usage_count = usage_count + 1 WHERE id = p_id
 $$;
 
--- GET /primitives: the node types, filtered by type and category.
+-- GET /primitives: the node types, filtered by type and category, in the order of the five
+-- types, then by subtype; a page by offset or by cursor (22_lists.sql).
 CREATE FUNCTION flov7_api.primitive_list(args jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('workflows:read');
 	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
 	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
-	v_types CONSTANT text[] := ARRAY['trigger', 'action', 'connection', 'condition', 'data'];
-	v_type text := flov7.arg_enum(args, 'type', v_types, false);
+	v_type text := flov7.arg_enum(args, 'type', ARRAY['trigger', 'action', 'connection', 'condition', 'data'], false);
 	v_category text := flov7.arg_text(args, 'category', false, 50);
-	v_items jsonb;
-	v_total bigint;
+	v_after jsonb := flov7.arg_cursor(args, 'primitives', 'type.asc', '', 2);
+	v_f jsonb;
+	v_rows jsonb;
 BEGIN
-	SELECT count(*) INTO v_total FROM flov7.primitives p
-	 WHERE (v_type IS NULL OR p.type = v_type) AND (v_category IS NULL OR p.category = v_category);
-	SELECT coalesce(jsonb_agg(flov7.primitive_to_json(x) ORDER BY array_position(v_types, x.type), x.subtype), '[]')
-	  INTO v_items
-	  FROM (SELECT * FROM flov7.primitives p
-			 WHERE (v_type IS NULL OR p.type = v_type) AND (v_category IS NULL OR p.category = v_category)
-			 ORDER BY array_position(v_types, p.type), p.subtype LIMIT v_limit OFFSET v_offset) x;
-	RETURN jsonb_build_object('items', v_items, 'total', v_total, 'limit', v_limit, 'offset', v_offset);
+	v_f := jsonb_strip_nulls(jsonb_build_object('type', v_type, 'category', v_category, 'lim', v_limit,
+		'off', CASE WHEN v_after IS NULL THEN v_offset END, 'after', v_after));
+	EXECUTE $q$SELECT coalesce(jsonb_agg(jsonb_build_array(jsonb_build_array(x.type_pos, (x.p).subtype),
+														 flov7.primitive_to_json(x.p)) ORDER BY x.type_pos, (x.p).subtype), '[]')
+				 FROM (SELECT p, array_position('{trigger,action,connection,condition,data}'::text[], p.type) AS type_pos
+						 FROM $q$ || flov7.list_from('primitives') || $q$
+						  AND (($1->'after') IS NULL
+							   OR (array_position('{trigger,action,connection,condition,data}'::text[], p.type), p.subtype)
+								  > (($1->'after'->>0)::int, ($1->'after'->>1)))
+						ORDER BY 2, p.subtype
+						LIMIT ($1->>'lim')::int + 1 OFFSET coalesce(($1->>'off')::int, 0)) x$q$
+	   INTO v_rows USING v_f;
+	RETURN flov7.list_answer('primitives', 'type.asc', '', v_rows, v_f, flov7.list_count_pref(args));
 END
 $$;
 
@@ -217,7 +223,10 @@ BEGIN
 END
 $$;
 
--- GET /workflows: the caller's workflows, filtered by status, tag and search, sorted.
+-- GET /workflows: the caller's workflows, filtered by status, tag and search (trigram indexes),
+-- sorted by sort_by and sort_order, then by id; a page by offset or by cursor (22_lists.sql),
+-- a cursor being good for the sort it was made for only.  Workflows without a run come last
+-- when sorted by last_executed_at, either way.
 CREATE FUNCTION flov7_api.workflow_list(args jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
@@ -230,33 +239,40 @@ DECLARE
 	v_sort text := flov7.arg_enum(args, 'sort_by', ARRAY['created_at', 'updated_at', 'name', 'last_executed_at'],
 								  false, 'created_at');
 	v_asc boolean := flov7.arg_enum(args, 'sort_order', ARRAY['asc', 'desc'], false, 'desc') = 'asc';
-	v_pattern text := flov7.like_pattern(v_search);
-	v_items jsonb;
-	v_total bigint;
+	v_order text := v_sort || CASE WHEN v_asc THEN '.asc' ELSE '.desc' END;
+	v_after jsonb := flov7.arg_cursor(args, 'workflows', v_order, '', 2);
+	v_key text;
+	v_by text;
+	v_keyset text;
+	v_f jsonb;
+	v_rows jsonb;
 BEGIN
-	SELECT count(*) INTO v_total FROM flov7.workflows w
-	 WHERE w.user_id = v_uid AND (v_status IS NULL OR w.status = v_status)
-	   AND (v_tag IS NULL OR v_tag = ANY (w.tags))
-	   AND (v_pattern IS NULL OR w.name ILIKE v_pattern OR w.description ILIKE v_pattern);
-	SELECT coalesce(jsonb_agg(flov7.workflow_to_json(x.wf) ORDER BY x.ord), '[]')
-	  INTO v_items
-	  FROM (SELECT w AS wf, row_number() OVER sorted AS ord
-			  FROM flov7.workflows w
-			 WHERE w.user_id = v_uid AND (v_status IS NULL OR w.status = v_status)
-			   AND (v_tag IS NULL OR v_tag = ANY (w.tags))
-			   AND (v_pattern IS NULL OR w.name ILIKE v_pattern OR w.description ILIKE v_pattern)
-			WINDOW sorted AS (ORDER BY
-				CASE WHEN v_sort = 'name' AND v_asc THEN lower(w.name) END ASC,
-				CASE WHEN v_sort = 'name' AND NOT v_asc THEN lower(w.name) END DESC,
-				CASE WHEN v_sort = 'created_at' AND v_asc THEN w.created_at END ASC,
-				CASE WHEN v_sort = 'created_at' AND NOT v_asc THEN w.created_at END DESC,
-				CASE WHEN v_sort = 'updated_at' AND v_asc THEN w.updated_at END ASC,
-				CASE WHEN v_sort = 'updated_at' AND NOT v_asc THEN w.updated_at END DESC,
-				CASE WHEN v_sort = 'last_executed_at' AND v_asc THEN w.last_executed_at END ASC NULLS LAST,
-				CASE WHEN v_sort = 'last_executed_at' AND NOT v_asc THEN w.last_executed_at END DESC NULLS LAST,
-				w.id)
-			ORDER BY ord LIMIT v_limit OFFSET v_offset) x;
-	RETURN jsonb_build_object('items', v_items, 'total', v_total, 'limit', v_limit, 'offset', v_offset);
+	-- Fixed fragments, chosen by the (checked) sort; the cursor's values are in $1.
+	v_key := CASE v_sort WHEN 'name' THEN 'lower(w.name)' ELSE 'w.' || v_sort END;
+	v_by := v_key || CASE WHEN v_asc THEN ' ASC' ELSE ' DESC' END
+			|| CASE WHEN v_sort = 'last_executed_at' THEN ' NULLS LAST' ELSE '' END
+			|| ', w.id' || CASE WHEN v_asc THEN ' ASC' ELSE ' DESC' END;
+	v_keyset := CASE
+		WHEN v_sort = 'last_executed_at' THEN format(
+			$q$CASE WHEN ($1->'after'->>0) IS NULL THEN w.last_executed_at IS NULL AND w.id %1$s ($1->'after'->>1)::uuid
+				ELSE w.last_executed_at %1$s ($1->'after'->>0)::timestamptz OR w.last_executed_at IS NULL
+					 OR (w.last_executed_at = ($1->'after'->>0)::timestamptz AND w.id %1$s ($1->'after'->>1)::uuid) END$q$,
+			CASE WHEN v_asc THEN '>' ELSE '<' END)
+		ELSE format($q$(%s, w.id) %s (($1->'after'->>0)::%s, ($1->'after'->>1)::uuid)$q$,
+					v_key, CASE WHEN v_asc THEN '>' ELSE '<' END, CASE WHEN v_sort = 'name' THEN 'text' ELSE 'timestamptz' END)
+		END;
+	v_f := jsonb_strip_nulls(jsonb_build_object('uid', v_uid, 'status', v_status, 'tag', v_tag,
+		'pat', flov7.like_pattern(v_search), 'lim', v_limit,
+		'off', CASE WHEN v_after IS NULL THEN v_offset END, 'after', v_after));
+	EXECUTE format($q$SELECT coalesce(jsonb_agg(jsonb_build_array(x.k, flov7.workflow_to_json(x.wf)) ORDER BY x.ord), '[]')
+						FROM (SELECT w AS wf, jsonb_build_array(%1$s, w.id) AS k, row_number() OVER (ORDER BY %2$s) AS ord
+								FROM %3$s
+								 AND (($1->'after') IS NULL OR %4$s)
+							   ORDER BY %2$s
+							   LIMIT ($1->>'lim')::int + 1 OFFSET coalesce(($1->>'off')::int, 0)) x$q$,
+				   v_key, v_by, flov7.list_from('workflows'), v_keyset)
+	   INTO v_rows USING v_f;
+	RETURN flov7.list_answer('workflows', v_order, '', v_rows, v_f, flov7.list_count_pref(args));
 END
 $$;
 
@@ -347,7 +363,9 @@ BEGIN
 END
 $$;
 
--- GET /workflows/templates: templates, filtered by category, difficulty, is_featured and search.
+-- GET /workflows/templates: templates, filtered by category, difficulty, is_featured and search
+-- (trigram indexes), featured first, then by name and id; a page by offset or by cursor
+-- (22_lists.sql).
 CREATE FUNCTION flov7_api.template_list(args jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
@@ -358,21 +376,25 @@ DECLARE
 	v_difficulty text := flov7.arg_enum(args, 'difficulty', ARRAY['beginner', 'intermediate', 'advanced'], false);
 	v_featured boolean := flov7.arg_bool(args, 'is_featured');
 	v_pattern text := flov7.like_pattern(flov7.arg_text(args, 'search', false, 200));
-	v_items jsonb;
-	v_total bigint;
+	v_after jsonb := flov7.arg_cursor(args, 'templates', 'featured.name', '', 3);
+	v_f jsonb;
+	v_rows jsonb;
 BEGIN
-	SELECT count(*) INTO v_total FROM flov7.workflow_templates t
-	 WHERE (v_category IS NULL OR t.category = v_category) AND (v_difficulty IS NULL OR t.difficulty = v_difficulty)
-	   AND (v_featured IS NULL OR t.is_featured = v_featured)
-	   AND (v_pattern IS NULL OR t.name ILIKE v_pattern OR t.description ILIKE v_pattern);
-	SELECT coalesce(jsonb_agg(flov7.template_to_json(x) ORDER BY x.is_featured DESC, lower(x.name), x.id), '[]')
-	  INTO v_items
-	  FROM (SELECT * FROM flov7.workflow_templates t
-			 WHERE (v_category IS NULL OR t.category = v_category) AND (v_difficulty IS NULL OR t.difficulty = v_difficulty)
-			   AND (v_featured IS NULL OR t.is_featured = v_featured)
-			   AND (v_pattern IS NULL OR t.name ILIKE v_pattern OR t.description ILIKE v_pattern)
-			 ORDER BY t.is_featured DESC, lower(t.name), t.id LIMIT v_limit OFFSET v_offset) x;
-	RETURN jsonb_build_object('items', v_items, 'total', v_total, 'limit', v_limit, 'offset', v_offset);
+	v_f := jsonb_strip_nulls(jsonb_build_object('category', v_category, 'difficulty', v_difficulty,
+		'featured', v_featured, 'pat', v_pattern, 'lim', v_limit,
+		'off', CASE WHEN v_after IS NULL THEN v_offset END, 'after', v_after));
+	EXECUTE $q$SELECT coalesce(jsonb_agg(jsonb_build_array(jsonb_build_array(x.is_featured, lower(x.name), x.id),
+														 flov7.template_to_json(x))
+									   ORDER BY x.is_featured DESC, lower(x.name), x.id), '[]')
+				 FROM (SELECT t.* FROM $q$ || flov7.list_from('templates') || $q$
+						  AND (($1->'after') IS NULL
+							   OR t.is_featured < ($1->'after'->>0)::boolean
+							   OR (t.is_featured = ($1->'after'->>0)::boolean
+								   AND (lower(t.name), t.id) > (($1->'after'->>1), ($1->'after'->>2)::uuid)))
+						ORDER BY t.is_featured DESC, lower(t.name), t.id
+						LIMIT ($1->>'lim')::int + 1 OFFSET coalesce(($1->>'off')::int, 0)) x$q$
+	   INTO v_rows USING v_f;
+	RETURN flov7.list_answer('templates', 'featured.name', '', v_rows, v_f, flov7.list_count_pref(args));
 END
 $$;
 

@@ -21,8 +21,9 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- GET /workflows/{id}/executions: the executions of one of the caller's workflows, newest
--- first; filters status, created_after, created_before; limit/offset, or the keyset cursor
--- "before" (an execution id: the page after it), which costs the same on any page.
+-- first; filters status, created_after, created_before; a page by offset or by cursor
+-- (22_lists.sql), which costs the same on any page.  "before" is the cursor's older name, and
+-- also takes an execution id (the page after that execution).
 CREATE FUNCTION flov7_api.execution_list(args jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
@@ -32,42 +33,45 @@ DECLARE
 	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
 	v_status text := flov7.arg_enum(args, 'status',
 		ARRAY['pending', 'running', 'completed', 'failed', 'cancelled', 'waiting'], false);
-	v_after timestamptz := flov7.arg_timestamptz(args, 'created_after');
-	v_before timestamptz := flov7.arg_timestamptz(args, 'created_before');
-	v_cursor uuid;
+	v_after_ts timestamptz := flov7.arg_timestamptz(args, 'created_after');
+	v_before_ts timestamptz := flov7.arg_timestamptz(args, 'created_before');
+	v_before text := nullif(flov7.arg_text(args, 'before', false, 4000), '');
+	v_after jsonb;
 	v_ct timestamptz;
-	v_items jsonb;
-	v_total bigint;
-	v_last flov7.workflow_executions;
+	v_f jsonb;
+	v_rows jsonb;
 BEGIN
-	IF args ? 'before' THEN
-		v_cursor := flov7.arg_uuid(args, 'before');
-	END IF;
 	PERFORM 1 FROM flov7.workflows w WHERE w.id = v_wf AND w.user_id = v_uid;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'workflow not found' USING ERRCODE = 'P0002';
 	END IF;
-	IF v_cursor IS NOT NULL THEN
+	IF v_before IS NULL THEN
+		v_after := flov7.arg_cursor(args, 'executions', 'created_at.desc', v_wf::text, 2);
+	ELSIF nullif(args ->> 'cursor', '') IS NOT NULL THEN
+		RAISE EXCEPTION 'send either "cursor" or "before", not both' USING ERRCODE = '22023';
+	ELSIF v_before ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+		-- An execution id: the page after it (offset is ignored, as it always was).
 		SELECT e.created_at INTO v_ct FROM flov7.workflow_executions e
-		 WHERE e.user_id = v_uid AND e.workflow_id = v_wf AND e.id = v_cursor;
+		 WHERE e.user_id = v_uid AND e.workflow_id = v_wf AND e.id = v_before::uuid;
 		IF NOT FOUND THEN
 			RAISE EXCEPTION 'field "before" names no execution of this workflow' USING ERRCODE = '22023';
 		END IF;
-		v_offset := 0;
+		v_after := jsonb_build_array(v_ct, v_before::uuid);
+	ELSE
+		v_after := flov7.arg_cursor(args, 'executions', 'created_at.desc', v_wf::text, 2, 'before');
 	END IF;
-	SELECT count(*) INTO v_total FROM flov7.workflow_executions e
-	 WHERE e.user_id = v_uid AND e.workflow_id = v_wf AND (v_status IS NULL OR e.status = v_status)
-	   AND (v_after IS NULL OR e.created_at >= v_after) AND (v_before IS NULL OR e.created_at < v_before);
-	SELECT coalesce(jsonb_agg(flov7.execution_to_json(x) ORDER BY x.created_at DESC, x.id DESC), '[]')
-	  INTO v_items
-	  FROM (SELECT * FROM flov7.workflow_executions e
-			 WHERE e.user_id = v_uid AND e.workflow_id = v_wf AND (v_status IS NULL OR e.status = v_status)
-			   AND (v_after IS NULL OR e.created_at >= v_after) AND (v_before IS NULL OR e.created_at < v_before)
-			   AND (v_cursor IS NULL OR (e.created_at, e.id) < (v_ct, v_cursor))
-			 ORDER BY e.created_at DESC, e.id DESC LIMIT v_limit OFFSET v_offset) x;
-	RETURN jsonb_build_object('items', v_items, 'total', v_total, 'limit', v_limit, 'offset', v_offset,
-							  'next_cursor', CASE WHEN jsonb_array_length(v_items) = v_limit
-												  THEN v_items -> (v_limit - 1) -> 'id' END);
+	v_f := jsonb_strip_nulls(jsonb_build_object('uid', v_uid, 'wf', v_wf, 'status', v_status,
+		'from', v_after_ts, 'to', v_before_ts, 'lim', v_limit,
+		'off', CASE WHEN v_after IS NULL THEN v_offset END, 'after', v_after));
+	EXECUTE $q$SELECT coalesce(jsonb_agg(jsonb_build_array(jsonb_build_array(x.created_at, x.id), flov7.execution_to_json(x))
+									   ORDER BY x.created_at DESC, x.id DESC), '[]')
+				 FROM (SELECT e.* FROM $q$ || flov7.list_from('executions') || $q$
+						  AND (($1->'after') IS NULL
+							   OR (e.created_at, e.id) < (($1->'after'->>0)::timestamptz, ($1->'after'->>1)::uuid))
+						ORDER BY e.created_at DESC, e.id DESC
+						LIMIT ($1->>'lim')::int + 1 OFFSET coalesce(($1->>'off')::int, 0)) x$q$
+	   INTO v_rows USING v_f;
+	RETURN flov7.list_answer('executions', 'created_at.desc', v_wf::text, v_rows, v_f, flov7.list_count_pref(args));
 END
 $$;
 
@@ -86,6 +90,42 @@ BEGIN
 	RETURN flov7.execution_to_json(v_exec) || jsonb_build_object(
 		'steps', (SELECT coalesce(jsonb_agg(flov7.step_to_json(s) ORDER BY s.started_at NULLS LAST, s.node_id, s.iteration), '[]')
 					FROM flov7.execution_steps s WHERE s.user_id = v_uid AND s.execution_id = v_id));
+END
+$$;
+
+-- GET /workflows/executions/{id}/steps: the step log of one of the caller's executions, the
+-- latest attempt of each step, by node id and iteration (the order of the steps' primary key,
+-- so any page is a range of it); filters state, node_id; a page by offset or by cursor
+-- (22_lists.sql).
+CREATE FUNCTION flov7_api.execution_step_list(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_uid uuid := flov7.authorize('workflows:read');
+	v_id uuid := flov7.arg_uuid(args, 'id');
+	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
+	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
+	v_state text := flov7.arg_enum(args, 'state',
+		ARRAY['pending', 'ready', 'running', 'waiting', 'completed', 'failed', 'skipped', 'cancelled'], false);
+	v_node text := flov7.arg_text(args, 'node_id', false, 200);
+	v_after jsonb := flov7.arg_cursor(args, 'steps', 'node_id.asc', v_id::text, 2);
+	v_f jsonb;
+	v_rows jsonb;
+BEGIN
+	PERFORM 1 FROM flov7.workflow_executions e WHERE e.user_id = v_uid AND e.id = v_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'execution not found' USING ERRCODE = 'P0002';
+	END IF;
+	v_f := jsonb_strip_nulls(jsonb_build_object('uid', v_uid, 'exec', v_id, 'state', v_state, 'node', v_node,
+		'lim', v_limit, 'off', CASE WHEN v_after IS NULL THEN v_offset END, 'after', v_after));
+	EXECUTE $q$SELECT coalesce(jsonb_agg(jsonb_build_array(jsonb_build_array(x.node_id, x.iteration), flov7.step_to_json(x))
+									   ORDER BY x.node_id, x.iteration), '[]')
+				 FROM (SELECT s.* FROM $q$ || flov7.list_from('steps') || $q$
+						  AND (($1->'after') IS NULL
+							   OR (s.node_id, s.iteration) > (($1->'after'->>0), ($1->'after'->>1)::int))
+						ORDER BY s.node_id, s.iteration
+						LIMIT ($1->>'lim')::int + 1 OFFSET coalesce(($1->>'off')::int, 0)) x$q$
+	   INTO v_rows USING v_f;
+	RETURN flov7.list_answer('steps', 'node_id.asc', v_id::text, v_rows, v_f, flov7.list_count_pref(args));
 END
 $$;
 

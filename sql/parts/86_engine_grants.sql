@@ -3,7 +3,7 @@
 
 GRANT EXECUTE ON FUNCTION
 	flov7_api.workflow_execute(jsonb), flov7_api.execution_list(jsonb), flov7_api.execution_get(jsonb),
-	flov7_api.execution_cancel(jsonb), flov7_api.execution_retry(jsonb)
+	flov7_api.execution_cancel(jsonb), flov7_api.execution_retry(jsonb), flov7_api.execution_step_list(jsonb)
 	TO flov7_user, flov7_admin;
 
 -- What the endpoints and a step running as its owner call.

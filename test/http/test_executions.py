@@ -173,10 +173,15 @@ def test_list_and_get(client, user, q):
     assert all(EXECUTION_KEYS <= set(e) for e in body["items"])
     page = expect(client.get(API + "/workflows/%s/executions" % w["id"], token=user.access,
                              params={"limit": 1}), 200)
-    assert page["next_cursor"] == second and len(page["items"]) == 1
+    assert page["next_cursor"] and [e["id"] for e in page["items"]] == [second]
     rest = expect(client.get(API + "/workflows/%s/executions" % w["id"], token=user.access,
-                             params={"limit": 1, "before": page["next_cursor"]}), 200)
-    assert [e["id"] for e in rest["items"]] == [first]
+                             params={"limit": 1, "cursor": page["next_cursor"]}), 200)
+    assert [e["id"] for e in rest["items"]] == [first] and rest["next_cursor"] is None
+    # "before", the cursor's older name, takes the cursor or an execution id
+    for before in (page["next_cursor"], second):
+        rest = expect(client.get(API + "/workflows/%s/executions" % w["id"], token=user.access,
+                                 params={"limit": 1, "before": before}), 200)
+        assert [e["id"] for e in rest["items"]] == [first]
     none = expect(client.get(API + "/workflows/%s/executions" % w["id"], token=user.access,
                              params={"status": "failed"}), 200)
     assert none["total"] == 0 and none["items"] == []

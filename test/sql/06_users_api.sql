@@ -121,7 +121,8 @@ SELECT :'a', CASE WHEN n % 2 = 0 THEN 'info' ELSE 'warning' END, 'n' || n, now()
   FROM generate_series(1, 5) n;
 INSERT INTO flov7.notifications (user_id, title) VALUES (:'b', 'for b') RETURNING id AS nb \gset
 SELECT pg_temp.act_as(:'a');
-SELECT is(flov7_api.notification_list('{"limit":"2"}') - 'items', '{"total":5,"limit":2,"offset":0}'::jsonb,
+SELECT is(flov7_api.notification_list('{"limit":"2"}') - 'items' - 'next_cursor',
+		  '{"total":5,"total_is_estimate":false,"limit":2,"offset":0}'::jsonb,
 		  'notification list paging');
 SELECT is(flov7_api.notification_list('{"limit":"2","offset":"4"}') -> 'items' -> 0 ->> 'title', 'n5',
 		  'newest first, offset');

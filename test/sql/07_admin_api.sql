@@ -24,7 +24,8 @@ SELECT is(flov7_api.admin_user_list('{"search":"100%_h"}') -> 'items' -> 0 ->> '
 SELECT is(flov7_api.admin_user_list('{"search":"%"}') ->> 'total', '1', 'a % in search is literal');
 SELECT is(flov7_api.admin_user_list('{"role":"premium","search":"pgtap"}') ->> 'total', '1', 'role filter');
 SELECT throws_ok($$SELECT flov7_api.admin_user_list('{"role":"root"}')$$, '22023', NULL, 'bad role filter');
-SELECT is(flov7_api.admin_user_list('{"limit":"1","search":"adm."}') - 'items', '{"total":4,"limit":1,"offset":0}'::jsonb,
+SELECT is(flov7_api.admin_user_list('{"limit":"1","search":"adm."}') - 'items' - 'next_cursor',
+		  '{"total":4,"total_is_estimate":false,"limit":1,"offset":0}'::jsonb,
 		  'paging');
 
 -- Role changes.

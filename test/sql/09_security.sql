@@ -92,6 +92,7 @@ INSERT INTO happy VALUES
 	('workflow_execute', jsonb_build_object('id', :'wf2', 'input_data', '{"x": 1}'::jsonb)),
 	('execution_list', jsonb_build_object('id', :'wf2', 'status', 'pending', 'limit', 5)),
 	('execution_get', jsonb_build_object('id', :'ex')),
+	('execution_step_list', jsonb_build_object('id', :'ex', 'state', 'pending', 'limit', 5)),
 	('execution_cancel', jsonb_build_object('id', :'ex')),
 	('execution_retry', jsonb_build_object('id', :'ex')),
 	('template_list', '{"search":"a","difficulty":"beginner"}'),
