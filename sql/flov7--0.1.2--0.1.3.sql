@@ -638,7 +638,8 @@ REVOKE ALL ON FUNCTION flov7.audit_auth(text, uuid, uuid, jsonb), flov7.login_lo
 	flov7.login_failed(text, uuid) FROM PUBLIC;
 REVOKE ALL ON flov7.login_throttle FROM PUBLIC;
 
--- ======== issue 6, type checks without a bounded repetition (sql/parts/10_schema.sql, 78_events.sql) =-- '{0,49}' made PostgreSQL's regex engine build 49 states per row written; the length is checked apart.
+-- ======== issue 6, type checks without a bounded repetition (sql/parts/10_schema.sql, 78_events.sql) ========
+-- '{0,49}' made PostgreSQL's regex engine build 49 states per row written; the length is checked apart.
 ALTER TABLE flov7.events DROP CONSTRAINT events_type_check,
 	ADD CONSTRAINT events_type_check CHECK (type ~ '^[a-z][a-z0-9_.]*$' AND length(type) <= 50);
 ALTER TABLE flov7.notifications DROP CONSTRAINT notifications_type_check,
@@ -703,7 +704,9 @@ BEGIN
 		RAISE EXCEPTION 'user not found' USING ERRCODE = 'P0002';
 	END IF;
 	RETURN v_result;
-=======
+END
+$$;
+
 -- ======== issue 8, lists that cost by the page: cursors, totals, the indexes of the lists (sql/parts/22_lists.sql) ========
 -- The indexes of the lists, in 22_lists.sql now; four of them change shape under the same name.
 DROP INDEX flov7.notifications_user_idx, flov7.notifications_unread_idx, flov7.workflows_user_id_idx,
