@@ -363,7 +363,12 @@ def test_gets_survive_terminating_every_backend(frontd, su):
     waves = 6
     with GetLoad(f.url, token) as load:
         load.wait_answers(20)
+        full = metric(f.url, "flov7_pool_connected")
         for _ in range(waves):
+            # a request is retried once: the next wave comes after the pool is whole again and
+            # more answers came back, so that no retry of this wave is caught by the next one
+            wait_until("the pool reconnected", lambda: metric(f.url, "flov7_pool_connected") >= full)
+            load.wait_answers(20)
             with su.cursor() as c:
                 c.execute(TERMINATE_ALL)
                 assert c.fetchone()[0] >= 1
