@@ -14,7 +14,7 @@
 #include "utils/jsonb.h"
 #include "utils/uuid.h"
 
-/* A claimed step, as flov7.step_claim() returns it (copied into a step context). */
+/* A step the runner is about to run (runner.c fills it from its execution). */
 typedef struct ClaimedStep
 {
 	pg_uuid_t	user_id;

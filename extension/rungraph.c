@@ -4,7 +4,7 @@
  *	  The runner's in-memory rules: a definition's nodes and edges, the
  *	  labels of out-edges, settling successors, a step's context and an
  *	  ended execution's output.  Each is the port of the SQL that is the
- *	  reference for it (flov7.out_edges, step_settle, the context step_claim
+ *	  reference for it (flov7.out_edges, step_settle, the context the former step_claim
  *	  built, execution_settle), kept in step with it; the pgTAP suites run
  *	  both paths.
  *
@@ -263,7 +263,7 @@ parent_output(Exec *ex, const char *node, int iteration, const char *loop, Jsonb
 }
 
 /*
- * The context of a step, as flov7.step_claim() built it: input, data (the
+ * The context of a step, as the former flov7.step_claim() built it: input, data (the
  * one parent's output; several: their objects merged in edge order, or the
  * list of them when not all are objects; none: the input), parents,
  * execution, item and index (in a loop's iteration), nodes.

@@ -287,6 +287,7 @@ static void
 write_execs(Batch *b)
 {
 	Oid			types[5] = {UUIDARRAYOID, UUIDARRAYOID, INT4ARRAYOID, BOOLARRAYOID, TIMESTAMPTZARRAYOID};
+	Oid			elem[5] = {UUIDOID, UUIDOID, INT4OID, BOOLOID, TIMESTAMPTZOID};
 	Datum		values[5];
 	Col			c[5];
 	int			n = 0;
@@ -312,11 +313,8 @@ write_execs(Batch *b)
 	}
 	if (n == 0)
 		return;
-	values[0] = col_array(&c[0], n, UUIDOID);
-	values[1] = col_array(&c[1], n, UUIDOID);
-	values[2] = col_array(&c[2], n, INT4OID);
-	values[3] = col_array(&c[3], n, BOOLOID);
-	values[4] = col_array(&c[4], n, TIMESTAMPTZOID);
+	for (i = 0; i < 5; i++)
+		values[i] = col_array(&c[i], n, elem[i]);
 	rc = flov7_plan_execute(&plan_execs,
 							"UPDATE flov7.workflow_executions e"
 							"   SET steps_completed = e.steps_completed + u.delta,"
@@ -483,6 +481,7 @@ static void
 write_ends(Batch *b)
 {
 	Oid			types[4] = {UUIDARRAYOID, UUIDARRAYOID, TEXTARRAYOID, JSONBARRAYOID};
+	Oid			elem[4] = {UUIDOID, UUIDOID, TEXTOID, JSONBOID};
 	Datum		values[4];
 	Col			c[4];
 	pg_uuid_t  *pairs;
@@ -511,10 +510,8 @@ write_ends(Batch *b)
 	}
 	if (n == 0)
 		return;
-	values[0] = col_array(&c[0], n, UUIDOID);
-	values[1] = col_array(&c[1], n, UUIDOID);
-	values[2] = col_array(&c[2], n, TEXTOID);
-	values[3] = col_array(&c[3], n, JSONBOID);
+	for (i = 0; i < 4; i++)
+		values[i] = col_array(&c[i], n, elem[i]);
 	rc = flov7_plan_execute(&plan_end,
 							"UPDATE flov7.workflow_executions e"
 							"   SET status = u.status,"

@@ -45,6 +45,7 @@
 
 #include "engine.h"
 #include "flov7.h"
+#include "runstate.h"
 
 /* Parameters of a db_query statement, typed by their use (as PREPARE does). */
 typedef struct QueryParams
@@ -57,9 +58,7 @@ typedef struct QueryParams
 static JsonbValue *
 member(Jsonb *jb, const char *key)
 {
-	if (jb == NULL || !JB_ROOT_IS_OBJECT(jb))
-		return NULL;
-	return getKeyJsonValueFromContainer(&jb->root, key, strlen(key), NULL);
+	return jb ? jc_member(&jb->root, key) : NULL;
 }
 
 /* A member holding an object or array, as a Jsonb, or NULL. */
