@@ -14,6 +14,7 @@
 #include <json.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,6 +166,14 @@ void auth_shutdown(void)
         OPENSSL_cleanse(secret, (size_t)secret_len);
     free(secret);
     secret = NULL;
+}
+
+bool auth_secret_eq(const char *a, size_t an, const char *b, size_t bn)
+{
+    unsigned char da[SHA256_DIGEST_LENGTH], db[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)a, an, da);
+    SHA256((const unsigned char *)b, bn, db);
+    return CRYPTO_memcmp(da, db, sizeof(da)) == 0;
 }
 
 void auth_cache_stats(uint64_t *hits, uint64_t *misses, int *entries)
@@ -358,6 +367,8 @@ void auth_request(const char *authz, size_t alen, int n_authz, const char *xkey,
         r->role = ROLE_USER;
         r->apikey = xkey;
         r->apikey_len = klen;
+        r->cred = xkey;
+        r->cred_len = klen;
         return;
     }
     if (!n_authz)
@@ -371,6 +382,8 @@ void auth_request(const char *authz, size_t alen, int n_authz, const char *xkey,
         tl--;
     }
     r->token_given = true;
+    r->cred = tok;
+    r->cred_len = tl;
     if (tl > 5 && memcmp(tok, "flv7_", 5) == 0) {
         if (!is_token68(tok, tl))
             return deny(r, FDE_BEARER_MALFORMED);

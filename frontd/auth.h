@@ -26,6 +26,10 @@ struct auth_result {
     const char *apikey;   /* points into the request's header, or "" */
     size_t apikey_len;
     int64_t exp; /* JWT exp, 0 for others */
+    /* the credential as presented (token or key, in the request's header), for the
+     * per-credential rate limit; NULL when none */
+    const char *cred;
+    size_t cred_len;
 };
 
 /* (Re)configure: copies the secret (>= 32 bytes, checked by config), flushes the cache. */
@@ -44,6 +48,10 @@ int auth_check_claims(const char *json, size_t len, int64_t now, int leeway, con
 
 /* Syntax gate run before libjwt sees a token (unit-tested). */
 bool auth_jwt_shape_ok(const char *t, size_t n);
+
+/* Whether two secrets are equal, in time independent of where they differ and of their
+ * lengths (both are hashed with SHA-256 and the digests compared with CRYPTO_memcmp). */
+bool auth_secret_eq(const char *a, size_t an, const char *b, size_t bn);
 
 /* Cache statistics, for /metrics. */
 void auth_cache_stats(uint64_t *hits, uint64_t *misses, int *entries);

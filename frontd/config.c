@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum opt_type { OPT_STR, OPT_INT, OPT_MS, OPT_BOOL, OPT_LEVEL };
+enum opt_type { OPT_STR, OPT_INT, OPT_MS, OPT_BOOL, OPT_LEVEL, OPT_RATE };
 
 struct option_def {
     const char *name;
@@ -86,7 +86,25 @@ static const struct option_def options[] = {
     {"ws-max-connections", OPT_INT, "100000", "FLOV7_WS_MAX_CONNECTIONS", OFF(ws_max_connections),
      1, 10000000, "open streams in all; more get 503 (max-connections also counts them)"},
     {"server-url", OPT_STR, "", "FLOV7_SERVER_URL", OFF(server_url), 0, 0,
-     "public base URL put in /openapi.json (empty: http://<Host header>)"},
+     "servers URL of /openapi.json, http(s)://... or /...; empty: \"/\" (relative to the "
+     "document; never taken from the Host header)"},
+    {"rate-limit-ip", OPT_RATE, "0", "FLOV7_RATE_LIMIT_IP", OFF(rate_limit_ip), 0, 0,
+     "requests per client address: COUNT/UNIT[,BURST] (UNIT s, m or h; e.g. 50/s,100), "
+     "0 = off; 429 beyond it (/health and /ready never limited)"},
+    {"rate-limit-credential", OPT_RATE, "0", "FLOV7_RATE_LIMIT_CREDENTIAL",
+     OFF(rate_limit_credential), 0, 0,
+     "requests per bearer token or API key, as rate-limit-ip; 0 = off"},
+    {"rate-limit-max-entries", OPT_INT, "100000", "FLOV7_RATE_LIMIT_MAX_ENTRIES",
+     OFF(rate_limit_max_entries), 1, 10000000,
+     "buckets kept per limit (about 40 bytes each); at it the least recently used gives way"},
+    {"trusted-proxies", OPT_STR, "", "FLOV7_TRUSTED_PROXIES", OFF(trusted_proxies), 0, 0,
+     "comma list of proxy addresses or CIDRs whose X-Forwarded-For names the client (for "
+     "rate-limit-ip and request.ip); empty: none"},
+    {"metrics-listen", OPT_STR, "", "FLOV7_METRICS_LISTEN", OFF(metrics_listen), 0, 0,
+     "host:port serving /metrics (and /health) alone; then the main listener answers 404 "
+     "there; empty: /metrics on the main listener"},
+    {"metrics-token", OPT_STR, "", "FLOV7_METRICS_TOKEN", OFF(metrics_token), 0, 0,
+     "if set, /metrics requires Authorization: Bearer <this> (else 401)"},
     {"config", OPT_STR, "", "FLOV7_CONFIG", OFF(config_file), 0, 0,
      "file of `key = value` lines (flags > env > file > defaults)"},
 };
@@ -188,6 +206,12 @@ static int set_value(struct config *cfg, const struct option_def *o, const char 
             }
         }
         return fail(err, errlen, "option %s: \"%s\" is not error/warn/info/debug", o->name, v);
+    case OPT_RATE: {
+        char e2[200];
+        if (rl_rate_parse(v, (struct rl_rate *)field, e2, sizeof(e2)) != 0)
+            return fail(err, errlen, "option %s: %s", o->name, e2);
+        return CONFIG_OK;
+    }
     }
     if (x < o->min || x > o->max) {
         char range[64];
@@ -401,6 +425,27 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
     const char *colon = strrchr(cfg->listen, ':');
     if (!colon || colon[1] == 0)
         return fail(err, errlen, "listen: \"%s\" is not host:port%s", cfg->listen, "");
+    if (cfg->metrics_listen[0]) {
+        colon = strrchr(cfg->metrics_listen, ':');
+        if (!colon || colon[1] == 0)
+            return fail(err, errlen, "metrics-listen: \"%s\" is not host:port%s",
+                        cfg->metrics_listen, "");
+        if (strcmp(cfg->metrics_listen, cfg->listen) == 0)
+            return fail(err, errlen, "metrics-listen must differ from listen (\"%s\")%s",
+                        cfg->listen, "");
+    }
+    if (cfg->metrics_token[0] && strlen(cfg->metrics_token) < 16)
+        return fail(err, errlen, "metrics-token must be at least 16 bytes%s%s", "", "");
+    /* the servers URL goes into a JSON document clients follow: a plain URL or path only */
+    const char *u = cfg->server_url;
+    bool shape =
+        u[0] == 0 || u[0] == '/' || strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0;
+    for (const char *p = u; shape && *p; p++)
+        shape = (unsigned char)*p > 0x20 && (unsigned char)*p < 0x7f && *p != '"' && *p != '\\';
+    if (!shape)
+        return fail(err, errlen,
+                    "server-url: \"%s\" is not an http(s):// URL or a path starting with /%s", u,
+                    "");
     return CONFIG_OK;
 }
 

@@ -10,15 +10,23 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "ratelimit.h"
+
 enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 struct config {
-    char *listen;       /* host:port */
-    char *db_uri;       /* libpq connection string or URI; "" = libpq defaults (PG* env) */
-    char *jwt_secret;   /* HS256 key, >= 32 bytes */
-    char *cors_origins; /* "" none, "*" any, or comma list */
-    char *config_file;  /* path of the `key = value` file, "" none */
-    char *server_url;   /* base URL for /openapi.json; "" = http://<Host> */
+    char *listen;          /* host:port */
+    char *db_uri;          /* libpq connection string or URI; "" = libpq defaults (PG* env) */
+    char *jwt_secret;      /* HS256 key, >= 32 bytes */
+    char *cors_origins;    /* "" none, "*" any, or comma list */
+    char *config_file;     /* path of the `key = value` file, "" none */
+    char *server_url;      /* servers URL of /openapi.json; "" = "/" (relative) */
+    char *metrics_listen;  /* host:port serving /metrics alone; "" = on the main listener */
+    char *metrics_token;   /* Bearer token /metrics requires; "" = none */
+    char *trusted_proxies; /* addresses whose X-Forwarded-For is believed; "" = none */
+    struct rl_rate rate_limit_ip;
+    struct rl_rate rate_limit_credential;
+    int rate_limit_max_entries; /* per table */
     int pool_size;
     int pool_pipeline_depth;
     int pool_acquire_timeout_ms; /* longest wait for a database connection */

@@ -214,6 +214,7 @@ static void exchange_end(struct conn *c)
     x->user_agent = NULL;
     x->ua_len = 0;
     x->head_only = x->close_after = x->active = false;
+    x->rl_set = false;
     x->request_id[0] = 0;
     x->nsent = x->nres = 0;
     memset(&x->auth, 0, sizeof(x->auth));
@@ -279,6 +280,8 @@ void conn_respond(struct conn *c, int status, const char *extra, const char *bod
         sbuf_addlit(o, "Vary: Origin\r\n");
     if (extra)
         sbuf_adds(o, extra);
+    if (x->rl_set)
+        rl_headers(o, &x->rl_rate, &x->rl);
     /* RFC 9110: every 401 carries a challenge, also when a function chose the status itself */
     if (status == 401 && !(extra && strstr(extra, "WWW-Authenticate")))
         sbuf_addlit(o, "WWW-Authenticate: Bearer\r\n");
@@ -827,7 +830,8 @@ static void format_peer(struct conn *c, const struct sockaddr *sa)
     snprintf(c->subject, sizeof(c->subject), "C-%llu %s:%d", (unsigned long long)c->id, ip, port);
 }
 
-void conn_accept(int fd, const struct sockaddr *sa, const struct admit_key *k, bool over_limit)
+void conn_accept(int fd, const struct sockaddr *sa, const struct admit_key *k, bool over_limit,
+                 bool metrics_port)
 {
     if (!reap_ev)
         reap_ev = event_new(g_base, -1, 0, reap_cb, NULL);
@@ -842,6 +846,8 @@ void conn_accept(int fd, const struct sockaddr *sa, const struct admit_key *k, b
     c->fd = fd;
     c->bev = bev;
     c->over_limit = over_limit;
+    c->metrics_port = metrics_port;
+    c->peer_key = *k;
     c->accept_ms = now_ms();
     admit_attach(&c->adm, k);
     c->nodelay_pending = sa->sa_family == AF_INET || sa->sa_family == AF_INET6;

@@ -22,6 +22,7 @@
 #include "http.h"
 #include "httpread.h"
 #include "pool.h"
+#include "ratelimit.h"
 #include "router.h"
 #include "util.h"
 
@@ -80,6 +81,13 @@ struct exchange {
     int wstatus;
     bool wait_call; /* the second function is running: no body, no further wait */
     size_t voff[8];
+    /* rate limits (limiter.c): the client's address (the peer's, or the one a trusted proxy
+     * names), and the verdict whose RateLimit-* fields the answer carries */
+    struct admit_key client_key;
+    char client_ip[48];
+    bool rl_set;
+    struct rl_rate rl_rate;
+    struct rl_verdict rl;
 };
 
 struct conn {
@@ -103,8 +111,10 @@ struct conn {
     int nrequests;
     bool over_limit, peer_eof, in_process, nodelay_pending;
     char peer_ip[48];
-    char subject[96];      /* log prefix: "C-12 127.0.0.1:5000" */
-    struct admit_node adm; /* per-address count; on the idle lists while IDLE or LINGER */
+    struct admit_key peer_key; /* the socket peer's address */
+    bool metrics_port;         /* accepted on metrics-listen: /metrics and /health only */
+    char subject[96];          /* log prefix: "C-12 127.0.0.1:5000" */
+    struct admit_node adm;     /* per-address count; on the idle lists while IDLE or LINGER */
     struct exchange ex;
     struct stream *st; /* owned, in CONN_STREAM */
 };
@@ -112,7 +122,8 @@ struct conn {
 /* The client's X-Request-Id if sane (set by dispatch), else a generated one. */
 void conn_ensure_request_id(struct conn *c);
 /* over_limit: admitted into the reserve above a limit, for /health and /ready only. */
-void conn_accept(int fd, const struct sockaddr *sa, const struct admit_key *k, bool over_limit);
+void conn_accept(int fd, const struct sockaddr *sa, const struct admit_key *k, bool over_limit,
+                 bool metrics_port);
 int conn_count(void);
 /* Whether an idle or lingering connection can go now without losing a byte of a request or
  * response. */

@@ -20,8 +20,10 @@ const char *cors_parse(const char *spec, struct cors *out);
 bool cors_allowed(const struct cors *c, const char *origin, size_t len);
 void cors_free(struct cors *c);
 
-#define CORS_ALLOW_HEADERS  "Authorization, Content-Type, Prefer, X-API-Key, X-Request-Id"
-#define CORS_EXPOSE_HEADERS "X-Request-Id, Retry-After, Content-Range, Preference-Applied"
-#define CORS_MAX_AGE        "86400"
+#define CORS_ALLOW_HEADERS "Authorization, Content-Type, Prefer, X-API-Key, X-Request-Id"
+#define CORS_EXPOSE_HEADERS                                                                        \
+    "X-Request-Id, Retry-After, Content-Range, Preference-Applied, RateLimit-Limit, "              \
+    "RateLimit-Remaining, RateLimit-Reset, RateLimit-Policy"
+#define CORS_MAX_AGE "86400"
 
 #endif

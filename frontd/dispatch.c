@@ -19,6 +19,7 @@
 #include "errmap.h"
 #include "errors.h"
 #include "frontd.h"
+#include "limiter.h"
 #include "listen.h"
 #include "log.h"
 #include "pool.h"
@@ -27,6 +28,7 @@
 #include "stream.h"
 #include "wsproto.h"
 
+#include <arpa/inet.h>
 #include <json-c/json.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -134,7 +136,7 @@ static bool api_send(struct pool_req *r, struct pool_conn *pc, PGconn *pg)
     }
     const char *v1[8] = {
         x->auth.role,      x->claims.len ? x->claims.data : "", x->hjson.data,
-        c->req.method_str, x->pvals.data + x->voff[0],          c->peer_ip,
+        c->req.method_str, x->pvals.data + x->voff[0],          x->client_ip,
         x->request_id,     x->pvals.data + x->voff[1],
     };
     if (!PQsendQueryPrepared(pg, "s0", 8, v1, NULL, NULL, 0))
@@ -256,7 +258,7 @@ static void open_stream(struct conn *c, const char *json, size_t len)
         .claims_len = x->claims.len,
         .api_key = x->auth.apikey_len ? x->auth.apikey : NULL,
         .api_key_len = x->auth.apikey_len,
-        .peer = c->peer_ip,
+        .peer = x->client_ip,
     };
     c->st = stream_open(c, &p);
     json_object_put(o);
@@ -494,10 +496,45 @@ static bool stream_token(struct conn *c, const char *query, size_t qlen)
     return false;
 }
 
+/* The client: the socket peer, or the address a trusted proxy names in X-Forwarded-For (the
+ * fields joined in order, as one list). */
+static void find_client(struct conn *c)
+{
+    struct exchange *x = &c->ex;
+    x->client_key = c->peer_key;
+    snprintf(x->client_ip, sizeof(x->client_ip), "%s", c->peer_ip);
+    struct sockaddr_storage peer, client;
+    if (g_proxies.n == 0 || !http_find(&c->req, "x-forwarded-for") ||
+        !proxies_parse_addr(c->peer_ip, strlen(c->peer_ip), &peer) ||
+        !proxies_trusted(&g_proxies, (struct sockaddr *)&peer))
+        return;
+    struct sbuf xff;
+    sbuf_init(&xff);
+    for (int i = 0; i < c->req.nhdr; i++) {
+        const struct http_hdr *h = &c->req.hdrs[i];
+        if (str_ieq(h->name, h->nlen, "x-forwarded-for")) {
+            if (xff.len)
+                sbuf_addc(&xff, ',');
+            sbuf_add(&xff, h->value, h->vlen);
+        }
+    }
+    if (proxies_client(&g_proxies, xff.data, xff.len, &client)) {
+        admit_key_from((struct sockaddr *)&client, &x->client_key);
+        if (client.ss_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&client)->sin_addr, x->client_ip,
+                      sizeof(x->client_ip));
+        else
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&client)->sin6_addr, x->client_ip,
+                      sizeof(x->client_ip));
+    }
+    sbuf_free(&xff);
+}
+
 void dispatch_request(struct conn *c)
 {
     struct exchange *x = &c->ex;
     struct http_request *req = &c->req;
+    find_client(c);
 
     const struct http_hdr *h = http_known(req, H_X_REQUEST_ID);
     if (h && request_id_ok(h->value, h->vlen)) {
@@ -557,6 +594,8 @@ void dispatch_request(struct conn *c)
     x->routes = g_routes;
     router_ref(x->routes);
     x->route = m.route;
+    if (!limiter_admit_ip(c))
+        return;
     if (x->route->stream == STREAM_WEBSOCKET && !websocket_handshake_ok(c))
         return;
 
@@ -578,6 +617,8 @@ void dispatch_request(struct conn *c)
         conn_fail(c, x->auth.err, &(struct fd_error_args){.token_given = x->auth.token_given});
         return;
     }
+    if (!limiter_admit_credential(c, x->auth.cred, x->auth.cred_len))
+        return;
 
     /* parameters */
     struct sbuf *pj = &x->pjson;

@@ -27,6 +27,16 @@ static const struct fd_error catalog[FDE_COUNT] = {
     [FDE_NOT_READY] = {"FD005", 503, "no database connection is up", NULL, RETRY_NOW, NULL, 0},
     [FDE_TOO_MANY_CONNECTIONS] = {"FD006", 503, "too many connections",
                                   "Retry later; /health still answers.", RETRY_NOW, NULL, 0},
+    [FDE_RATE_IP] =
+        {"FD007", 429, "too many requests from this address (rate-limit-ip)",
+         "Wait the seconds of Retry-After; RateLimit-Reset says when the quota is whole.", 0, NULL,
+         FDF_RETRY},
+    [FDE_RATE_CREDENTIAL] = {"FD008", 429,
+                             "too many requests with this credential "
+                             "(rate-limit-credential)",
+                             "Wait the seconds of Retry-After; RateLimit-Reset says when the quota "
+                             "is whole.",
+                             0, NULL, FDF_RETRY},
 
     /* FD1nn: the HTTP message; 10x-11x the header block's syntax (http.c), 12x the parser,
      * 13x limits, 14x timeouts */
@@ -113,6 +123,8 @@ static const struct fd_error catalog[FDE_COUNT] = {
     [FDE_JWT_EXPIRED] = {"FD315", 401, "token has expired", NULL, 0, NULL, FDF_CHALLENGE},
     [FDE_JWT_ROLE] = {"FD316", 401, "token role claim must be flov7_user or flov7_admin", NULL, 0,
                       NULL, FDF_CHALLENGE},
+    [FDE_METRICS_TOKEN] = {"FD317", 401, "/metrics needs the metrics token",
+                           "Send Authorization: Bearer <metrics-token>.", 0, NULL, FDF_CHALLENGE},
 
     /* FD4nn: WebSocket handshake refusals (RFC 6455 4.2.1) and stream limits */
     [FDE_WS_NOT_UPGRADE] = {"FD400", 426, "this endpoint is a WebSocket: send an upgrade request",
@@ -175,6 +187,8 @@ void fd_error_headers(struct sbuf *out, const struct fd_error *e, const struct f
 {
     if (e->retry_after > 0)
         sbuf_printf(out, "Retry-After: %d\r\n", e->retry_after);
+    if ((e->flags & FDF_RETRY) && a && a->retry_after > 0)
+        sbuf_printf(out, "Retry-After: %d\r\n", a->retry_after);
     if (e->headers)
         sbuf_adds(out, e->headers);
     if ((e->flags & FDF_ALLOW) && a && a->allow)

@@ -31,6 +31,8 @@ enum fd_error_id {
     FDE_DB_TIMEOUT,
     FDE_NOT_READY,
     FDE_TOO_MANY_CONNECTIONS,
+    FDE_RATE_IP,
+    FDE_RATE_CREDENTIAL,
     /* FD1nn: the HTTP message (each ends the connection) */
     FDE_REQUEST_LINE,
     FDE_HTTP_VERSION,
@@ -87,6 +89,7 @@ enum fd_error_id {
     FDE_JWT_IAT,
     FDE_JWT_EXPIRED,
     FDE_JWT_ROLE,
+    FDE_METRICS_TOKEN,
     /* FD4nn: WebSocket and streams */
     FDE_WS_NOT_UPGRADE,
     FDE_WS_VERSION,
@@ -107,6 +110,7 @@ enum fd_error_id {
 /* Header lines built from the request (fixed ones are in the entry's headers). */
 #define FDF_ALLOW     1 /* Allow: <the path's methods> (fd_error_args.allow) */
 #define FDF_CHALLENGE 2 /* WWW-Authenticate: Bearer error=..., error_description=<message> */
+#define FDF_RETRY     4 /* Retry-After: <fd_error_args.retry_after> (the wait is computed) */
 
 struct fd_error {
     const char *code;    /* "FD001" */
@@ -123,6 +127,7 @@ struct fd_error_args {
     const char *details; /* the specifics, e.g. the parser's reason; NULL = null */
     const char *allow;   /* FDF_ALLOW: "GET, HEAD, OPTIONS" */
     bool token_given;    /* FDF_CHALLENGE: error="invalid_token", else "invalid_request" */
+    int retry_after;     /* FDF_RETRY: seconds */
 };
 
 /* The entry of id, or NULL if id is none of them. */

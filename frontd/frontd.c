@@ -13,6 +13,7 @@
 struct event_base *g_base;
 struct config *g_cfg;
 struct cors g_cors;
+struct proxies g_proxies;
 bool g_shutting_down;
 struct frontd_stats g_stats;
 

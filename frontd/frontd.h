@@ -11,12 +11,14 @@
 
 #include "config.h"
 #include "cors.h"
+#include "proxies.h"
 
 struct event_base;
 
 extern struct event_base *g_base;
 extern struct config *g_cfg;
 extern struct cors g_cors;
+extern struct proxies g_proxies; /* trusted-proxies, parsed */
 extern bool g_shutting_down;
 
 struct frontd_stats {

@@ -3,6 +3,7 @@
  * plain fields compared here, so the hot path never touches the timer heap.
  */
 #include "janitor.h"
+#include "limiter.h"
 #include "conn.h"
 #include "frontd.h"
 #include "log.h"
@@ -28,6 +29,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     pool_janitor(now);
     stream_tick(now);
     listen_tick();
+    limiter_sweep(now);
     if (drain_deadline && now >= drain_deadline) {
         log_warn("shutdown", "drain deadline reached with %d connections open; exiting",
                  conn_count());

@@ -1,7 +1,7 @@
 /*
  * janitor.h — the periodic timer (pgbouncer's janitor): connection deadlines (first byte,
  * header, body, idle, linger), database request and queue timeouts, and the graceful-drain
- * deadline.
+ * deadline, and forgetting rate-limit buckets that have refilled.
  */
 #ifndef FRONTD_JANITOR_H
 #define FRONTD_JANITOR_H

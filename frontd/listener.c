@@ -36,9 +36,16 @@
 #define PAUSE_MS       100
 #define WARN_EVERY_MS  10000
 
-static int lfd = -1;
+/* The main listening socket, and metrics-listen's when set (its connections serve /metrics
+ * and /health only). */
+struct lsock {
+    int fd;
+    struct event *ev;
+    bool metrics;
+};
+static struct lsock socks[2] = {{-1, NULL, false}, {-1, NULL, true}};
 static int spare_fd = -1;
-static struct event *accept_ev, *resume_ev;
+static struct event *resume_ev;
 
 /* The canned 503 (FDE_TOO_MANY_CONNECTIONS), rendered once when listening starts: at that
  * moment there is no room for a connection object, let alone a per-answer allocation. */
@@ -109,7 +116,7 @@ static void warn_limit(enum admit_verdict a, const struct admit_key *k)
                  who, ev, rj);
 }
 
-static void admit_one(int fd, const struct sockaddr *sa)
+static void admit_one(int fd, const struct sockaddr *sa, bool metrics)
 {
     const struct config *cfg = g_cfg;
     struct admit_limits lim = {cfg->max_connections, LISTENER_RESERVE, cfg->max_connections_per_ip,
@@ -120,7 +127,7 @@ static void admit_one(int fd, const struct sockaddr *sa)
         struct admit_node *victim;
         enum admit_verdict a = admit_decide(&lim, &k, conn_evictable, NULL, &victim);
         switch (a) {
-        case ADMIT_ACCEPT: conn_accept(fd, sa, &k, false); return;
+        case ADMIT_ACCEPT: conn_accept(fd, sa, &k, false, metrics); return;
         case ADMIT_EVICT_PEER:
         case ADMIT_EVICT_ANY:
             conn_evict(victim);
@@ -129,7 +136,7 @@ static void admit_one(int fd, const struct sockaddr *sa)
         case ADMIT_RESERVE:
             g_stats.rejected++;
             warn_limit(a, &k);
-            conn_accept(fd, sa, &k, true);
+            conn_accept(fd, sa, &k, true, metrics);
             return;
         case ADMIT_REFUSE:
             g_stats.rejected++;
@@ -142,7 +149,9 @@ static void admit_one(int fd, const struct sockaddr *sa)
 
 static void pause_accepting(void)
 {
-    event_del(accept_ev);
+    for (int i = 0; i < 2; i++)
+        if (socks[i].ev)
+            event_del(socks[i].ev);
     struct timeval tv = {0, PAUSE_MS * 1000};
     evtimer_add(resume_ev, &tv);
 }
@@ -152,12 +161,13 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     (void)arg;
-    if (accept_ev && !g_shutting_down)
-        event_add(accept_ev, NULL);
+    for (int i = 0; i < 2 && !g_shutting_down; i++)
+        if (socks[i].ev)
+            event_add(socks[i].ev, NULL);
 }
 
 /* accept() failed for lack of descriptors.  Returns whether to go on accepting now. */
-static bool out_of_fds(int e)
+static bool out_of_fds(int lfd, int e)
 {
     static uint64_t last;
     uint64_t now = now_ms();
@@ -195,14 +205,14 @@ static bool out_of_fds(int e)
 static void on_acceptable(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
-    (void)arg;
+    const struct lsock *ls = arg;
     for (int i = 0; i < ACCEPT_BATCH && !g_shutting_down; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
         int cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd >= 0) {
             g_stats.accepted++;
-            admit_one(cfd, (struct sockaddr *)&ss);
+            admit_one(cfd, (struct sockaddr *)&ss, ls->metrics);
             continue;
         }
         int e = errno;
@@ -214,7 +224,7 @@ static void on_acceptable(evutil_socket_t fd, short what, void *arg)
             return;
         case EMFILE:
         case ENFILE:
-            if (!out_of_fds(e))
+            if (!out_of_fds(fd, e))
                 return;
             break;
         /* a connection that failed while queued (Linux reports its error here): next */
@@ -261,7 +271,7 @@ void listener_fit_fd_limit(const struct config *cfg)
                  (unsigned long long)need, cfg->max_connections);
 }
 
-int listener_init(const char *addr, char *err, size_t errlen)
+static int bind_one(struct lsock *ls, const char *addr, char *err, size_t errlen)
 {
     char host[256];
     const char *colon = strrchr(addr, ':');
@@ -287,19 +297,29 @@ int listener_init(const char *addr, char *err, size_t errlen)
         return -1;
     }
     int one = 1, e = 0;
-    lfd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int lfd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
         bind(lfd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(lfd, LISTEN_BACKLOG) != 0)
         e = errno;
     freeaddrinfo(ai);
+    ls->fd = lfd;
     if (e) {
         snprintf(err, errlen, "listen: cannot bind %s: %s", addr, strerror(e));
+        return -1;
+    }
+    ls->ev = event_new(g_base, lfd, EV_READ | EV_PERSIST, on_acceptable, ls);
+    event_add(ls->ev, NULL);
+    return 0;
+}
+
+int listener_init(const char *addr, const char *metrics_addr, char *err, size_t errlen)
+{
+    if (bind_one(&socks[0], addr, err, errlen) != 0 ||
+        (metrics_addr[0] && bind_one(&socks[1], metrics_addr, err, errlen) != 0)) {
         listener_close();
         return -1;
     }
-    accept_ev = event_new(g_base, lfd, EV_READ | EV_PERSIST, on_acceptable, NULL);
     resume_ev = evtimer_new(g_base, resume_cb, NULL);
-    event_add(accept_ev, NULL);
     spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     render_busy_response();
     return 0;
@@ -307,15 +327,17 @@ int listener_init(const char *addr, char *err, size_t errlen)
 
 void listener_close(void)
 {
-    if (accept_ev)
-        event_free(accept_ev);
-    accept_ev = NULL;
+    for (int i = 0; i < 2; i++) {
+        if (socks[i].ev)
+            event_free(socks[i].ev);
+        socks[i].ev = NULL;
+        if (socks[i].fd >= 0)
+            close(socks[i].fd);
+        socks[i].fd = -1;
+    }
     if (resume_ev)
         event_free(resume_ev);
     resume_ev = NULL;
-    if (lfd >= 0)
-        close(lfd);
-    lfd = -1;
     if (spare_fd >= 0)
         close(spare_fd);
     spare_fd = -1;

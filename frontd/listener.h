@@ -16,7 +16,8 @@
 #define LISTENER_RESERVE      16
 #define LISTENER_ADDR_RESERVE 2
 
-int listener_init(const char *addr, char *err, size_t errlen);
+/* addr: the main listener; metrics_addr: metrics-listen's, or "" for none. */
+int listener_init(const char *addr, const char *metrics_addr, char *err, size_t errlen);
 /* Raise the soft open-file limit toward the hard one when max-connections needs it. */
 void listener_fit_fd_limit(const struct config *cfg);
 void listener_close(void);

@@ -16,6 +16,7 @@
 #include "cors.h"
 #include "frontd.h"
 #include "janitor.h"
+#include "limiter.h"
 #include "stream.h"
 #include "streamcheck.h"
 #include "listen.h"
@@ -50,6 +51,7 @@ static void apply_runtime(const struct config *old, const struct config *cfg)
         old->jwt_leeway != cfg->jwt_leeway || old->jwt_cache_size != cfg->jwt_cache_size)
         auth_init(cfg->jwt_secret, cfg->jwt_leeway, cfg->jwt_cache_size);
     pool_set_depth(cfg->pool_pipeline_depth);
+    limiter_configure(cfg);
     if (!old || old->max_connections != cfg->max_connections)
         listener_fit_fd_limit(cfg);
     if (!old || old->request_timeout_ms != cfg->request_timeout_ms)
@@ -74,12 +76,26 @@ static void reload(void)
         free(cfg);
         return;
     }
+    struct proxies np;
+    char perr[256];
+    if (proxies_parse(cfg->trusted_proxies, &np, perr, sizeof(perr))) {
+        log_error("reload", "configuration not reloaded: %s", perr);
+        cors_free(&nc);
+        config_free(cfg);
+        free(cfg);
+        return;
+    }
+    proxies_free(&g_proxies);
+    g_proxies = np;
     if (strcmp(cfg->listen, g_cfg->listen) || strcmp(cfg->db_uri, g_cfg->db_uri) ||
-        cfg->pool_size != g_cfg->pool_size)
-        log_warn("reload", "listen, db-uri and pool-size need a restart; keeping the old values");
+        cfg->pool_size != g_cfg->pool_size || strcmp(cfg->metrics_listen, g_cfg->metrics_listen))
+        log_warn("reload", "listen, metrics-listen, db-uri and pool-size need a restart; keeping "
+                           "the old values");
     /* keep the values that need a restart, so what we report matches what runs */
     free(cfg->listen);
     cfg->listen = xstrdup(g_cfg->listen);
+    free(cfg->metrics_listen);
+    cfg->metrics_listen = xstrdup(g_cfg->metrics_listen);
     free(cfg->db_uri);
     cfg->db_uri = xstrdup(g_cfg->db_uri);
     cfg->pool_size = g_cfg->pool_size;
@@ -170,8 +186,11 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cerr = cors_parse(g_cfg->cors_origins, &g_cors);
+    if (!cerr)
+        cerr = proxies_parse(g_cfg->trusted_proxies, &g_proxies, err, sizeof(err));
     if (cerr) {
         fprintf(stderr, "frontd: %s\n", cerr);
+        cors_free(&g_cors);
         config_free(g_cfg);
         free(g_cfg);
         return 2;
@@ -192,7 +211,7 @@ int main(int argc, char **argv)
     log_init(g_base);
     if (startup_checks() != 0)
         goto out;
-    if (listener_init(g_cfg->listen, err, sizeof(err)) != 0) {
+    if (listener_init(g_cfg->listen, g_cfg->metrics_listen, err, sizeof(err)) != 0) {
         fprintf(stderr, "frontd: %s\n", err);
         goto out;
     }
@@ -206,7 +225,8 @@ int main(int argc, char **argv)
     event_add(sig_term, NULL);
     event_add(sig_int, NULL);
     event_add(sig_hup, NULL);
-    log_info("main", "listening on %s, %d routes, pool of %d", g_cfg->listen,
+    log_info("main", "listening on %s%s%s, %d routes, pool of %d", g_cfg->listen,
+             g_cfg->metrics_listen[0] ? ", /metrics on " : "", g_cfg->metrics_listen,
              g_routes ? g_routes->nroutes : 0, g_cfg->pool_size);
 
     event_base_dispatch(g_base);
@@ -231,7 +251,9 @@ out:
     router_shutdown();
     metrics_shutdown();
     auth_shutdown();
+    limiter_shutdown();
     cors_free(&g_cors);
+    proxies_free(&g_proxies);
     pgc_global_free();
     log_shutdown();
     if (g_base)

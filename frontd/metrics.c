@@ -189,6 +189,17 @@ void metrics_render(struct sbuf *o, const struct metrics_gauges *g)
           g->jwt_cache_misses);
     gauge(o, "flov7_jwt_cache_entries", "Verified tokens cached.", "gauge",
           (uint64_t)g->jwt_cache_entries);
+    gauge(o, "flov7_rate_limited_ip_total", "Requests refused by rate-limit-ip (429).", "counter",
+          g->rate_limited_ip);
+    gauge(o, "flov7_rate_limited_credential_total",
+          "Requests refused by rate-limit-credential (429).", "counter",
+          g->rate_limited_credential);
+    gauge(o, "flov7_rate_limit_buckets",
+          "Token buckets held (per address and per credential together).", "gauge",
+          g->rate_limit_buckets);
+    gauge(o, "flov7_rate_limit_evictions_total",
+          "Buckets displaced by a newcomer at rate-limit-max-entries.", "counter",
+          g->rate_limit_evictions);
 }
 
 void metrics_shutdown(void)

@@ -20,6 +20,7 @@ struct metrics_gauges {
     uint64_t jwt_cache_hits, jwt_cache_misses;
     int jwt_cache_entries;
     uint64_t db_reconnects, db_retries, routes_reloads;
+    uint64_t rate_limited_ip, rate_limited_credential, rate_limit_buckets, rate_limit_evictions;
 };
 
 void metrics_request(const char *route, const char *method, int status, uint64_t duration_us);

@@ -2,13 +2,19 @@
  * ops.c — operational endpoints outside /api/v1, answered before routing and without auth:
  *   /health        200 while the process runs (no database; answers even at max-connections)
  *   /ready         200 if a pooled database connection is up, else 503
- *   /metrics       Prometheus text
- *   /openapi.json  SELECT flov7.openapi($1) with the server URL, as the authenticator itself
+ *   /metrics       Prometheus text; with metrics-listen only on that address (404 on the main
+ *                  one), with metrics-token only for `Authorization: Bearer <token>` (else 401)
+ *   /openapi.json  SELECT flov7.openapi($1) with server-url, or "/": never the Host header, which
+ *                  a client chooses (a forged one would name another host to every reader of a
+ *                  cached document)
+ * A connection accepted on metrics-listen serves /metrics and /health and nothing else.
+ * /metrics and /openapi.json count against rate-limit-ip; /health and /ready never do.
  */
 #include "auth.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "frontd.h"
+#include "limiter.h"
 #include "metrics.h"
 #include "pool.h"
 #include "routes.h"
@@ -68,41 +74,45 @@ static void openapi_done(struct pool_req *r, int err)
 
 static const struct pool_req_ops openapi_ops = {openapi_send, openapi_result, openapi_done};
 
-/* Host header as the public address, if it looks like host[:port] and nothing else. */
-static bool host_ok(const char *s, size_t n)
-{
-    if (n == 0 || n > 255)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '-' || c == ':' || c == '[' || c == ']'))
-            return false;
-    }
-    return true;
-}
-
 static void openapi(struct conn *c)
 {
     struct exchange *x = &c->ex;
     sbuf_reset(&x->pvals);
-    if (g_cfg->server_url[0]) {
-        sbuf_adds(&x->pvals, g_cfg->server_url);
-    } else {
-        const struct http_hdr *h = http_known(&c->req, H_HOST);
-        sbuf_adds(&x->pvals, "http://");
-        if (h && host_ok(h->value, h->vlen))
-            sbuf_add(&x->pvals, h->value, h->vlen);
-        else
-            sbuf_adds(&x->pvals, g_cfg->listen);
-    }
+    /* OpenAPI 3.0 4.7.5: a relative server URL is resolved against the document's own */
+    sbuf_adds(&x->pvals, g_cfg->server_url[0] ? g_cfg->server_url : "/");
     int rc = pool_submit(&x->preq, &openapi_ops, true); /* flov7.openapi() is STABLE */
     if (rc != POOL_OK)
         dispatch_pool_error(c, rc);
 }
 
+/* metrics-token: Authorization: Bearer <token>, compared in constant time. */
+static bool metrics_authorized(struct conn *c, bool *given)
+{
+    const char *want = g_cfg->metrics_token;
+    *given = false;
+    if (!want[0])
+        return true;
+    const struct http_hdr *az = http_known(&c->req, H_AUTHORIZATION);
+    if (!az || c->req.nknown[H_AUTHORIZATION] != 1 || az->vlen < 7 ||
+        !str_ieq(az->value, 6, "bearer") || az->value[6] != ' ')
+        return false;
+    const char *tok = az->value + 7;
+    size_t tl = az->vlen - 7;
+    while (tl && *tok == ' ') {
+        tok++;
+        tl--;
+    }
+    *given = tl > 0;
+    return auth_secret_eq(tok, tl, want, strlen(want));
+}
+
 static void metrics(struct conn *c)
 {
+    bool given;
+    if (!metrics_authorized(c, &given)) {
+        conn_fail(c, FDE_METRICS_TOKEN, &(struct fd_error_args){.token_given = given});
+        return;
+    }
     struct metrics_gauges g;
     memset(&g, 0, sizeof(g));
     pool_stats(&g.pool_size, &g.pool_connected, &g.pool_busy, &g.pool_waiting, &g.pool_in_flight);
@@ -117,6 +127,8 @@ static void metrics(struct conn *c)
     g.db_retries = pool_retries();
     g.routes_reloads = g_stats.routes_reloads;
     auth_cache_stats(&g.jwt_cache_hits, &g.jwt_cache_misses, &g.jwt_cache_entries);
+    limiter_stats(&g.rate_limited_ip, &g.rate_limited_credential, &g.rate_limit_buckets,
+                  &g.rate_limit_evictions);
     struct sbuf b;
     sbuf_init(&b);
     metrics_render(&b, &g);
@@ -136,6 +148,13 @@ int ops_handle(struct conn *c, const char *path, size_t plen)
         if (strlen(op_paths[i]) == plen && memcmp(op_paths[i], path, plen) == 0)
             op = i;
     }
+    /* metrics-listen: its connections see /metrics and /health only; the main one no /metrics */
+    bool metrics_elsewhere = g_cfg->metrics_listen[0] && !c->metrics_port;
+    if (c->metrics_port ? op != OP_METRICS && op != OP_HEALTH
+                        : op == OP_METRICS && metrics_elsewhere) {
+        conn_fail(c, FDE_NO_ROUTE, NULL);
+        return 1;
+    }
     if (op < 0)
         return 0;
     c->ex.route_label = op_paths[op];
@@ -152,6 +171,8 @@ int ops_handle(struct conn *c, const char *path, size_t plen)
         conn_fail(c, FDE_TOO_MANY_CONNECTIONS, NULL);
         return 1;
     }
+    if (op != OP_HEALTH && op != OP_READY && !limiter_admit_ip(c))
+        return 1;
     static const char ok[] = "{\"status\":\"ok\"}";
     static const char ready[] = "{\"status\":\"ready\"}";
     switch (op) {

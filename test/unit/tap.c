@@ -56,5 +56,6 @@ int main(void)
     test_admit();
     test_wsproto();
     test_resphdr();
+    test_ratelimit();
     return tap_done();
 }

@@ -228,6 +228,61 @@ static const struct ccase cases[] = {
      CONFIG_ERROR,
      NULL},
     {"--help exits", NULL, {NULL}, {"--help", NULL}, CONFIG_EXIT, NULL},
+    /* rate limits, metrics, server-url (issue 8) */
+    {"rate limits off by default",
+     NULL,
+     {"FLOV7_JWT_SECRET", SECRET},
+     {NULL},
+     CONFIG_OK,
+     "rate_ip=0/0,0"},
+    {"rate-limit-ip from the environment",
+     NULL,
+     {"FLOV7_JWT_SECRET", SECRET, "FLOV7_RATE_LIMIT_IP", "50/s,100"},
+     {NULL},
+     CONFIG_OK,
+     "rate_ip=50/1000,100"},
+    {"rate-limit-credential in a file",
+     "rate-limit-credential = 600/m\n",
+     {"FLOV7_JWT_SECRET", SECRET},
+     {NULL},
+     CONFIG_OK,
+     "rate_cred=600/60000,600"},
+    {"a bad rate is refused",
+     NULL,
+     {"FLOV7_JWT_SECRET", SECRET},
+     {"--rate-limit-ip=fast", NULL},
+     CONFIG_ERROR,
+     NULL},
+    {"server-url must be a URL or a path",
+     NULL,
+     {"FLOV7_JWT_SECRET", SECRET},
+     {"--server-url=javascript:alert(1)", NULL},
+     CONFIG_ERROR,
+     NULL},
+    {"server-url with a quote is refused",
+     NULL,
+     {"FLOV7_JWT_SECRET", SECRET},
+     {"--server-url=https://a\"b", NULL},
+     CONFIG_ERROR,
+     NULL},
+    {"server-url https accepted",
+     NULL,
+     {"FLOV7_JWT_SECRET", SECRET},
+     {"--server-url=https://api.example.com", NULL},
+     CONFIG_OK,
+     "pool=8"},
+    {"metrics-listen must differ from listen",
+     NULL,
+     {"FLOV7_JWT_SECRET", SECRET, "FLOV7_LISTEN", "127.0.0.1:9000"},
+     {"--metrics-listen=127.0.0.1:9000", NULL},
+     CONFIG_ERROR,
+     NULL},
+    {"a short metrics-token is refused",
+     NULL,
+     {"FLOV7_JWT_SECRET", SECRET, "FLOV7_METRICS_TOKEN", "short"},
+     {NULL},
+     CONFIG_ERROR,
+     NULL},
 };
 
 static bool check(const struct config *cfg, const char *what)
@@ -255,6 +310,13 @@ static bool check(const struct config *cfg, const char *what)
         return cfg->first_byte_timeout_ms == atoi(v);
     if (!strcmp(key, "per_ip"))
         return cfg->max_connections_per_ip == atoi(v);
+    if (!strcmp(key, "rate_ip") || !strcmp(key, "rate_cred")) {
+        const struct rl_rate *r =
+            !strcmp(key, "rate_ip") ? &cfg->rate_limit_ip : &cfg->rate_limit_credential;
+        char got[64];
+        snprintf(got, sizeof(got), "%u/%u,%u", r->count, r->period_ms, r->burst);
+        return !strcmp(got, v);
+    }
     return false;
 }
 

@@ -102,6 +102,9 @@ static bool headers_documented(const struct fd_error *e, const char *cell)
     if (e->flags & FDF_CHALLENGE)
         snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s`WWW-Authenticate`",
                  want[0] ? ", " : "");
+    if (e->flags & FDF_RETRY)
+        snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s`Retry-After`",
+                 want[0] ? ", " : "");
     return strcmp(want, cell) == 0;
 }
 
@@ -172,6 +175,9 @@ static void rendering(void)
     sbuf_reset(&b);
     fd_error_headers(&b, fd_error(FDE_STREAMS_USER), NULL);
     ok(strcmp(b.data, "Retry-After: 5\r\n") == 0, "errors: a stream limit says Retry-After: 5");
+    sbuf_reset(&b);
+    fd_error_headers(&b, fd_error(FDE_RATE_IP), &(struct fd_error_args){.retry_after = 3});
+    ok(strcmp(b.data, "Retry-After: 3\r\n") == 0, "errors: a rate limit says its computed wait");
     sbuf_reset(&b);
     fd_error_headers(&b, fd_error(FDE_WS_NOT_UPGRADE), NULL);
     ok(strcmp(b.data, "Upgrade: websocket\r\n") == 0, "errors: 426 names the upgrade");
