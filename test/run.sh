@@ -39,6 +39,9 @@ fail() { FAILED+=("$1"); echo "FAILED: $1" >&2; }
 export FLOV7_URL=http://127.0.0.1:$HTTPPORT FLOV7_HOST=127.0.0.1 FLOV7_PORT=$HTTPPORT
 export FLOV7_PGURI="host=$PGDIR port=$PGPORT dbname=$DB user=postgres"
 export FLOV7_JWT_SECRET=$SECRET
+# for the HTTP tests that start a frontd of their own (test_rate_limit.py): how to reach the
+# database as the authenticator; http_suite sets FLOV7_FRONTD_CMD (the binary and its wrapper)
+export FLOV7_AUTH_URI=$AUTH_URI
 export FLOV7_ADMIN_EMAIL=admin@flov7.test FLOV7_ADMIN_PASSWORD=$(random_token 12)
 export FLOV7_MAX_HEADER_BYTES=8192 FLOV7_MAX_BODY_BYTES=1048576 FLOV7_HEADER_TIMEOUT=2
 
@@ -76,7 +79,8 @@ http_suite() {
 	shift
 	step "HTTP suite ($label)"
 	if ! start_frontd "$label" "$@"; then fail "frontd start ($label)"; return; fi
-	"$PY" -m pytest -q -p no:cacheprovider test/http || fail "http ($label)"
+	FLOV7_FRONTD_CMD="$*" "$PY" -m pytest -q -p no:cacheprovider --basetemp="$WORK/http-$label" \
+		test/http || fail "http ($label)"
 	stop_frontd || fail "frontd exit status ($label)"
 }
 
@@ -136,8 +140,8 @@ if make -s -C frontd asan; then
 		http_suite asan frontd/frontd-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		fault_suite frontd/frontd-asan
-	if grep -rqE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$WORK/frontd-asan.log" "$WORK/fault-frontd-asan"; then
-		grep -rE -A20 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$WORK/frontd-asan.log" "$WORK/fault-frontd-asan" | head -60 >&2
+	if grep -rqE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$WORK/frontd-asan.log" "$WORK/fault-frontd-asan" "$WORK/http-asan"; then
+		grep -rE -A20 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$WORK/frontd-asan.log" "$WORK/fault-frontd-asan" "$WORK/http-asan" | head -60 >&2
 		fail "sanitizer report"
 	fi
 else
