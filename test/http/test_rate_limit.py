@@ -411,3 +411,34 @@ def test_metrics_on_its_own_address(split_metrics):
         assert r.status == 404, (path, r)
     assert call(main, "/health").status == 200
     assert call(main, API + "/auth/me").status == 401
+
+
+# --------------------------------------------------------------------------- reload
+
+def test_reload_changes_the_limit(tmp_path):
+    conf = tmp_path / "frontd.conf"
+    conf.write_text("rate-limit-ip = 1/m,2\n")
+    f = Frontd(tmp_path, "reload", {"FLOV7_CONFIG": str(conf)})
+    try:
+        src = fresh_ip()
+        answers, refused, _ = until_refused(f.port, API + "/auth/me", src)
+        assert len(answers) == 2, answers
+        # a token a minute: the wait is a minute, rounded up from what is left of it
+        assert 58 <= expect_429(refused, "FD007") <= 60, refused.headers
+        conf.write_text("rate-limit-ip = 100/s,50\n")
+        f.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + TIMEOUT
+        while True:  # the reload is asynchronous: poll until the new limit answers
+            r = call(f.port, API + "/auth/me", src=src)
+            if r.headers.get("RateLimit-Limit") == "50":
+                break
+            assert time.time() < deadline, r
+            time.sleep(0.05)
+        assert r.status == 401 and r.headers["RateLimit-Remaining"] == "49", r  # afresh
+        conf.write_text("rate-limit-ip = 0\n")
+        f.proc.send_signal(signal.SIGHUP)
+        while "RateLimit-Limit" in call(f.port, API + "/auth/me", src=src).headers:
+            assert time.time() < deadline
+            time.sleep(0.05)
+    finally:
+        f.stop()
