@@ -78,7 +78,7 @@ static void openapi(struct conn *c)
 {
     struct exchange *x = &c->ex;
     sbuf_reset(&x->pvals);
-    /* OpenAPI 3.0 4.7.5: a relative server URL is resolved against the document's own */
+    /* OpenAPI 3.0: a relative server URL is resolved against the document's own address */
     sbuf_adds(&x->pvals, g_cfg->server_url[0] ? g_cfg->server_url : "/");
     int rc = pool_submit(&x->preq, &openapi_ops, true); /* flov7.openapi() is STABLE */
     if (rc != POOL_OK)
