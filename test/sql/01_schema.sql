@@ -127,7 +127,7 @@ SELECT is((SELECT count(*) FROM flov7.workflows WHERE id = '00000000-0000-0000-0
 		  'deleting a user deletes their workflows');
 
 -- Routes are data, validated, and announced to frontd.
-SELECT is((SELECT count(*) FROM flov7.routes), 58::bigint, 'every endpoint of CONTRACT.md has a route');
+SELECT is((SELECT count(*) FROM flov7.routes), 65::bigint, 'every endpoint of CONTRACT.md has a route');
 SELECT is_empty($$SELECT r.function FROM flov7.routes r WHERE to_regprocedure(r.function || '(jsonb)') IS NULL$$,
 				'every route names an existing function');
 SELECT throws_ok($$INSERT INTO flov7.routes (method, path, function) VALUES ('GET', '/api/v1/x', 'flov7_api.nope')$$,
