@@ -1480,6 +1480,18 @@ ALTER TABLE flov7.api_keys ADD COLUMN description text CHECK (length(description
 ALTER TABLE flov7.routes DROP CONSTRAINT routes_path_check,
 	ADD CONSTRAINT routes_path_check CHECK (path = '/' OR path ~ '^(/[A-Za-z0-9._~{}-]+)+$');
 
+-- How frontd renders a route's errors: flov7's {"code","message","details","hint"}, or the
+-- original platform's {"detail": ...} (frontd/errstyle.c); set by flov7.set_api_profile.
+ALTER TABLE flov7.routes ADD COLUMN error_style text NOT NULL DEFAULT 'flov7'
+	CHECK (error_style IN ('flov7', 'original'));
+COMMENT ON COLUMN flov7.routes.error_style IS
+	'flov7: errors as {"code","message","details","hint"}; original: as the original platform''s {"detail": ...}, bad input naming a field as 422';
+
+-- The API profile /api/v1 answers in (flov7.set_api_profile).
+INSERT INTO flov7.settings (key, value) VALUES ('api_profile', 'flov7');
+ALTER TABLE flov7.settings ADD CONSTRAINT settings_api_profile_check
+	CHECK (key <> 'api_profile' OR value IN ('flov7', 'original'));
+
 -- ======== issue 9, skip for offset, has_more on every list (sql/parts/22_lists.sql) ========
 -- Read the "offset" of a page, or "skip", the original platform's name for it (issue 9); both
 -- at once only when they agree.
@@ -1621,15 +1633,16 @@ BEGIN
 	IF jsonb_typeof(p) = 'object' THEN
 		SELECT k INTO v_bad FROM jsonb_object_keys(p) k WHERE k NOT IN ('read', 'write', 'execute') LIMIT 1;
 		IF v_bad IS NOT NULL THEN
-			RAISE EXCEPTION 'field "permissions" has an unknown key "%"', left(v_bad, 40) USING ERRCODE = '22023',
+			RAISE EXCEPTION 'field "permissions" has an unknown key "%"', left(v_bad, 40) USING ERRCODE = '22023', COLUMN = 'permissions',
 				HINT = 'As an object, permissions are {"read": bool, "write": bool, "execute": bool}; or send a list of scopes.';
 		END IF;
 		SELECT k INTO v_bad FROM jsonb_each(p) e (k, v) WHERE jsonb_typeof(e.v) <> 'boolean' LIMIT 1;
 		IF v_bad IS NOT NULL THEN
-			RAISE EXCEPTION 'field "permissions.%" must be a JSON boolean', v_bad USING ERRCODE = '22023';
+			RAISE EXCEPTION 'field "permissions.%" must be a JSON boolean', v_bad USING ERRCODE = '22023',
+				COLUMN = 'permissions.' || v_bad;
 		END IF;
 		IF (p -> 'execute') = 'true' AND NOT 'workflows:execute' = ANY (p_allowed) THEN
-			RAISE EXCEPTION 'permission "workflows:execute" exceeds your own permissions' USING ERRCODE = '22023';
+			RAISE EXCEPTION 'permission "workflows:execute" exceeds your own permissions' USING ERRCODE = '22023', COLUMN = 'permissions';
 		END IF;
 		v_perms := ARRAY(SELECT x FROM unnest(p_allowed) x
 						  WHERE x NOT LIKE 'admin:%'
@@ -1638,7 +1651,7 @@ BEGIN
 								 OR x = 'workflows:execute' AND (p -> 'execute') = 'true')
 						  ORDER BY x);
 		IF cardinality(v_perms) = 0 THEN
-			RAISE EXCEPTION 'field "permissions" must grant something' USING ERRCODE = '22023',
+			RAISE EXCEPTION 'field "permissions" must grant something' USING ERRCODE = '22023', COLUMN = 'permissions',
 				HINT = 'Set at least one of read, write, execute to true.';
 		END IF;
 		RETURN v_perms;
@@ -1646,17 +1659,17 @@ BEGIN
 	v_perms := flov7.arg_text_array(jsonb_build_object('permissions', p), 'permissions');
 	v_perms := ARRAY(SELECT DISTINCT x FROM unnest(v_perms) x ORDER BY x);
 	IF cardinality(v_perms) = 0 THEN
-		RAISE EXCEPTION 'field "permissions" must not be empty' USING ERRCODE = '22023';
+		RAISE EXCEPTION 'field "permissions" must not be empty' USING ERRCODE = '22023', COLUMN = 'permissions';
 	END IF;
 	SELECT x INTO v_bad FROM unnest(v_perms) x
 	 WHERE NOT EXISTS (SELECT 1 FROM flov7.permissions k WHERE k.name = x) LIMIT 1;
 	IF v_bad IS NOT NULL THEN
-		RAISE EXCEPTION 'unknown permission "%"', v_bad USING ERRCODE = '22023',
+		RAISE EXCEPTION 'unknown permission "%"', v_bad USING ERRCODE = '22023', COLUMN = 'permissions',
 			DETAIL = 'Known permissions: ' || (SELECT string_agg(name, ', ' ORDER BY name) FROM flov7.permissions);
 	END IF;
 	SELECT x INTO v_bad FROM unnest(v_perms) x WHERE NOT x = ANY (p_allowed) LIMIT 1;
 	IF v_bad IS NOT NULL THEN
-		RAISE EXCEPTION 'permission "%" exceeds your own permissions', v_bad USING ERRCODE = '22023',
+		RAISE EXCEPTION 'permission "%" exceeds your own permissions', v_bad USING ERRCODE = '22023', COLUMN = 'permissions',
 			DETAIL = 'An API key may carry only permissions its creator has: ' || array_to_string(p_allowed, ', ');
 	END IF;
 	RETURN v_perms;
@@ -1681,7 +1694,8 @@ DECLARE
 	v_max int;
 BEGIN
 	IF args ? 'expires_at' AND v_days IS NOT NULL THEN
-		RAISE EXCEPTION 'send either "expires_at" or "expires_in_days", not both' USING ERRCODE = '22023';
+		RAISE EXCEPTION 'send either "expires_at" or "expires_in_days", not both' USING ERRCODE = '22023',
+			COLUMN = 'expires_in_days';
 	END IF;
 	SELECT q.api_key_max_days INTO v_max
 	  FROM flov7.users u JOIN flov7.plan_quotas q ON q.plan = u.subscription_plan WHERE u.id = p_uid;
@@ -1692,7 +1706,7 @@ BEGIN
 							  now() + make_interval(days => least(flov7.api_key_default_days(), v_max)));
 	END IF;
 	IF v_expires IS NOT NULL AND v_expires <= now() THEN
-		RAISE EXCEPTION 'field "expires_at" must be in the future' USING ERRCODE = '22023';
+		RAISE EXCEPTION 'field "expires_at" must be in the future' USING ERRCODE = '22023', COLUMN = 'expires_at';
 	END IF;
 	IF p_parent_expires IS NOT NULL AND (v_expires IS NULL OR v_expires > p_parent_expires) THEN
 		RAISE EXCEPTION 'field "expires_at" must not be after the expiry of the API key making the request'
@@ -2011,7 +2025,7 @@ DECLARE
 	v_row flov7.users;
 BEGIN
 	IF v_active IS NULL THEN
-		RAISE EXCEPTION 'missing required field "is_active"' USING ERRCODE = '22023';
+		RAISE EXCEPTION 'missing required field "is_active"' USING ERRCODE = '22023', COLUMN = 'is_active';
 	END IF;
 	IF v_id = v_uid THEN
 		RAISE EXCEPTION 'admins cannot change their own status' USING ERRCODE = '22023',
@@ -2403,3 +2417,472 @@ GRANT EXECUTE ON FUNCTION
 	flov7.api_key_expiry(jsonb, uuid, timestamptz), flov7.user_counts(uuid)
 	TO flov7_user, flov7_admin;
 GRANT SELECT (description), INSERT (description) ON flov7.api_keys TO flov7_user, flov7_admin;
+
+-- ======== issue 9, the original profile: arguments name their field in errors (COLUMN), for 422s (sql/parts/20_helpers.sql) ========
+-- Read a text field of an API argument object; 22023 if missing (when required) or not a string.
+CREATE OR REPLACE FUNCTION flov7.arg_text(args jsonb, name text, required boolean DEFAULT true, max_length int DEFAULT 1000)
+RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+	v jsonb := args -> name;
+	t text;
+BEGIN
+	IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+		IF required THEN
+			RAISE EXCEPTION 'missing required field "%"', name USING ERRCODE = '22023', COLUMN = name;
+		END IF;
+		RETURN NULL;
+	END IF;
+	IF jsonb_typeof(v) <> 'string' THEN
+		RAISE EXCEPTION 'field "%" must be a string', name USING ERRCODE = '22023', COLUMN = name;
+	END IF;
+	t := v #>> '{}';
+	IF required AND btrim(t) = '' THEN
+		RAISE EXCEPTION 'field "%" must not be empty', name USING ERRCODE = '22023', COLUMN = name;
+	END IF;
+	IF length(t) > max_length THEN
+		RAISE EXCEPTION 'field "%" is too long', name
+			USING ERRCODE = '22023', COLUMN = name, DETAIL = format('At most %s characters are allowed.', max_length);
+	END IF;
+	RETURN t;
+END
+$$;
+
+-- Read an integer field (JSON number or numeric string) within [min_value, max_value], and
+-- within int's range when a bound is not given.
+CREATE OR REPLACE FUNCTION flov7.arg_int(args jsonb, name text, default_value int, min_value int DEFAULT NULL, max_value int DEFAULT NULL)
+RETURNS int LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+	v jsonb := args -> name;
+	t text;
+	n bigint;
+BEGIN
+	min_value := coalesce(min_value, -2147483648);
+	max_value := coalesce(max_value, 2147483647);
+	IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+		RETURN default_value;
+	END IF;
+	IF jsonb_typeof(v) NOT IN ('number', 'string') THEN
+		RAISE EXCEPTION 'field "%" must be an integer', name USING ERRCODE = '22023', COLUMN = name;
+	END IF;
+	t := btrim(v #>> '{}');
+	IF t !~ '^[-+]?[0-9]{1,12}$' THEN
+		RAISE EXCEPTION 'field "%" must be an integer', name
+			USING ERRCODE = '22023', COLUMN = name, DETAIL = format('Got %s.', left(v::text, 40));
+	END IF;
+	n := t::bigint;
+	IF n < min_value OR n > max_value THEN
+		RAISE EXCEPTION 'field "%" must be %', name,
+			CASE WHEN n < min_value AND max_value = 2147483647 THEN format('at least %s', min_value)
+				 WHEN n > max_value AND min_value = -2147483648 THEN format('at most %s', max_value)
+				 ELSE format('between %s and %s', min_value, max_value) END
+			USING ERRCODE = '22023', COLUMN = name;
+	END IF;
+	RETURN n::int;
+END
+$$;
+
+-- Read a boolean field: a JSON boolean, or (unless strict, e.g. query parameters) "true"/"false".
+CREATE OR REPLACE FUNCTION flov7.arg_bool(args jsonb, name text, default_value boolean DEFAULT NULL, strict boolean DEFAULT false)
+RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+	v jsonb := args -> name;
+BEGIN
+	IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+		RETURN default_value;
+	END IF;
+	IF jsonb_typeof(v) = 'boolean' THEN
+		RETURN v::boolean;
+	END IF;
+	IF NOT strict AND jsonb_typeof(v) = 'string' AND lower(v #>> '{}') IN ('true', 'false') THEN
+		RETURN lower(v #>> '{}') = 'true';
+	END IF;
+	RAISE EXCEPTION 'field "%" must be %', name, CASE WHEN strict THEN 'a JSON boolean' ELSE 'true or false' END
+		USING ERRCODE = '22023', COLUMN = name;
+END
+$$;
+
+-- Read a required UUID field; 22P02 naming the field if it is not one.
+CREATE OR REPLACE FUNCTION flov7.arg_uuid(args jsonb, name text)
+RETURNS uuid LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+	t text := flov7.arg_text(args, name);
+BEGIN
+	IF t !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+		RAISE EXCEPTION 'field "%" must be a UUID', name
+			USING ERRCODE = '22P02', COLUMN = name, DETAIL = format('Got "%s".', left(t, 40));
+	END IF;
+	RETURN t::uuid;
+END
+$$;
+
+-- Read a text field restricted to a set of values.
+CREATE OR REPLACE FUNCTION flov7.arg_enum(args jsonb, name text, allowed text[], required boolean DEFAULT true,
+							   default_value text DEFAULT NULL)
+RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+	t text := flov7.arg_text(args, name, required, 100);
+BEGIN
+	IF t IS NULL THEN
+		RETURN default_value;
+	END IF;
+	IF NOT t = ANY (allowed) THEN
+		RAISE EXCEPTION 'field "%" must be one of: %', name, array_to_string(allowed, ', ')
+			USING ERRCODE = '22023', COLUMN = name, DETAIL = format('Got "%s".', left(t, 40));
+	END IF;
+	RETURN t;
+END
+$$;
+
+-- Read an optional timestamp field (ISO 8601); 22007 naming the field if malformed.
+CREATE OR REPLACE FUNCTION flov7.arg_timestamptz(args jsonb, name text)
+RETURNS timestamptz LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+DECLARE
+	t text := flov7.arg_text(args, name, false, 64);
+BEGIN
+	IF t IS NULL THEN
+		RETURN NULL;
+	END IF;
+	BEGIN
+		RETURN t::timestamptz;
+	EXCEPTION WHEN data_exception THEN
+		RAISE EXCEPTION 'field "%" must be an ISO 8601 timestamp', name
+			USING ERRCODE = '22007', COLUMN = name, DETAIL = format('Got "%s".', t);
+	END;
+END
+$$;
+
+-- Read an optional JSON object field (required when asked).
+CREATE OR REPLACE FUNCTION flov7.arg_object(args jsonb, name text, required boolean DEFAULT false)
+RETURNS jsonb LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+	v jsonb := args -> name;
+BEGIN
+	IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+		IF required THEN
+			RAISE EXCEPTION 'missing required field "%"', name USING ERRCODE = '22023', COLUMN = name;
+		END IF;
+		RETURN NULL;
+	END IF;
+	IF jsonb_typeof(v) <> 'object' THEN
+		RAISE EXCEPTION 'field "%" must be a JSON object', name USING ERRCODE = '22023', COLUMN = name;
+	END IF;
+	RETURN v;
+END
+$$;
+
+-- Read an optional array-of-strings field.
+CREATE OR REPLACE FUNCTION flov7.arg_text_array(args jsonb, name text)
+RETURNS text[] LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+	v jsonb := args -> name;
+BEGIN
+	IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+		RETURN NULL;
+	END IF;
+	IF jsonb_typeof(v) <> 'array'
+	   OR EXISTS (SELECT 1 FROM jsonb_array_elements(v) e WHERE jsonb_typeof(e) <> 'string') THEN
+		RAISE EXCEPTION 'field "%" must be an array of strings', name USING ERRCODE = '22023', COLUMN = name;
+	END IF;
+	RETURN ARRAY(SELECT jsonb_array_elements_text(v));
+END
+$$;
+
+-- Validate and normalise an e-mail address (trimmed, lower-cased).
+CREATE OR REPLACE FUNCTION flov7.normalize_email(email text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+	e text := lower(btrim(email));
+BEGIN
+	IF e IS NULL OR length(e) > 254 OR e !~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$' THEN
+		RAISE EXCEPTION 'invalid email address' USING ERRCODE = '22023', COLUMN = 'email',
+			DETAIL = 'An address looks like name@example.com.';
+	END IF;
+	RETURN e;
+END
+$$;
+
+-- Refuse passwords bcrypt cannot take whole, or too short to be worth hashing.
+CREATE OR REPLACE FUNCTION flov7.check_password(password text, name text DEFAULT 'password') RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+	IF password IS NULL OR length(password) < 8 THEN
+		RAISE EXCEPTION 'field "%" must be at least 8 characters long', name USING ERRCODE = '22023', COLUMN = name;
+	END IF;
+	IF octet_length(password) > 72 THEN
+		RAISE EXCEPTION 'field "%" must be at most 72 bytes long', name
+			USING ERRCODE = '22023', COLUMN = name, DETAIL = 'bcrypt ignores anything past 72 bytes.';
+	END IF;
+END
+$$;
+
+-- ======== issue 9, the original profile: its wrappers (sql/parts/92_original_api.sql) ========
+CREATE SCHEMA flov7_original;
+COMMENT ON SCHEMA flov7_original IS 'the original platform''s response shapes over flov7_api (flov7.set_api_profile)';
+
+-- A write's answer: {"success": true, "<key>": resource, "message": message}.
+CREATE FUNCTION flov7_original.written(p_key text, p_resource jsonb, p_message text) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+	SELECT jsonb_build_object('success', true, p_key, p_resource, 'message', p_message)
+$$;
+
+-- A flov7 list as {"<key>": items, "total", "skip", "limit", "has_more"}.
+CREATE FUNCTION flov7_original.listed(p_key text, p_list jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+	SELECT jsonb_build_object(p_key, p_list -> 'items', 'total', p_list -> 'total', 'skip', p_list -> 'offset',
+							  'limit', p_list -> 'limit', 'has_more', p_list -> 'has_more')
+$$;
+
+-- An API key as the original platform showed it: "permissions" as its object {"read",
+-- "write", "execute"} (any *:read scope, any *:write scope, workflows:execute), the scopes
+-- themselves in "scopes".
+CREATE FUNCTION flov7_original.api_key(p_key jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+	SELECT p_key || jsonb_build_object(
+		'scopes', p_key -> 'permissions',
+		'permissions', jsonb_build_object(
+			'read', EXISTS (SELECT 1 FROM jsonb_array_elements_text(p_key -> 'permissions') p WHERE p LIKE '%:read'),
+			'write', EXISTS (SELECT 1 FROM jsonb_array_elements_text(p_key -> 'permissions') p WHERE p LIKE '%:write'),
+			'execute', (p_key -> 'permissions') ? 'workflows:execute'))
+$$;
+
+-- An error a function answers rather than raises (a refused login commits its audit row and
+-- lock: 40_auth_api.sql), as {"detail": message}; any other answer as it is.
+CREATE FUNCTION flov7_original.answered(p jsonb) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT CASE WHEN coalesce(nullif(current_setting('response.status', true), ''), '200')::int >= 400 AND p ? 'code'
+				THEN jsonb_build_object('detail', p -> 'message') ELSE p END
+$$;
+
+-- POST /auth/login: the Token, or a refusal as {"detail"}.
+CREATE FUNCTION flov7_original.auth_login(args jsonb) RETURNS jsonb
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT flov7_original.answered(flov7_api.auth_login(args))
+$$;
+
+-- POST /auth/refresh: the Token, or a refusal as {"detail"}.
+CREATE FUNCTION flov7_original.auth_refresh(args jsonb) RETURNS jsonb
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT flov7_original.answered(flov7_api.auth_refresh(args))
+$$;
+
+-- GET /auth/me: {"user", "status": "authenticated"}.
+CREATE FUNCTION flov7_original.auth_me(args jsonb) RETURNS jsonb
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT jsonb_build_object('user', flov7_api.auth_me(args), 'status', 'authenticated')
+$$;
+
+-- POST /auth/api-keys: {"success", "api_key": key with "key" (shown once), "message"}.
+CREATE FUNCTION flov7_original.api_key_create(args jsonb) RETURNS jsonb
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT flov7_original.written('api_key', flov7_original.api_key(flov7_api.api_key_create(args)),
+		'API key created successfully; store it now, it will not be shown again')
+$$;
+
+-- GET /auth/api-keys: a bare array of keys (the first 100 unless a limit is sent).
+CREATE FUNCTION flov7_original.api_key_list(args jsonb) RETURNS jsonb
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT coalesce(jsonb_agg(flov7_original.api_key(k.v) ORDER BY k.n), '[]')
+	  FROM jsonb_array_elements(flov7_api.api_key_list(jsonb_build_object('limit', 100) || args) -> 'items')
+		   WITH ORDINALITY AS k (v, n)
+$$;
+
+-- DELETE /auth/api-keys/{key_id}: {"message"}.
+CREATE FUNCTION flov7_original.api_key_revoke(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+BEGIN
+	PERFORM flov7_api.api_key_revoke(args);
+	RETURN jsonb_build_object('message', 'API key revoked successfully');
+END
+$$;
+
+-- GET /users/profile: {"user", "stats"}.
+CREATE FUNCTION flov7_original.users_profile_get(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v jsonb := flov7_api.users_profile_get(args);
+BEGIN
+	RETURN jsonb_build_object('user', v - 'stats', 'stats', v -> 'stats');
+END
+$$;
+
+-- PUT /users/profile: {"success", "user", "message"}.
+CREATE FUNCTION flov7_original.users_profile_update(args jsonb) RETURNS jsonb
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT flov7_original.written('user', flov7_api.users_profile_update(args), 'Profile updated successfully')
+$$;
+
+-- POST /users/integrations: {"success", "integration", "message"}.
+CREATE FUNCTION flov7_original.integration_create(args jsonb) RETURNS jsonb
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT flov7_original.written('integration', flov7_api.integration_create(args), 'Integration created successfully')
+$$;
+
+-- GET /users/integrations: {"integrations", "total", "skip", "limit", "has_more"}.
+CREATE FUNCTION flov7_original.integration_list(args jsonb) RETURNS jsonb
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT flov7_original.listed('integrations', flov7_api.integration_list(args))
+$$;
+
+-- GET /users/integrations/{id}: {"integration"}.
+CREATE FUNCTION flov7_original.integration_get(args jsonb) RETURNS jsonb
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT jsonb_build_object('integration', flov7_api.integration_get(args))
+$$;
+
+-- PUT /users/integrations/{id}: {"success", "integration", "message"}.
+CREATE FUNCTION flov7_original.integration_update(args jsonb) RETURNS jsonb
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT flov7_original.written('integration', flov7_api.integration_update(args), 'Integration updated successfully')
+$$;
+
+-- DELETE /users/integrations/{id}: {"message"}.
+CREATE FUNCTION flov7_original.integration_delete(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+BEGIN
+	PERFORM flov7_api.integration_delete(args);
+	RETURN jsonb_build_object('message', 'Integration deleted successfully');
+END
+$$;
+
+-- GET /users/notifications: {"notifications", "total", "skip", "limit", "has_more", "unread_count"}.
+CREATE FUNCTION flov7_original.notification_list(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v jsonb := flov7_api.notification_list(args);
+BEGIN
+	RETURN flov7_original.listed('notifications', v) || jsonb_build_object('unread_count', v -> 'unread_count');
+END
+$$;
+
+-- PUT /users/notifications/{id}/read: {"success", "notification", "message"}.
+CREATE FUNCTION flov7_original.notification_read(args jsonb) RETURNS jsonb
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT flov7_original.written('notification', flov7_api.notification_read(args), 'Notification marked as read')
+$$;
+
+-- PUT /users/notifications/read-all: {"success", "message", "updated"}.
+CREATE FUNCTION flov7_original.notification_read_all(args jsonb) RETURNS jsonb
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT jsonb_build_object('success', true) || flov7_api.notification_read_all(args)
+$$;
+
+-- GET /users/admin/users: {"users", "total", "skip", "limit", "has_more"}.
+CREATE FUNCTION flov7_original.admin_user_list(args jsonb) RETURNS jsonb
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT flov7_original.listed('users', flov7_api.admin_user_list(args))
+$$;
+
+-- PUT /users/admin/users/{id}/role: {"success", "user", "message"}.
+CREATE FUNCTION flov7_original.admin_user_set_role(args jsonb) RETURNS jsonb
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT flov7_original.written('user', flov7_api.admin_user_set_role(args), 'User role updated successfully')
+$$;
+
+-- PUT /users/admin/users/{id}/status: {"success", "user", "message"}.
+CREATE FUNCTION flov7_original.admin_user_set_status(args jsonb) RETURNS jsonb
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT flov7_original.written('user', flov7_api.admin_user_set_status(args), 'User status updated successfully')
+$$;
+
+-- ======== issue 9, the original profile: its routes and the switch (sql/parts/93_original_routes.sql) ========
+CREATE TABLE flov7.route_profiles (
+	profile		text NOT NULL CHECK (profile IN ('flov7', 'original')),
+	method		text NOT NULL,
+	path		text NOT NULL,
+	function	text NOT NULL CHECK (function ~ '^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$'),
+	status		int NOT NULL CHECK (status BETWEEN 200 AND 299),
+	error_style	text NOT NULL CHECK (error_style IN ('flov7', 'original')),
+	PRIMARY KEY (profile, method, path),
+	FOREIGN KEY (method, path) REFERENCES flov7.routes (method, path) ON DELETE CASCADE
+);
+COMMENT ON TABLE flov7.route_profiles IS
+	'API profiles: a route''s function, status and error style in each profile (flov7.set_api_profile)';
+
+-- The original platform's endpoints under /api/v1 that flov7 serves too: in the original
+-- profile, the flov7_original wrapper where the shape differs, 200 on create and delete, and
+-- errors as {"detail": ...}.  Workflows, templates, executions and realtime keep flov7's
+-- shapes for now (README).
+INSERT INTO flov7.route_profiles (profile, method, path, function, status, error_style) VALUES
+	('original', 'POST', '/api/v1/auth/register', 'flov7_api.auth_register', 200, 'original'),
+	('original', 'POST', '/api/v1/auth/login', 'flov7_original.auth_login', 200, 'original'),
+	('original', 'POST', '/api/v1/auth/refresh', 'flov7_original.auth_refresh', 200, 'original'),
+	('original', 'POST', '/api/v1/auth/logout', 'flov7_api.auth_logout', 200, 'original'),
+	('original', 'GET', '/api/v1/auth/me', 'flov7_original.auth_me', 200, 'original'),
+	('original', 'GET', '/api/v1/auth/verify', 'flov7_api.auth_verify', 200, 'original'),
+	('original', 'POST', '/api/v1/auth/api-keys', 'flov7_original.api_key_create', 200, 'original'),
+	('original', 'GET', '/api/v1/auth/api-keys', 'flov7_original.api_key_list', 200, 'original'),
+	('original', 'DELETE', '/api/v1/auth/api-keys/{key_id}', 'flov7_original.api_key_revoke', 200, 'original'),
+	('original', 'GET', '/api/v1/users/profile', 'flov7_original.users_profile_get', 200, 'original'),
+	('original', 'PUT', '/api/v1/users/profile', 'flov7_original.users_profile_update', 200, 'original'),
+	('original', 'GET', '/api/v1/users/stats', 'flov7_api.users_stats', 200, 'original'),
+	('original', 'POST', '/api/v1/users/integrations', 'flov7_original.integration_create', 200, 'original'),
+	('original', 'GET', '/api/v1/users/integrations', 'flov7_original.integration_list', 200, 'original'),
+	('original', 'GET', '/api/v1/users/integrations/{id}', 'flov7_original.integration_get', 200, 'original'),
+	('original', 'PUT', '/api/v1/users/integrations/{id}', 'flov7_original.integration_update', 200, 'original'),
+	('original', 'DELETE', '/api/v1/users/integrations/{id}', 'flov7_original.integration_delete', 200, 'original'),
+	('original', 'GET', '/api/v1/users/notifications', 'flov7_original.notification_list', 200, 'original'),
+	('original', 'PUT', '/api/v1/users/notifications/{id}/read', 'flov7_original.notification_read', 200, 'original'),
+	('original', 'PUT', '/api/v1/users/notifications/read-all', 'flov7_original.notification_read_all', 200, 'original'),
+	('original', 'GET', '/api/v1/users/admin/users', 'flov7_original.admin_user_list', 200, 'original'),
+	('original', 'PUT', '/api/v1/users/admin/users/{id}/role', 'flov7_original.admin_user_set_role', 200, 'original'),
+	('original', 'PUT', '/api/v1/users/admin/users/{id}/status', 'flov7_original.admin_user_set_status', 200, 'original'),
+	('original', 'GET', '/api/v1/users/admin/stats', 'flov7_api.admin_stats', 200, 'original');
+
+-- The same routes in the flov7 profile: as they are now.
+INSERT INTO flov7.route_profiles (profile, method, path, function, status, error_style)
+SELECT 'flov7', r.method, r.path, r.function, r.status, r.error_style
+  FROM flov7.routes r JOIN flov7.route_profiles o ON o.profile = 'original' AND (o.method, o.path) = (r.method, r.path);
+
+-- The API profile /api/v1 answers in.
+CREATE FUNCTION flov7.api_profile() RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT flov7.setting('api_profile')
+$$;
+
+-- Answer /api/v1 as flov7 does ('flov7', the default) or as the original platform did
+-- ('original'), superuser only: the routes of flov7.route_profiles take that profile's
+-- function, status and error style.  Returns the profile.
+CREATE FUNCTION flov7.set_api_profile(p_profile text) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+BEGIN
+	IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user) THEN
+		RAISE EXCEPTION 'only a superuser may change the API profile' USING ERRCODE = '42501';
+	END IF;
+	IF p_profile IS NULL OR p_profile NOT IN ('flov7', 'original') THEN
+		RAISE EXCEPTION 'unknown API profile "%"', p_profile USING ERRCODE = '22023',
+			HINT = 'Profiles: flov7, original.';
+	END IF;
+	UPDATE flov7.routes r
+	   SET function = p.function, status = p.status, error_style = p.error_style
+	  FROM flov7.route_profiles p
+	 WHERE p.profile = p_profile AND (r.method, r.path) = (p.method, p.path)
+	   AND (r.function, r.status, r.error_style) IS DISTINCT FROM (p.function, p.status, p.error_style);
+	UPDATE flov7.settings SET value = p_profile, updated_at = now() WHERE key = 'api_profile';
+	RETURN p_profile;
+END
+$$;
+
+-- Grants: the wrappers are endpoints like flov7_api's (user and admin; admin's own for the
+-- admin routes); the profile functions are the owner's (set_api_profile checks the superuser).
+REVOKE ALL ON SCHEMA flov7_original FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA flov7_original FROM PUBLIC;
+REVOKE ALL ON FUNCTION flov7.api_profile(), flov7.set_api_profile(text) FROM PUBLIC;
+REVOKE ALL ON flov7.route_profiles FROM PUBLIC;
+GRANT USAGE ON SCHEMA flov7_original TO flov7_authenticator, flov7_anon, flov7_user, flov7_admin;
+GRANT EXECUTE ON FUNCTION
+	flov7_original.written(text, jsonb, text), flov7_original.listed(text, jsonb), flov7_original.api_key(jsonb),
+	flov7_original.auth_me(jsonb), flov7_original.api_key_create(jsonb), flov7_original.api_key_list(jsonb),
+	flov7_original.api_key_revoke(jsonb), flov7_original.users_profile_get(jsonb),
+	flov7_original.users_profile_update(jsonb), flov7_original.integration_create(jsonb),
+	flov7_original.integration_list(jsonb), flov7_original.integration_get(jsonb),
+	flov7_original.integration_update(jsonb), flov7_original.integration_delete(jsonb),
+	flov7_original.notification_list(jsonb), flov7_original.notification_read(jsonb),
+	flov7_original.notification_read_all(jsonb)
+	TO flov7_user, flov7_admin;
+GRANT EXECUTE ON FUNCTION
+	flov7_original.answered(jsonb), flov7_original.auth_login(jsonb), flov7_original.auth_refresh(jsonb)
+	TO flov7_anon, flov7_user, flov7_admin;
+GRANT EXECUTE ON FUNCTION
+	flov7_original.admin_user_list(jsonb), flov7_original.admin_user_set_role(jsonb),
+	flov7_original.admin_user_set_status(jsonb)
+	TO flov7_admin;

@@ -1,5 +1,6 @@
 -- 23_compat.sql: what the original platform's clients send and expect, in the tables
--- (issue 9): API keys' description and default lifetime, a plan's longest key, the root route.
+-- (issue 9): API keys' description and default lifetime, a plan's longest key, the root route,
+-- routes' error style and the API profile.
 
 -- A new API key expires this many days from its creation unless it asks otherwise (the
 -- original platform's expires_in_days defaulted to 365).
@@ -18,3 +19,15 @@ ALTER TABLE flov7.api_keys ADD COLUMN description text CHECK (length(description
 -- "/" is a route too (GET /: the API's name, version and links).
 ALTER TABLE flov7.routes DROP CONSTRAINT routes_path_check,
 	ADD CONSTRAINT routes_path_check CHECK (path = '/' OR path ~ '^(/[A-Za-z0-9._~{}-]+)+$');
+
+-- How frontd renders a route's errors: flov7's {"code","message","details","hint"}, or the
+-- original platform's {"detail": ...} (frontd/errstyle.c); set by flov7.set_api_profile.
+ALTER TABLE flov7.routes ADD COLUMN error_style text NOT NULL DEFAULT 'flov7'
+	CHECK (error_style IN ('flov7', 'original'));
+COMMENT ON COLUMN flov7.routes.error_style IS
+	'flov7: errors as {"code","message","details","hint"}; original: as the original platform''s {"detail": ...}, bad input naming a field as 422';
+
+-- The API profile /api/v1 answers in (flov7.set_api_profile).
+INSERT INTO flov7.settings (key, value) VALUES ('api_profile', 'flov7');
+ALTER TABLE flov7.settings ADD CONSTRAINT settings_api_profile_check
+	CHECK (key <> 'api_profile' OR value IN ('flov7', 'original'));

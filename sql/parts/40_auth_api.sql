@@ -342,15 +342,16 @@ BEGIN
 	IF jsonb_typeof(p) = 'object' THEN
 		SELECT k INTO v_bad FROM jsonb_object_keys(p) k WHERE k NOT IN ('read', 'write', 'execute') LIMIT 1;
 		IF v_bad IS NOT NULL THEN
-			RAISE EXCEPTION 'field "permissions" has an unknown key "%"', left(v_bad, 40) USING ERRCODE = '22023',
+			RAISE EXCEPTION 'field "permissions" has an unknown key "%"', left(v_bad, 40) USING ERRCODE = '22023', COLUMN = 'permissions',
 				HINT = 'As an object, permissions are {"read": bool, "write": bool, "execute": bool}; or send a list of scopes.';
 		END IF;
 		SELECT k INTO v_bad FROM jsonb_each(p) e (k, v) WHERE jsonb_typeof(e.v) <> 'boolean' LIMIT 1;
 		IF v_bad IS NOT NULL THEN
-			RAISE EXCEPTION 'field "permissions.%" must be a JSON boolean', v_bad USING ERRCODE = '22023';
+			RAISE EXCEPTION 'field "permissions.%" must be a JSON boolean', v_bad USING ERRCODE = '22023',
+				COLUMN = 'permissions.' || v_bad;
 		END IF;
 		IF (p -> 'execute') = 'true' AND NOT 'workflows:execute' = ANY (p_allowed) THEN
-			RAISE EXCEPTION 'permission "workflows:execute" exceeds your own permissions' USING ERRCODE = '22023';
+			RAISE EXCEPTION 'permission "workflows:execute" exceeds your own permissions' USING ERRCODE = '22023', COLUMN = 'permissions';
 		END IF;
 		v_perms := ARRAY(SELECT x FROM unnest(p_allowed) x
 						  WHERE x NOT LIKE 'admin:%'
@@ -359,7 +360,7 @@ BEGIN
 								 OR x = 'workflows:execute' AND (p -> 'execute') = 'true')
 						  ORDER BY x);
 		IF cardinality(v_perms) = 0 THEN
-			RAISE EXCEPTION 'field "permissions" must grant something' USING ERRCODE = '22023',
+			RAISE EXCEPTION 'field "permissions" must grant something' USING ERRCODE = '22023', COLUMN = 'permissions',
 				HINT = 'Set at least one of read, write, execute to true.';
 		END IF;
 		RETURN v_perms;
@@ -367,17 +368,17 @@ BEGIN
 	v_perms := flov7.arg_text_array(jsonb_build_object('permissions', p), 'permissions');
 	v_perms := ARRAY(SELECT DISTINCT x FROM unnest(v_perms) x ORDER BY x);
 	IF cardinality(v_perms) = 0 THEN
-		RAISE EXCEPTION 'field "permissions" must not be empty' USING ERRCODE = '22023';
+		RAISE EXCEPTION 'field "permissions" must not be empty' USING ERRCODE = '22023', COLUMN = 'permissions';
 	END IF;
 	SELECT x INTO v_bad FROM unnest(v_perms) x
 	 WHERE NOT EXISTS (SELECT 1 FROM flov7.permissions k WHERE k.name = x) LIMIT 1;
 	IF v_bad IS NOT NULL THEN
-		RAISE EXCEPTION 'unknown permission "%"', v_bad USING ERRCODE = '22023',
+		RAISE EXCEPTION 'unknown permission "%"', v_bad USING ERRCODE = '22023', COLUMN = 'permissions',
 			DETAIL = 'Known permissions: ' || (SELECT string_agg(name, ', ' ORDER BY name) FROM flov7.permissions);
 	END IF;
 	SELECT x INTO v_bad FROM unnest(v_perms) x WHERE NOT x = ANY (p_allowed) LIMIT 1;
 	IF v_bad IS NOT NULL THEN
-		RAISE EXCEPTION 'permission "%" exceeds your own permissions', v_bad USING ERRCODE = '22023',
+		RAISE EXCEPTION 'permission "%" exceeds your own permissions', v_bad USING ERRCODE = '22023', COLUMN = 'permissions',
 			DETAIL = 'An API key may carry only permissions its creator has: ' || array_to_string(p_allowed, ', ');
 	END IF;
 	RETURN v_perms;
@@ -402,7 +403,8 @@ DECLARE
 	v_max int;
 BEGIN
 	IF args ? 'expires_at' AND v_days IS NOT NULL THEN
-		RAISE EXCEPTION 'send either "expires_at" or "expires_in_days", not both' USING ERRCODE = '22023';
+		RAISE EXCEPTION 'send either "expires_at" or "expires_in_days", not both' USING ERRCODE = '22023',
+			COLUMN = 'expires_in_days';
 	END IF;
 	SELECT q.api_key_max_days INTO v_max
 	  FROM flov7.users u JOIN flov7.plan_quotas q ON q.plan = u.subscription_plan WHERE u.id = p_uid;
@@ -413,7 +415,7 @@ BEGIN
 							  now() + make_interval(days => least(flov7.api_key_default_days(), v_max)));
 	END IF;
 	IF v_expires IS NOT NULL AND v_expires <= now() THEN
-		RAISE EXCEPTION 'field "expires_at" must be in the future' USING ERRCODE = '22023';
+		RAISE EXCEPTION 'field "expires_at" must be in the future' USING ERRCODE = '22023', COLUMN = 'expires_at';
 	END IF;
 	IF p_parent_expires IS NOT NULL AND (v_expires IS NULL OR v_expires > p_parent_expires) THEN
 		RAISE EXCEPTION 'field "expires_at" must not be after the expiry of the API key making the request'

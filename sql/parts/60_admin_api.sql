@@ -141,7 +141,7 @@ DECLARE
 	v_row flov7.users;
 BEGIN
 	IF v_active IS NULL THEN
-		RAISE EXCEPTION 'missing required field "is_active"' USING ERRCODE = '22023';
+		RAISE EXCEPTION 'missing required field "is_active"' USING ERRCODE = '22023', COLUMN = 'is_active';
 	END IF;
 	IF v_id = v_uid THEN
 		RAISE EXCEPTION 'admins cannot change their own status' USING ERRCODE = '22023',

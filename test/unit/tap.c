@@ -56,5 +56,6 @@ int main(void)
     test_admit();
     test_wsproto();
     test_resphdr();
+    test_errstyle();
     return tap_done();
 }

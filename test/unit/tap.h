@@ -24,5 +24,6 @@ void test_util(void);
 void test_admit(void);
 void test_wsproto(void);
 void test_resphdr(void);
+void test_errstyle(void);
 
 #endif
