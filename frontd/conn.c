@@ -340,14 +340,37 @@ void conn_respond_error(struct conn *c, int status, const char *code, const char
     sbuf_free(&b);
 }
 
+bool conn_original_errors(const struct conn *c)
+{
+    return c->ex.route && c->ex.route->errors == ERRORS_ORIGINAL;
+}
+
+void conn_respond_original(struct conn *c, int status, const char *sqlstate, const char *message,
+                           const char *field, const char *where, const char *extra)
+{
+    int st = errstyle_status(status, c->ex.auth.has_credentials, field != NULL);
+    struct sbuf b;
+    sbuf_init(&b);
+    /* no credentials at all: FastAPI's HTTPBearer words, whatever refused the call */
+    if (st == 403 && status == 401)
+        message = "Not authenticated";
+    errstyle_body(&b, st, message, field, where, errstyle_type(sqlstate));
+    /* a status changed by the style drops the headers of the old one (a 401's challenge) */
+    conn_respond(c, st, st == status ? extra : NULL, b.data, b.len);
+    sbuf_free(&b);
+}
+
 void conn_fail(struct conn *c, int err, const struct fd_error_args *a)
 {
     const struct fd_error *e = fd_error(err);
     struct sbuf h;
     sbuf_init(&h);
     fd_error_headers(&h, e, a);
-    conn_respond_error(c, e->status, e->code, e->message, a ? a->details : NULL, e->hint,
-                       h.len ? h.data : NULL);
+    if (conn_original_errors(c))
+        conn_respond_original(c, e->status, NULL, e->message, NULL, NULL, h.len ? h.data : NULL);
+    else
+        conn_respond_error(c, e->status, e->code, e->message, a ? a->details : NULL, e->hint,
+                           h.len ? h.data : NULL);
     sbuf_free(&h);
 }
 

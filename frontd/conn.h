@@ -137,8 +137,15 @@ void conn_respond(struct conn *c, int status, const char *extra, const char *bod
  * error's SQLSTATE (dispatch.c). */
 void conn_respond_error(struct conn *c, int status, const char *code, const char *message,
                         const char *details, const char *hint, const char *extra);
-/* One of frontd's own errors: the catalog entry err (errors.h) with what the request adds. */
+/* One of frontd's own errors: the catalog entry err (errors.h) with what the request adds;
+ * in the original platform's style when the request's route asks for it. */
 void conn_fail(struct conn *c, int err, const struct fd_error_args *a);
+/* Whether the request's route renders its errors in the original platform's style. */
+bool conn_original_errors(const struct conn *c);
+/* An error in that style (errstyle.h): field, the bad argument the database named (or NULL),
+ * found in where ("path", "query", "body"). */
+void conn_respond_original(struct conn *c, int status, const char *sqlstate, const char *message,
+                           const char *field, const char *where, const char *extra);
 
 /* Streams (stream.c): answer the handshake with status and extra header lines (no body
  * follows; the connection enters CONN_STREAM); write out what is queued; end the connection,

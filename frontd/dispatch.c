@@ -54,6 +54,32 @@ static struct conn *conn_of(struct pool_req *r)
 }
 
 /* ---- errors from the database ---- */
+
+/* Where the request carried the argument a database error names: a path parameter of its
+ * route, a query parameter, else the body (flov7.args merges the three). */
+static const char *field_source(struct conn *c, const char *field)
+{
+    const struct route *r = c->ex.route;
+    size_t n = strcspn(field, ".");
+    for (int i = 0; r && i < r->nsegs; i++)
+        if (r->segs[i].param && r->segs[i].len == n && memcmp(r->segs[i].text, field, n) == 0)
+            return "path";
+    const char *where = "body";
+    struct json_object *q = c->ex.qjson.len ? json_tokener_parse(c->ex.qjson.data) : NULL;
+    char key[128];
+    snprintf(key, sizeof(key), "%.*s", (int)(n < sizeof(key) ? n : sizeof(key) - 1), field);
+    if (q && json_object_object_get_ex(q, key, NULL)) {
+        /* the body wins over the query (flov7.args): "query" unless the body has it too */
+        struct json_object *body = NULL;
+        if (c->req.has_body && c->req.body.data)
+            body = json_tokener_parse(c->req.body.data);
+        if (!(body && json_object_object_get_ex(body, key, NULL)))
+            where = "query";
+        json_object_put(body);
+    }
+    json_object_put(q);
+    return where;
+}
 void dispatch_pg_error(struct conn *c, const PGresult *res)
 {
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
@@ -79,6 +105,15 @@ void dispatch_pg_error(struct conn *c, const PGresult *res)
     }
     struct sbuf extra;
     sbuf_init(&extra);
+    if (conn_original_errors(c)) {
+        const char *field = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
+        if (flags & EM_RETRY_AFTER)
+            sbuf_addlit(&extra, "Retry-After: 1\r\n");
+        conn_respond_original(c, status, state, msg ? msg : "database error", field,
+                              field ? field_source(c, field) : NULL, extra.len ? extra.data : NULL);
+        sbuf_free(&extra);
+        return;
+    }
     if (flags & EM_WWW_AUTHENTICATE)
         bearer_challenge(&extra, c->ex.auth.token_given ? "invalid_token" : NULL,
                          msg ? msg : "invalid credentials");

@@ -1,6 +1,7 @@
 /*
  * ops.c — operational endpoints outside /api/v1, answered before routing and without auth:
- *   /health        200 while the process runs (no database; answers even at max-connections)
+ *   /health        200 {"status":"healthy","ready":bool} while the process runs (no database
+ *                  query: "ready" is the pool's own state; answers even at max-connections)
  *   /ready         200 if a pooled database connection is up, else 503
  *   /metrics       Prometheus text; with metrics-listen only on that address (404 on the main
  *                  one), with metrics-token only for `Authorization: Bearer <token>` (else 401)
@@ -173,10 +174,17 @@ int ops_handle(struct conn *c, const char *path, size_t plen)
     }
     if (op != OP_HEALTH && op != OP_READY && !limiter_admit_ip(c))
         return 1;
-    static const char ok[] = "{\"status\":\"ok\"}";
+    /* "healthy", as the original platform's clients expect */
+    static const char ok[] = "{\"status\":\"healthy\",\"ready\":true}";
+    static const char ok_unready[] = "{\"status\":\"healthy\",\"ready\":false}";
     static const char ready[] = "{\"status\":\"ready\"}";
     switch (op) {
-    case OP_HEALTH: conn_respond(c, 200, NULL, ok, sizeof(ok) - 1); break;
+    case OP_HEALTH:
+        if (pool_ready())
+            conn_respond(c, 200, NULL, ok, sizeof(ok) - 1);
+        else
+            conn_respond(c, 200, NULL, ok_unready, sizeof(ok_unready) - 1);
+        break;
     case OP_READY:
         if (pool_ready())
             conn_respond(c, 200, NULL, ready, sizeof(ready) - 1);

@@ -238,6 +238,8 @@ struct route_table *router_build(const struct route_row *rows, int n, router_war
                     : strcmp(row->stream, "websocket") == 0 ? STREAM_WEBSOCKET
                     : strcmp(row->stream, "sse") == 0       ? STREAM_SSE
                                                             : STREAM_NONE;
+        r->errors = row->error_style && strcmp(row->error_style, "original") == 0 ? ERRORS_ORIGINAL
+                                                                                  : ERRORS_FLOV7;
         r->function = xstrdup(row->function);
         r->summary = xstrdup(row->summary ? row->summary : "");
         r->tag = xstrdup(row->tag ? row->tag : "");

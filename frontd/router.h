@@ -7,6 +7,7 @@
 #ifndef FRONTD_ROUTER_H
 #define FRONTD_ROUTER_H
 
+#include "errstyle.h"
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -17,9 +18,10 @@
 #define ROUTE_MAX_PARAMS 16
 
 /* One row of flov7.routes as text, as libpq returns it (read_only: "t" or "f"; stream:
- * "websocket", "sse" or NULL). */
+ * "websocket", "sse" or NULL; error_style: "flov7", "original" or NULL). */
 struct route_row {
-    const char *method, *path, *function, *status, *summary, *tag, *read_only, *stream;
+    const char *method, *path, *function, *status, *summary, *tag, *read_only, *stream,
+        *error_style;
 };
 
 /* A route whose answer is a stream of events (its function authorizes the subscription). */
@@ -37,7 +39,8 @@ struct route {
     int status;
     bool read_only; /* the function changes nothing: may run again if its connection dies */
     enum route_stream stream;
-    int fn_id; /* interned function id: index of its prepared statement */
+    enum route_errors errors; /* how its errors are rendered (errstyle.h) */
+    int fn_id;                /* interned function id: index of its prepared statement */
     int nsegs;
     struct route_seg *segs;
 };

@@ -31,12 +31,12 @@ static void route_warn(void *arg, const char *msg)
 struct route_table *routes_from_result(PGresult *res)
 {
     int n = PQntuples(res);
-    int has_stream = PQnfields(res) > 7;
+    int nf = PQnfields(res) < 9 ? PQnfields(res) : 9;
     struct route_row *rows = xcalloc((size_t)(n > 0 ? n : 1), sizeof(*rows));
     for (int i = 0; i < n; i++) {
-        const char **f[] = {&rows[i].method,  &rows[i].path, &rows[i].function,  &rows[i].status,
-                            &rows[i].summary, &rows[i].tag,  &rows[i].read_only, &rows[i].stream};
-        int nf = has_stream ? 8 : 7;
+        const char **f[] = {&rows[i].method,    &rows[i].path,    &rows[i].function,
+                            &rows[i].status,    &rows[i].summary, &rows[i].tag,
+                            &rows[i].read_only, &rows[i].stream,  &rows[i].error_style};
         for (int j = 0; j < nf; j++)
             *f[j] = PQgetisnull(res, i, j) ? NULL : PQgetvalue(res, i, j);
     }

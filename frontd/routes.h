@@ -13,8 +13,8 @@
 #include "router.h"
 
 #define ROUTES_QUERY                                                                               \
-    "SELECT method, path, function, status, summary, tag, read_only, stream FROM flov7.routes "    \
-    "ORDER BY path, method"
+    "SELECT method, path, function, status, summary, tag, read_only, stream, error_style "         \
+    "FROM flov7.routes ORDER BY path, method"
 
 /* The table new requests match against; NULL before the first load and after shutdown. */
 extern struct route_table *g_routes;

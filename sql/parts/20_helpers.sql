@@ -69,6 +69,9 @@ BEGIN
 END
 $$;
 
+-- The readers of API arguments below name the field of the bad one in the error's COLUMN
+-- (PG_DIAG_COLUMN_NAME): frontd's original error style (issue 9) answers it as a 422 naming it.
+
 -- Read a text field of an API argument object; 22023 if missing (when required) or not a string.
 CREATE FUNCTION flov7.arg_text(args jsonb, name text, required boolean DEFAULT true, max_length int DEFAULT 1000)
 RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
@@ -78,20 +81,20 @@ DECLARE
 BEGIN
 	IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
 		IF required THEN
-			RAISE EXCEPTION 'missing required field "%"', name USING ERRCODE = '22023';
+			RAISE EXCEPTION 'missing required field "%"', name USING ERRCODE = '22023', COLUMN = name;
 		END IF;
 		RETURN NULL;
 	END IF;
 	IF jsonb_typeof(v) <> 'string' THEN
-		RAISE EXCEPTION 'field "%" must be a string', name USING ERRCODE = '22023';
+		RAISE EXCEPTION 'field "%" must be a string', name USING ERRCODE = '22023', COLUMN = name;
 	END IF;
 	t := v #>> '{}';
 	IF required AND btrim(t) = '' THEN
-		RAISE EXCEPTION 'field "%" must not be empty', name USING ERRCODE = '22023';
+		RAISE EXCEPTION 'field "%" must not be empty', name USING ERRCODE = '22023', COLUMN = name;
 	END IF;
 	IF length(t) > max_length THEN
 		RAISE EXCEPTION 'field "%" is too long', name
-			USING ERRCODE = '22023', DETAIL = format('At most %s characters are allowed.', max_length);
+			USING ERRCODE = '22023', COLUMN = name, DETAIL = format('At most %s characters are allowed.', max_length);
 	END IF;
 	RETURN t;
 END
@@ -112,12 +115,12 @@ BEGIN
 		RETURN default_value;
 	END IF;
 	IF jsonb_typeof(v) NOT IN ('number', 'string') THEN
-		RAISE EXCEPTION 'field "%" must be an integer', name USING ERRCODE = '22023';
+		RAISE EXCEPTION 'field "%" must be an integer', name USING ERRCODE = '22023', COLUMN = name;
 	END IF;
 	t := btrim(v #>> '{}');
 	IF t !~ '^[-+]?[0-9]{1,12}$' THEN
 		RAISE EXCEPTION 'field "%" must be an integer', name
-			USING ERRCODE = '22023', DETAIL = format('Got %s.', left(v::text, 40));
+			USING ERRCODE = '22023', COLUMN = name, DETAIL = format('Got %s.', left(v::text, 40));
 	END IF;
 	n := t::bigint;
 	IF n < min_value OR n > max_value THEN
@@ -125,7 +128,7 @@ BEGIN
 			CASE WHEN n < min_value AND max_value = 2147483647 THEN format('at least %s', min_value)
 				 WHEN n > max_value AND min_value = -2147483648 THEN format('at most %s', max_value)
 				 ELSE format('between %s and %s', min_value, max_value) END
-			USING ERRCODE = '22023';
+			USING ERRCODE = '22023', COLUMN = name;
 	END IF;
 	RETURN n::int;
 END
@@ -147,7 +150,7 @@ BEGIN
 		RETURN lower(v #>> '{}') = 'true';
 	END IF;
 	RAISE EXCEPTION 'field "%" must be %', name, CASE WHEN strict THEN 'a JSON boolean' ELSE 'true or false' END
-		USING ERRCODE = '22023';
+		USING ERRCODE = '22023', COLUMN = name;
 END
 $$;
 
@@ -159,7 +162,7 @@ DECLARE
 BEGIN
 	IF t !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
 		RAISE EXCEPTION 'field "%" must be a UUID', name
-			USING ERRCODE = '22P02', DETAIL = format('Got "%s".', left(t, 40));
+			USING ERRCODE = '22P02', COLUMN = name, DETAIL = format('Got "%s".', left(t, 40));
 	END IF;
 	RETURN t::uuid;
 END
@@ -177,7 +180,7 @@ BEGIN
 	END IF;
 	IF NOT t = ANY (allowed) THEN
 		RAISE EXCEPTION 'field "%" must be one of: %', name, array_to_string(allowed, ', ')
-			USING ERRCODE = '22023', DETAIL = format('Got "%s".', left(t, 40));
+			USING ERRCODE = '22023', COLUMN = name, DETAIL = format('Got "%s".', left(t, 40));
 	END IF;
 	RETURN t;
 END
@@ -196,7 +199,7 @@ BEGIN
 		RETURN t::timestamptz;
 	EXCEPTION WHEN data_exception THEN
 		RAISE EXCEPTION 'field "%" must be an ISO 8601 timestamp', name
-			USING ERRCODE = '22007', DETAIL = format('Got "%s".', t);
+			USING ERRCODE = '22007', COLUMN = name, DETAIL = format('Got "%s".', t);
 	END;
 END
 $$;
@@ -209,12 +212,12 @@ DECLARE
 BEGIN
 	IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
 		IF required THEN
-			RAISE EXCEPTION 'missing required field "%"', name USING ERRCODE = '22023';
+			RAISE EXCEPTION 'missing required field "%"', name USING ERRCODE = '22023', COLUMN = name;
 		END IF;
 		RETURN NULL;
 	END IF;
 	IF jsonb_typeof(v) <> 'object' THEN
-		RAISE EXCEPTION 'field "%" must be a JSON object', name USING ERRCODE = '22023';
+		RAISE EXCEPTION 'field "%" must be a JSON object', name USING ERRCODE = '22023', COLUMN = name;
 	END IF;
 	RETURN v;
 END
@@ -231,7 +234,7 @@ BEGIN
 	END IF;
 	IF jsonb_typeof(v) <> 'array'
 	   OR EXISTS (SELECT 1 FROM jsonb_array_elements(v) e WHERE jsonb_typeof(e) <> 'string') THEN
-		RAISE EXCEPTION 'field "%" must be an array of strings', name USING ERRCODE = '22023';
+		RAISE EXCEPTION 'field "%" must be an array of strings', name USING ERRCODE = '22023', COLUMN = name;
 	END IF;
 	RETURN ARRAY(SELECT jsonb_array_elements_text(v));
 END
@@ -244,7 +247,7 @@ DECLARE
 	e text := lower(btrim(email));
 BEGIN
 	IF e IS NULL OR length(e) > 254 OR e !~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$' THEN
-		RAISE EXCEPTION 'invalid email address' USING ERRCODE = '22023',
+		RAISE EXCEPTION 'invalid email address' USING ERRCODE = '22023', COLUMN = 'email',
 			DETAIL = 'An address looks like name@example.com.';
 	END IF;
 	RETURN e;
@@ -256,11 +259,11 @@ CREATE FUNCTION flov7.check_password(password text, name text DEFAULT 'password'
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 BEGIN
 	IF password IS NULL OR length(password) < 8 THEN
-		RAISE EXCEPTION 'field "%" must be at least 8 characters long', name USING ERRCODE = '22023';
+		RAISE EXCEPTION 'field "%" must be at least 8 characters long', name USING ERRCODE = '22023', COLUMN = name;
 	END IF;
 	IF octet_length(password) > 72 THEN
 		RAISE EXCEPTION 'field "%" must be at most 72 bytes long', name
-			USING ERRCODE = '22023', DETAIL = 'bcrypt ignores anything past 72 bytes.';
+			USING ERRCODE = '22023', COLUMN = name, DETAIL = 'bcrypt ignores anything past 72 bytes.';
 	END IF;
 END
 $$;

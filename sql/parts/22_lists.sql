@@ -1,8 +1,8 @@
 -- 22_lists.sql: what every list shares: its filters, the indexes that serve them, page
 -- arguments, opaque keyset cursors and totals.
 --
--- A list answers {"items", "total", "total_is_estimate", "limit", "offset", "next_cursor"} and
--- costs by the page, not by the caller's rows:
+-- A list answers {"items", "total", "total_is_estimate", "limit", "offset", "next_cursor",
+-- "has_more"} and costs by the page, not by the caller's rows:
 -- * a page is one index range scan: every list's ORDER BY ends with the row's id, an index
 --   below matches its filter and sort, and a page after a cursor starts where the cursor points
 --   (keyset), never skipping rows with OFFSET ("offset" still works, at the cost of the rows it
@@ -142,6 +142,23 @@ BEGIN
 END
 $$;
 
+-- Read the "offset" of a page, or "skip", the original platform's name for it (issue 9); both
+-- at once only when they agree.
+CREATE FUNCTION flov7.arg_offset(args jsonb) RETURNS int
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+	v_offset int := flov7.arg_int(args, 'offset', NULL, 0);
+	v_skip int := flov7.arg_int(args, 'skip', NULL, 0);
+BEGIN
+	IF v_offset <> v_skip THEN
+		RAISE EXCEPTION 'fields "offset" and "skip" disagree' USING ERRCODE = '22023',
+			DETAIL = format('Got offset %s and skip %s.', v_offset, v_skip),
+			HINT = '"skip" is another name for "offset": send one of them.';
+	END IF;
+	RETURN coalesce(v_offset, v_skip, 0);
+END
+$$;
+
 -- Read the "cursor" argument of list p_list sorted by p_sort (scope p_scope): the sort key of the
 -- row the page starts after (a JSON array of p_nkeys values), or NULL without a cursor.  22023
 -- for a cursor that is malformed, changed, another caller's, another list's or scope's, made
@@ -157,9 +174,11 @@ BEGIN
 	IF v IS NULL THEN
 		RETURN NULL;
 	END IF;
-	IF jsonb_typeof(args -> 'offset') IS DISTINCT FROM 'null' AND args ? 'offset' THEN
-		RAISE EXCEPTION 'send either "%" or "offset", not both', p_name USING ERRCODE = '22023',
-			HINT = 'A cursor already says where the page starts.';
+	IF jsonb_typeof(args -> 'offset') IS DISTINCT FROM 'null' AND args ? 'offset'
+	   OR jsonb_typeof(args -> 'skip') IS DISTINCT FROM 'null' AND args ? 'skip' THEN
+		RAISE EXCEPTION 'send either "%" or "%", not both', p_name,
+			CASE WHEN jsonb_typeof(args -> 'skip') IS DISTINCT FROM 'null' AND args ? 'skip' THEN 'skip' ELSE 'offset' END
+			USING ERRCODE = '22023', HINT = 'A cursor already says where the page starts.';
 	END IF;
 	m := regexp_match(v, '^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{22})$');
 	IF m IS NULL THEN
@@ -302,6 +321,6 @@ BEGIN
 	END IF;
 	RETURN jsonb_build_object('items', v_items, 'total', (v_count -> 'total'),
 							  'total_is_estimate', (v_count -> 'estimate'), 'limit', v_limit,
-							  'offset', v_offset, 'next_cursor', v_next);
+							  'offset', v_offset, 'next_cursor', v_next, 'has_more', v_next IS NOT NULL);
 END
 $$;

@@ -314,14 +314,123 @@ BEGIN
 END
 $$;
 
--- The public JSON shape of an API key (never its hash).
+-- The public JSON shape of an API key (never its hash).  key_preview is what the original
+-- platform showed of a key: its stored prefix, then an ellipsis.
 CREATE FUNCTION flov7.api_key_json(p_id uuid) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
-	SELECT jsonb_build_object('id', k.id, 'name', k.name, 'key_prefix', k.key_prefix,
+	SELECT jsonb_build_object('id', k.id, 'name', k.name, 'description', k.description, 'key_prefix', k.key_prefix,
+		'key_preview', k.key_prefix || '...',
 		'permissions', to_jsonb(k.permissions), 'is_active', k.is_active, 'expires_at', k.expires_at,
 		'last_used_at', k.last_used_at, 'usage_count', k.usage_count, 'created_at', k.created_at,
 		'parent_id', k.parent_id)
 	  FROM flov7.api_keys k WHERE k.id = p_id
+$$;
+
+-- The scopes an API key asks for, checked against p_allowed (the caller's permissions): a JSON
+-- array of permission names, or the original platform's object {"read", "write", "execute"}
+-- of booleans (read: every *:read the caller has, write: every *:write, execute:
+-- workflows:execute; never admin:*); NULL (not sent): every non-admin permission the caller has.
+CREATE FUNCTION flov7.api_key_scopes(p jsonb, p_allowed text[]) RETURNS text[]
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_perms text[];
+	v_bad text;
+BEGIN
+	IF p IS NULL OR jsonb_typeof(p) = 'null' THEN
+		RETURN ARRAY(SELECT x FROM unnest(p_allowed) x WHERE x NOT LIKE 'admin:%' ORDER BY x);
+	END IF;
+	IF jsonb_typeof(p) = 'object' THEN
+		SELECT k INTO v_bad FROM jsonb_object_keys(p) k WHERE k NOT IN ('read', 'write', 'execute') LIMIT 1;
+		IF v_bad IS NOT NULL THEN
+			RAISE EXCEPTION 'field "permissions" has an unknown key "%"', left(v_bad, 40) USING ERRCODE = '22023', COLUMN = 'permissions',
+				HINT = 'As an object, permissions are {"read": bool, "write": bool, "execute": bool}; or send a list of scopes.';
+		END IF;
+		SELECT k INTO v_bad FROM jsonb_each(p) e (k, v) WHERE jsonb_typeof(e.v) <> 'boolean' LIMIT 1;
+		IF v_bad IS NOT NULL THEN
+			RAISE EXCEPTION 'field "permissions.%" must be a JSON boolean', v_bad USING ERRCODE = '22023',
+				COLUMN = 'permissions.' || v_bad;
+		END IF;
+		IF (p -> 'execute') = 'true' AND NOT 'workflows:execute' = ANY (p_allowed) THEN
+			RAISE EXCEPTION 'permission "workflows:execute" exceeds your own permissions' USING ERRCODE = '22023', COLUMN = 'permissions';
+		END IF;
+		v_perms := ARRAY(SELECT x FROM unnest(p_allowed) x
+						  WHERE x NOT LIKE 'admin:%'
+							AND (x LIKE '%:read' AND (p -> 'read') = 'true'
+								 OR x LIKE '%:write' AND (p -> 'write') = 'true'
+								 OR x = 'workflows:execute' AND (p -> 'execute') = 'true')
+						  ORDER BY x);
+		IF cardinality(v_perms) = 0 THEN
+			RAISE EXCEPTION 'field "permissions" must grant something' USING ERRCODE = '22023', COLUMN = 'permissions',
+				HINT = 'Set at least one of read, write, execute to true.';
+		END IF;
+		RETURN v_perms;
+	END IF;
+	v_perms := flov7.arg_text_array(jsonb_build_object('permissions', p), 'permissions');
+	v_perms := ARRAY(SELECT DISTINCT x FROM unnest(v_perms) x ORDER BY x);
+	IF cardinality(v_perms) = 0 THEN
+		RAISE EXCEPTION 'field "permissions" must not be empty' USING ERRCODE = '22023', COLUMN = 'permissions';
+	END IF;
+	SELECT x INTO v_bad FROM unnest(v_perms) x
+	 WHERE NOT EXISTS (SELECT 1 FROM flov7.permissions k WHERE k.name = x) LIMIT 1;
+	IF v_bad IS NOT NULL THEN
+		RAISE EXCEPTION 'unknown permission "%"', v_bad USING ERRCODE = '22023', COLUMN = 'permissions',
+			DETAIL = 'Known permissions: ' || (SELECT string_agg(name, ', ' ORDER BY name) FROM flov7.permissions);
+	END IF;
+	SELECT x INTO v_bad FROM unnest(v_perms) x WHERE NOT x = ANY (p_allowed) LIMIT 1;
+	IF v_bad IS NOT NULL THEN
+		RAISE EXCEPTION 'permission "%" exceeds your own permissions', v_bad USING ERRCODE = '22023', COLUMN = 'permissions',
+			DETAIL = 'An API key may carry only permissions its creator has: ' || array_to_string(p_allowed, ', ');
+	END IF;
+	RETURN v_perms;
+END
+$$;
+
+-- The default lifetime of a new API key, in days (setting api_key_expiry_days).
+CREATE FUNCTION flov7.api_key_default_days() RETURNS int
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT flov7.setting('api_key_expiry_days')::int
+$$;
+
+-- The expiry of a new API key of user p_uid from "expires_at" (an explicit null: never) or
+-- "expires_in_days", made with a key expiring at p_parent_expires (NULL: a login or a key that
+-- never expires).  Not sent: the parent's expiry, else api_key_expiry_days from now.  Never
+-- later than the parent's (22023) nor than the plan's api_key_max_days allow (53400).
+CREATE FUNCTION flov7.api_key_expiry(args jsonb, p_uid uuid, p_parent_expires timestamptz) RETURNS timestamptz
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_expires timestamptz := flov7.arg_timestamptz(args, 'expires_at');
+	v_days int := flov7.arg_int(args, 'expires_in_days', NULL, 1, 36500);
+	v_max int;
+BEGIN
+	IF args ? 'expires_at' AND v_days IS NOT NULL THEN
+		RAISE EXCEPTION 'send either "expires_at" or "expires_in_days", not both' USING ERRCODE = '22023',
+			COLUMN = 'expires_in_days';
+	END IF;
+	SELECT q.api_key_max_days INTO v_max
+	  FROM flov7.users u JOIN flov7.plan_quotas q ON q.plan = u.subscription_plan WHERE u.id = p_uid;
+	IF v_days IS NOT NULL THEN
+		v_expires := now() + make_interval(days => v_days);
+	ELSIF NOT args ? 'expires_at' THEN
+		v_expires := coalesce(p_parent_expires,
+							  now() + make_interval(days => least(flov7.api_key_default_days(), v_max)));
+	END IF;
+	IF v_expires IS NOT NULL AND v_expires <= now() THEN
+		RAISE EXCEPTION 'field "expires_at" must be in the future' USING ERRCODE = '22023', COLUMN = 'expires_at';
+	END IF;
+	IF p_parent_expires IS NOT NULL AND (v_expires IS NULL OR v_expires > p_parent_expires) THEN
+		RAISE EXCEPTION 'field "expires_at" must not be after the expiry of the API key making the request'
+			USING ERRCODE = '22023',
+				  DETAIL = format('That key expires at %s; a key made with it cannot outlive it.', p_parent_expires),
+				  HINT = 'Omit expires_at to expire with that key, or create the key with a login.';
+	END IF;
+	IF v_max IS NOT NULL AND (v_expires IS NULL OR v_expires > now() + make_interval(days => v_max)) THEN
+		RAISE EXCEPTION 'your plan allows API keys of at most % days', v_max USING ERRCODE = '53400',
+			DETAIL = CASE WHEN v_expires IS NULL THEN 'A key that never expires was asked for.'
+						  ELSE format('The key would expire at %s.', v_expires) END,
+			HINT = 'Ask for an earlier expires_at, or fewer expires_in_days.';
+	END IF;
+	RETURN v_expires;
+END
 $$;
 
 -- The API key the request is made with (id, expires_at), once the authorizer has accepted it; NULLs for a JWT.
@@ -334,74 +443,46 @@ $$;
 
 -- POST /auth/api-keys: create a key with a subset of the caller's permissions; the key is shown once.
 -- A key made with an API key records it (parent_id), expires no later than it (by default with
--- it), and is revoked with it.
+-- it), and is revoked with it.  Scopes: flov7.api_key_scopes; expiry: flov7.api_key_expiry.
 CREATE FUNCTION flov7_api.api_key_create(args jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('api_keys:write');
 	v_name text := btrim(flov7.arg_text(args, 'name', true, 100));
-	v_perms text[] := flov7.arg_text_array(args, 'permissions');
-	v_expires timestamptz := flov7.arg_timestamptz(args, 'expires_at');
-	v_allowed text[] := flov7.caller_permissions();
+	v_description text := nullif(btrim(flov7.arg_text(args, 'description', false, 500)), '');
+	v_perms text[] := flov7.api_key_scopes(args -> 'permissions', flov7.caller_permissions());
 	v_parent record;
-	v_bad text;
+	v_expires timestamptz;
 	v_key text;
 	v_id uuid;
 BEGIN
-	IF v_perms IS NULL THEN
-		v_perms := ARRAY(SELECT p FROM unnest(v_allowed) p WHERE p NOT LIKE 'admin:%' ORDER BY p);
-	ELSE
-		v_perms := ARRAY(SELECT DISTINCT p FROM unnest(v_perms) p ORDER BY p);
-		IF cardinality(v_perms) = 0 THEN
-			RAISE EXCEPTION 'field "permissions" must not be empty' USING ERRCODE = '22023';
-		END IF;
-		SELECT p INTO v_bad FROM unnest(v_perms) p
-		 WHERE NOT EXISTS (SELECT 1 FROM flov7.permissions k WHERE k.name = p) LIMIT 1;
-		IF v_bad IS NOT NULL THEN
-			RAISE EXCEPTION 'unknown permission "%"', v_bad USING ERRCODE = '22023',
-				DETAIL = 'Known permissions: ' || (SELECT string_agg(name, ', ' ORDER BY name) FROM flov7.permissions);
-		END IF;
-		SELECT p INTO v_bad FROM unnest(v_perms) p WHERE NOT p = ANY (v_allowed) LIMIT 1;
-		IF v_bad IS NOT NULL THEN
-			RAISE EXCEPTION 'permission "%" exceeds your own permissions', v_bad USING ERRCODE = '22023',
-				DETAIL = 'An API key may carry only permissions its creator has: ' || array_to_string(v_allowed, ', ');
-		END IF;
-	END IF;
-	IF v_expires IS NOT NULL AND v_expires <= now() THEN
-		RAISE EXCEPTION 'field "expires_at" must be in the future' USING ERRCODE = '22023';
-	END IF;
 	SELECT * INTO v_parent FROM flov7.caller_api_key();
-	IF v_parent.expires_at IS NOT NULL THEN
-		IF v_expires IS NULL THEN
-			v_expires := v_parent.expires_at;
-		ELSIF v_expires > v_parent.expires_at THEN
-			RAISE EXCEPTION 'field "expires_at" must not be after the expiry of the API key making the request'
-				USING ERRCODE = '22023',
-					  DETAIL = format('That key expires at %s; a key made with it cannot outlive it.', v_parent.expires_at),
-					  HINT = 'Omit expires_at to expire with that key, or create the key with a login.';
-		END IF;
-	END IF;
+	v_expires := flov7.api_key_expiry(args, v_uid, v_parent.expires_at);
 	v_key := flov7.random_token('flv7_', 32);
-	INSERT INTO flov7.api_keys (user_id, name, key_prefix, key_hash, permissions, expires_at, parent_id)
-	VALUES (v_uid, v_name, left(v_key, 12), flov7.sha256_hex(v_key), v_perms, v_expires, v_parent.id)
+	INSERT INTO flov7.api_keys (user_id, name, description, key_prefix, key_hash, permissions, expires_at, parent_id)
+	VALUES (v_uid, v_name, v_description, left(v_key, 12), flov7.sha256_hex(v_key), v_perms, v_expires, v_parent.id)
 	RETURNING id INTO v_id;
 	RETURN flov7.api_key_json(v_id) || jsonb_build_object('key', v_key);
 END
 $$;
 
--- GET /auth/api-keys: the caller's API keys, newest first; a page by offset or by cursor
--- (22_lists.sql).
+-- GET /auth/api-keys: the caller's API keys, newest first; revoked ones only with
+-- include_inactive=true (or is_active=false); a page by offset or by cursor (22_lists.sql).
 CREATE FUNCTION flov7_api.api_key_list(args jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('api_keys:read');
 	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
-	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
+	v_offset int := flov7.arg_offset(args);
 	v_active boolean := flov7.arg_bool(args, 'is_active');
+	v_all boolean := flov7.arg_bool(args, 'include_inactive', false);
 	v_after jsonb := flov7.arg_cursor(args, 'api_keys', 'created_at.desc', '', 2);
 	v_f jsonb;
 	v_rows jsonb;
 BEGIN
+	IF v_active IS NULL AND NOT v_all THEN
+		v_active := true;
+	END IF;
 	v_f := jsonb_strip_nulls(jsonb_build_object('uid', v_uid, 'active', v_active, 'lim', v_limit,
 		'off', CASE WHEN v_after IS NULL THEN v_offset END, 'after', v_after));
 	EXECUTE $q$SELECT coalesce(jsonb_agg(jsonb_build_array(jsonb_build_array(x.created_at, x.id), flov7.api_key_json(x.id))

@@ -38,7 +38,18 @@ BEGIN
 END
 $$;
 
--- GET /users/profile: the caller's profile (written out as in auth_me, for the same reason).
+-- The counts of a user's workflows, executions and integrations, as the original platform's
+-- profile showed them (the totals of GET /users/stats).
+CREATE FUNCTION flov7.user_counts(p_uid uuid) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, flov7, pg_temp AS $$
+	SELECT jsonb_build_object(
+		'workflows_count', (SELECT count(*) FROM flov7.workflows w WHERE w.user_id = p_uid),
+		'executions_count', (SELECT count(*) FROM flov7.workflow_executions e WHERE e.user_id = p_uid),
+		'integrations_count', (SELECT count(*) FROM flov7.user_integrations i WHERE i.user_id = p_uid))
+$$;
+
+-- GET /users/profile: the caller's profile (written out as in auth_me, for the same reason),
+-- with "stats" (flov7.user_counts).
 CREATE FUNCTION flov7_api.users_profile_get(args jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
@@ -49,11 +60,12 @@ BEGIN
 	IF v_result IS NULL THEN
 		RAISE EXCEPTION 'user not found' USING ERRCODE = 'P0002';
 	END IF;
-	RETURN v_result;
+	RETURN v_result || jsonb_build_object('stats', flov7.user_counts(v_uid));
 END
 $$;
 
 -- PUT /users/profile: change full_name and avatar_url; the password with current_password + new_password.
+-- None of these: 400, "No fields to update".
 CREATE FUNCTION flov7_api.users_profile_update(args jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
@@ -63,6 +75,10 @@ DECLARE
 	v_new_password text := flov7.arg_text(args, 'new_password', false, 1000);
 	v_result jsonb;
 BEGIN
+	IF NOT args ?| ARRAY['full_name', 'avatar_url', 'new_password'] THEN
+		RAISE EXCEPTION 'No fields to update' USING ERRCODE = '22023',
+			HINT = 'Send full_name, avatar_url, or current_password with new_password.';
+	END IF;
 	IF v_avatar IS NOT NULL AND v_avatar <> '' AND v_avatar !~ '^https?://[^[:space:]]+$' THEN
 		RAISE EXCEPTION 'field "avatar_url" must be an http(s) URL' USING ERRCODE = '22023';
 	END IF;
@@ -118,10 +134,12 @@ BEGIN
 END
 $$;
 
--- The public JSON shape of an integration (never its credentials).
+-- The public JSON shape of an integration (never its credentials: "credentials" only says that
+-- they are set, which they always are, as the original platform said it).
 CREATE FUNCTION flov7.integration_json(p_id uuid) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
-	SELECT jsonb_build_object('id', i.id, 'service_name', i.service_name, 'service_type', i.service_type,
+	SELECT jsonb_build_object('id', i.id, 'user_id', i.user_id, 'service_name', i.service_name,
+		'service_type', i.service_type, 'credentials', jsonb_build_object('configured', true),
 		'is_active', i.is_active, 'last_used_at', i.last_used_at, 'usage_count', i.usage_count,
 		'created_at', i.created_at, 'updated_at', i.updated_at)
 	  FROM flov7.user_integrations i WHERE i.id = p_id
@@ -150,19 +168,24 @@ END
 $$;
 
 -- GET /users/integrations: the caller's integrations, newest first, filtered by service_type /
--- is_active; a page by offset or by cursor (22_lists.sql).
+-- is_active (inactive ones only with include_inactive=true or is_active=false); a page by
+-- offset or by cursor (22_lists.sql).
 CREATE FUNCTION flov7_api.integration_list(args jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('integrations:read');
 	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
-	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
+	v_offset int := flov7.arg_offset(args);
 	v_type text := flov7.arg_enum(args, 'service_type', ARRAY['api_key', 'oauth', 'webhook', 'database'], false);
 	v_active boolean := flov7.arg_bool(args, 'is_active');
+	v_all boolean := flov7.arg_bool(args, 'include_inactive', false);
 	v_after jsonb := flov7.arg_cursor(args, 'integrations', 'created_at.desc', '', 2);
 	v_f jsonb;
 	v_rows jsonb;
 BEGIN
+	IF v_active IS NULL AND NOT v_all THEN
+		v_active := true;
+	END IF;
 	v_f := jsonb_strip_nulls(jsonb_build_object('uid', v_uid, 'type', v_type, 'active', v_active, 'lim', v_limit,
 		'off', CASE WHEN v_after IS NULL THEN v_offset END, 'after', v_after));
 	EXECUTE $q$SELECT coalesce(jsonb_agg(jsonb_build_array(jsonb_build_array(x.created_at, x.id), flov7.integration_json(x.id))
@@ -194,7 +217,8 @@ BEGIN
 END
 $$;
 
--- PUT /users/integrations/{id}: change service_name, service_type, is_active and/or credentials.
+-- PUT /users/integrations/{id}: change service_name, service_type, is_active and/or credentials
+-- (none of them: 400, "No fields to update").
 CREATE FUNCTION flov7_api.integration_update(args jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
@@ -205,6 +229,10 @@ DECLARE
 	v_active boolean := flov7.arg_bool(args, 'is_active', NULL, true);
 	v_credentials jsonb := flov7.arg_object(args, 'credentials');
 BEGIN
+	IF NOT args ?| ARRAY['service_name', 'service_type', 'is_active', 'credentials'] THEN
+		RAISE EXCEPTION 'No fields to update' USING ERRCODE = '22023',
+			HINT = 'Send service_name, service_type, is_active or credentials.';
+	END IF;
 	IF v_name = '' THEN
 		RAISE EXCEPTION 'field "service_name" must not be empty' USING ERRCODE = '22023';
 	END IF;
@@ -249,24 +277,36 @@ $$;
 -- The public JSON shape of a notification.
 CREATE FUNCTION flov7.notification_json(n flov7.notifications) RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-	SELECT jsonb_build_object('id', n.id, 'type', n.type, 'title', n.title, 'message', n.message,
+	SELECT jsonb_build_object('id', n.id, 'user_id', n.user_id, 'type', n.type, 'title', n.title, 'message', n.message,
 		'data', n.data, 'is_read', n.is_read, 'read_at', n.read_at, 'created_at', n.created_at)
 $$;
 
--- GET /users/notifications: the caller's notifications, newest first, filtered by is_read / type;
--- a page by offset or by cursor (22_lists.sql).
+-- GET /users/notifications: the caller's notifications, newest first, filtered by is_read
+-- (unread_only=true: is_read=false, the original platform's name) / type; a page by offset or
+-- by cursor (22_lists.sql); "unread_count" counts the caller's unread ones as "total" counts
+-- (flov7.list_total: exact up to 1000 or when asked, else estimated).
 CREATE FUNCTION flov7_api.notification_list(args jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('notifications:read');
 	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
-	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
+	v_offset int := flov7.arg_offset(args);
 	v_read boolean := flov7.arg_bool(args, 'is_read');
+	v_unread_only boolean := flov7.arg_bool(args, 'unread_only', false);
 	v_type text := flov7.arg_text(args, 'type', false, 50);
 	v_after jsonb := flov7.arg_cursor(args, 'notifications', 'created_at.desc', '', 2);
+	v_pref text := flov7.list_count_pref(args);
 	v_f jsonb;
 	v_rows jsonb;
+	v_unread jsonb;
 BEGIN
+	IF v_unread_only THEN
+		IF v_read THEN
+			RAISE EXCEPTION 'fields "unread_only" and "is_read" disagree' USING ERRCODE = '22023',
+				HINT = 'unread_only=true is is_read=false: send one of them.';
+		END IF;
+		v_read := false;
+	END IF;
 	v_f := jsonb_strip_nulls(jsonb_build_object('uid', v_uid, 'read', v_read, 'type', v_type, 'lim', v_limit,
 		'off', CASE WHEN v_after IS NULL THEN v_offset END, 'after', v_after));
 	EXECUTE $q$SELECT coalesce(jsonb_agg(jsonb_build_array(jsonb_build_array(x.created_at, x.id), flov7.notification_json(x))
@@ -277,7 +317,9 @@ BEGIN
 						ORDER BY n.created_at DESC, n.id DESC
 						LIMIT ($1->>'lim')::int + 1 OFFSET coalesce(($1->>'off')::int, 0)) x$q$
 	   INTO v_rows USING v_f;
-	RETURN flov7.list_answer('notifications', 'created_at.desc', '', v_rows, v_f, flov7.list_count_pref(args));
+	v_unread := flov7.list_total('notifications', jsonb_build_object('uid', v_uid, 'read', false), v_pref);
+	RETURN flov7.list_answer('notifications', 'created_at.desc', '', v_rows, v_f, v_pref)
+		|| jsonb_build_object('unread_count', v_unread -> 'total', 'unread_count_is_estimate', v_unread -> 'estimate');
 END
 $$;
 

@@ -80,7 +80,7 @@ LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('admin:users');
 	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
-	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
+	v_offset int := flov7.arg_offset(args);
 	v_role text := flov7.arg_enum(args, 'role', ARRAY['admin', 'premium', 'user'], false);
 	v_active boolean := flov7.arg_bool(args, 'is_active');
 	v_search text := nullif(btrim(flov7.arg_text(args, 'search', false, 200)), '');
@@ -129,17 +129,19 @@ BEGIN
 END
 $$;
 
--- PUT /users/admin/users/{id}/status: activate or deactivate a user (not oneself).
+-- PUT /users/admin/users/{id}/status: activate or deactivate a user (not oneself).  is_active
+-- comes in the body or, as the original platform's clients send it, as a query parameter
+-- (?is_active=false), which is text: so "true"/"false" are taken as well as JSON booleans.
 CREATE FUNCTION flov7_api.admin_user_set_status(args jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('admin:users');
 	v_id uuid := flov7.arg_uuid(args, 'id');
-	v_active boolean := flov7.arg_bool(args, 'is_active', NULL, true);
+	v_active boolean := flov7.arg_bool(args, 'is_active');
 	v_row flov7.users;
 BEGIN
 	IF v_active IS NULL THEN
-		RAISE EXCEPTION 'missing required field "is_active"' USING ERRCODE = '22023';
+		RAISE EXCEPTION 'missing required field "is_active"' USING ERRCODE = '22023', COLUMN = 'is_active';
 	END IF;
 	IF v_id = v_uid THEN
 		RAISE EXCEPTION 'admins cannot change their own status' USING ERRCODE = '22023',

@@ -160,7 +160,7 @@ LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('workflows:read');
 	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
-	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
+	v_offset int := flov7.arg_offset(args);
 	v_type text := flov7.arg_enum(args, 'type', ARRAY['trigger', 'action', 'connection', 'condition', 'data'], false);
 	v_category text := flov7.arg_text(args, 'category', false, 50);
 	v_after jsonb := flov7.arg_cursor(args, 'primitives', 'type.asc', '', 2);
@@ -232,7 +232,7 @@ LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('workflows:read');
 	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
-	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
+	v_offset int := flov7.arg_offset(args);
 	v_status text := flov7.arg_enum(args, 'status', ARRAY['draft', 'active', 'inactive', 'archived'], false);
 	v_tag text := flov7.arg_text(args, 'tag', false, 50);
 	v_search text := flov7.arg_text(args, 'search', false, 200);
@@ -294,7 +294,8 @@ END
 $$;
 
 -- PUT /workflows/{id}: change name, description, workflow_json, tags, status, is_template.
--- Every change bumps version; a "version" (or If-Match) that is not current is refused (PT409).
+-- Every change bumps version; a "version" (or If-Match) that is not current is refused (PT409);
+-- none of those fields: 400, "No fields to update".
 CREATE FUNCTION flov7_api.workflow_update(args jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
@@ -310,6 +311,10 @@ DECLARE
 	v_def jsonb;
 	v_check jsonb;
 BEGIN
+	IF NOT args ?| ARRAY['name', 'description', 'workflow_json', 'tags', 'status', 'is_template'] THEN
+		RAISE EXCEPTION 'No fields to update' USING ERRCODE = '22023',
+			HINT = 'Send name, description, workflow_json, tags, status or is_template.';
+	END IF;
 	IF v_name = '' OR (args ? 'name' AND v_name IS NULL) THEN
 		RAISE EXCEPTION 'field "name" must not be empty' USING ERRCODE = '22023';
 	END IF;
@@ -371,7 +376,7 @@ LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('workflows:read');
 	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
-	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
+	v_offset int := flov7.arg_offset(args);
 	v_category text := flov7.arg_text(args, 'category', false, 50);
 	v_difficulty text := flov7.arg_enum(args, 'difficulty', ARRAY['beginner', 'intermediate', 'advanced'], false);
 	v_featured boolean := flov7.arg_bool(args, 'is_featured');

@@ -30,7 +30,7 @@ DECLARE
 	v_uid uuid := flov7.authorize('workflows:read');
 	v_wf uuid := flov7.arg_uuid(args, 'id');
 	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
-	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
+	v_offset int := flov7.arg_offset(args);
 	v_status text := flov7.arg_enum(args, 'status',
 		ARRAY['pending', 'running', 'completed', 'failed', 'cancelled', 'waiting'], false);
 	v_after_ts timestamptz := flov7.arg_timestamptz(args, 'created_after');
@@ -103,7 +103,7 @@ DECLARE
 	v_uid uuid := flov7.authorize('workflows:read');
 	v_id uuid := flov7.arg_uuid(args, 'id');
 	v_limit int := flov7.arg_int(args, 'limit', 20, 1, 100);
-	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
+	v_offset int := flov7.arg_offset(args);
 	v_state text := flov7.arg_enum(args, 'state',
 		ARRAY['pending', 'ready', 'running', 'waiting', 'completed', 'failed', 'skipped', 'cancelled'], false);
 	v_node text := flov7.arg_text(args, 'node_id', false, 200);

@@ -364,14 +364,14 @@ BEGIN
 END
 $$;
 
--- GET /realtime/admin/connections: every open stream (admin), newest first; limit/offset,
+-- GET /realtime/admin/connections: every open stream (admin), newest first; limit/offset (or skip),
 -- filters user_id and topic; with counts by topic and by instance.
 CREATE FUNCTION flov7_api.realtime_admin_connections(args jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
 	v_uid uuid := flov7.authorize('admin:users');
 	v_limit int := flov7.arg_int(args, 'limit', 100, 1, 1000);
-	v_offset int := flov7.arg_int(args, 'offset', 0, 0);
+	v_offset int := flov7.arg_offset(args);
 	v_user uuid := CASE WHEN args ? 'user_id' THEN flov7.arg_uuid(args, 'user_id') END;
 	v_topic text := flov7.arg_enum(args, 'topic', '{workflows,notifications}', false);
 	v_items jsonb;
@@ -395,6 +395,7 @@ BEGIN
 	  FROM (SELECT r.instance AS i, count(*) AS n FROM flov7.realtime_connections r
 			 WHERE r.last_seen > now() - interval '30 seconds' GROUP BY r.instance) x;
 	RETURN jsonb_build_object('items', v_items, 'total', v_total, 'limit', v_limit, 'offset', v_offset,
+							  'has_more', v_offset + jsonb_array_length(v_items) < v_total,
 							  'by_topic', v_by_topic, 'by_instance', v_by_instance);
 END
 $$;

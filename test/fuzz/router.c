@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int nrows = 0;
     for (size_t i = 0; i < sizeof(contract) / sizeof(contract[0]); i++)
         rows[nrows++] = (struct route_row){
-            contract[i][0], contract[i][1], contract[i][2], "200", "", "", "t", NULL};
+            contract[i][0], contract[i][1], contract[i][2], "200", "", "", "t", NULL, NULL};
     /* route rows first: the table is built once, then every request line is matched */
     char *save = NULL;
     char *copy = fuzz_cstr(data, size);
@@ -96,8 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char *f = strchr(p, ' ');
         if (f)
             *f++ = 0;
-        rows[nrows++] =
-            (struct route_row){m, p, f ? f : "flov7_api.fuzz", "200", NULL, NULL, "f", "websocket"};
+        rows[nrows++] = (struct route_row){
+            m, p, f ? f : "flov7_api.fuzz", "200", NULL, NULL, "f", "websocket", NULL};
     }
     struct route_table *t = router_build(rows, nrows, NULL, NULL);
     FUZZ_CHECK(t && t->nroutes <= nrows);

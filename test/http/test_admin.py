@@ -116,7 +116,7 @@ def test_admin_set_role_bad_input_400(client, admin, user, q, body):
     assert db_user(q, user.id) == before
 
 
-@pytest.mark.parametrize("body", [{"is_active": "false"}, {}, {"is_active": 0},
+@pytest.mark.parametrize("body", [{"is_active": "no"}, {}, {"is_active": 0},
                                   {"is_active": None}])
 def test_admin_set_status_bad_input_400(client, admin, user, q, body):
     before = db_user(q, user.id)

@@ -64,10 +64,12 @@ def test_key_made_with_key_expires_with_parent_and_dies_with_it(client, user, q1
 
 
 def test_child_of_expired_key_is_refused(client, user, q):
+    # "expires_at": null asks for no expiry (a key expires in 365 days by default)
     parent = expect(make_key(client, "no-expiry", token=user.access,
-                             permissions=["api_keys:write", "profile:read"]), 201)
-    child = expect(make_key(client, "child", api_key=parent["key"], permissions=["profile:read"]), 201)
-    assert child["expires_at"] is None, child
+                             permissions=["api_keys:write", "profile:read"], expires_at=None), 201)
+    child = expect(make_key(client, "child", api_key=parent["key"], permissions=["profile:read"],
+                            expires_at=None), 201)
+    assert parent["expires_at"] is None and child["expires_at"] is None, child
     expect(me(client, api_key=child["key"]), 200)
     q("UPDATE flov7.api_keys SET expires_at = now() - interval '1 minute' WHERE id = %s", (parent["id"],))
     assert "expired" in expect_401(me(client, api_key=child["key"]))["message"]

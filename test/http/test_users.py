@@ -140,7 +140,7 @@ def create_integration(client, user, secret=None, **over):
     r = client.post(API + "/users/integrations", token=user.access, json_body=body)
     i = expect(r, 201)
     assert INTEGRATION_KEYS <= set(i), "Integration lacks %r" % sorted(INTEGRATION_KEYS - set(i))
-    assert "credentials" not in i, i
+    assert i.get("credentials") == {"configured": True}, i
     assert secret not in r.text
     assert i["service_name"] == body["service_name"]
     assert i["service_type"] == body["service_type"]
@@ -163,11 +163,11 @@ def test_integration_crud(client, user, q):
     assert i["id"] in [x["id"] for x in body["items"]]
     assert secret not in lst.text
     for x in body["items"]:
-        assert "credentials" not in x
+        assert x.get("credentials") == {"configured": True}
 
     g = client.get(API + "/users/integrations/" + i["id"], token=user.access)
     gi = expect(g, 200)
-    assert gi["id"] == i["id"] and "credentials" not in gi and secret not in g.text
+    assert gi["id"] == i["id"] and gi.get("credentials") == {"configured": True} and secret not in g.text
 
     secret2 = new_secret()
     u = client.put(API + "/users/integrations/" + i["id"], token=user.access,
@@ -175,7 +175,7 @@ def test_integration_crud(client, user, q):
                               "is_active": False})
     ui = expect(u, 200)
     assert ui["service_name"] == "renamed" and ui["is_active"] is False
-    assert "credentials" not in ui and secret2 not in u.text
+    assert ui.get("credentials") == {"configured": True} and secret2 not in u.text
     row2 = integ_row(q, i["id"])
     assert secret2 not in row2 and secret not in row2
     assert row2 != row

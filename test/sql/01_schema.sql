@@ -9,7 +9,7 @@ SELECT tables_are('flov7', ARRAY[
 	'users', 'workflows', 'workflow_executions', 'primitives', 'user_integrations', 'workflow_templates',
 	'audit_logs', 'api_keys', 'notifications', 'deployments',
 	'user_passwords', 'revoked_tokens', 'refresh_tokens', 'settings', 'permissions', 'role_permissions',
-	'plan_quotas', 'routes', 'execution_steps', 'execution_step_data', 'custom_functions', 'outbound_requests',
+	'plan_quotas', 'routes', 'route_profiles', 'execution_steps', 'execution_step_data', 'custom_functions', 'outbound_requests',
 	'json_schemas', 'message_templates', 'events', 'event_clock', 'realtime_connections', 'login_throttle']);
 
 SELECT columns_are('flov7', 'users', ARRAY['id', 'email', 'full_name', 'avatar_url', 'is_active', 'is_verified',
@@ -26,7 +26,8 @@ SELECT has_column('flov7', 'user_integrations', c, 'user_integrations.' || c)
 	'last_used_at', 'usage_count', 'created_at', 'updated_at']) c;
 SELECT columns_are('flov7', 'refresh_tokens', ARRAY['id', 'user_id', 'family_id', 'token_hash', 'expires_at',
 	'used_at', 'revoked_at', 'created_at']);
-SELECT columns_are('flov7', 'routes', ARRAY['method', 'path', 'function', 'status', 'summary', 'tag', 'read_only', 'stream']);
+SELECT columns_are('flov7', 'routes', ARRAY['method', 'path', 'function', 'status', 'summary', 'tag', 'read_only', 'stream',
+											  'error_style']);
 SELECT col_is_pk('flov7', 'routes', ARRAY['method', 'path']::name[], 'routes are keyed on (method, path)');
 
 -- Roles.
@@ -40,7 +41,7 @@ SELECT ok(NOT pg_has_role('flov7_admin', 'flov7_user', 'MEMBER'), 'flov7_admin i
 SELECT is(ARRAY(SELECT relname::text FROM pg_class
 				 WHERE relnamespace = 'flov7'::regnamespace AND relkind = 'r'
 				   AND NOT (relrowsecurity AND relforcerowsecurity) ORDER BY relname),
-		  ARRAY['permissions', 'role_permissions', 'routes'],
+		  ARRAY['permissions', 'role_permissions', 'route_profiles', 'routes'],
 		  'RLS is enabled and forced on every table but the catalogues');
 
 -- Grants: nothing for PUBLIC, least privilege for the rest.
@@ -127,7 +128,7 @@ SELECT is((SELECT count(*) FROM flov7.workflows WHERE id = '00000000-0000-0000-0
 		  'deleting a user deletes their workflows');
 
 -- Routes are data, validated, and announced to frontd.
-SELECT is((SELECT count(*) FROM flov7.routes), 58::bigint, 'every endpoint of CONTRACT.md has a route');
+SELECT is((SELECT count(*) FROM flov7.routes), 65::bigint, 'every endpoint of CONTRACT.md has a route');
 SELECT is_empty($$SELECT r.function FROM flov7.routes r WHERE to_regprocedure(r.function || '(jsonb)') IS NULL$$,
 				'every route names an existing function');
 SELECT throws_ok($$INSERT INTO flov7.routes (method, path, function) VALUES ('GET', '/api/v1/x', 'flov7_api.nope')$$,

@@ -73,12 +73,14 @@ SELECT pg_temp.act_as(:'b');
 SELECT pg_temp.no_headers();
 SELECT flov7_api.notification_list('{"limit":3}') AS l \gset
 SELECT ok(:'l'::jsonb ?& ARRAY['items', 'total', 'total_is_estimate', 'limit', 'offset', 'next_cursor'], 'a list has every field');
-SELECT is(:'l'::jsonb - 'items' - 'next_cursor', '{"total":5,"total_is_estimate":false,"limit":3,"offset":0}', 'a small list counts exactly');
+SELECT is(:'l'::jsonb - 'items' - 'next_cursor', '{"total":5,"total_is_estimate":false,"limit":3,"offset":0,"has_more":true,
+		  "unread_count":5,"unread_count_is_estimate":false}', 'a small list counts exactly');
 SELECT is(pg_temp.header('Content-Range'), '0-2/5', 'Content-Range of an offset page, exact total');
 SELECT is(pg_temp.header('Preference-Applied'), NULL, 'no Preference-Applied unless a count is asked');
 SELECT is(flov7_api.notification_list('{"limit":10}') -> 'next_cursor', 'null', 'the last page has no next_cursor');
 SELECT is(flov7_api.notification_list('{"limit":10,"offset":3}') - 'items' - 'next_cursor',
-		  '{"total":5,"total_is_estimate":false,"limit":10,"offset":3}', 'the last page by offset tells the total');
+		  '{"total":5,"total_is_estimate":false,"limit":10,"offset":3,"has_more":false,
+			"unread_count":5,"unread_count_is_estimate":false}', 'the last page by offset tells the total');
 SELECT is(flov7_api.notification_list('{"limit":2,"offset":50}') -> 'total', '5', 'an offset past the end still counts');
 SELECT is(pg_temp.header('Content-Range'), '*/5', 'Content-Range of an empty page');
 
@@ -90,7 +92,8 @@ SELECT ok(flov7.list_estimate('notifications', jsonb_build_object('uid', :'a')) 
 				 flov7.list_estimate('notifications', jsonb_build_object('uid', :'a'))));
 SELECT is(pg_temp.header('Content-Range'), '0-19/*', 'Content-Range of an estimated total');
 SELECT is(flov7_api.notification_list('{"count":"exact"}') - 'items' - 'next_cursor',
-		  '{"total":1205,"total_is_estimate":false,"limit":20,"offset":0}', 'count=exact counts every row');
+		  '{"total":1205,"total_is_estimate":false,"limit":20,"offset":0,"has_more":true,
+			"unread_count":1205,"unread_count_is_estimate":false}', 'count=exact counts every row');
 SELECT is(pg_temp.header('Content-Range'), '0-19/1205', 'Content-Range of the exact count');
 SELECT is(pg_temp.header('Preference-Applied'), 'count=exact', 'Preference-Applied: count=exact');
 SELECT set_config('request.headers', '{"prefer":"return=minimal, count=exact"}', true) \g /dev/null
@@ -243,7 +246,7 @@ SELECT 'li.many' || n || '@pgtap.test', CASE WHEN n % 250 = 0 THEN 'Rare Zebra '
 ANALYZE flov7.users;
 SELECT pg_temp.act_as(:'adm');
 SELECT is(flov7_api.admin_user_list('{"search":"zebra","limit":2}') - 'items' - 'next_cursor',
-		  '{"total":6,"total_is_estimate":false,"limit":2,"offset":0}', 'a sparse search is counted exactly');
+		  '{"total":6,"total_is_estimate":false,"limit":2,"offset":0,"has_more":true}', 'a sparse search is counted exactly');
 SELECT is(pg_temp.walk('admin_user_list', '{"search":"zebra","limit":2}'),
 		  (SELECT jsonb_agg(u.id ORDER BY u.created_at DESC, u.id DESC) FROM flov7.users u WHERE u.full_name ILIKE '%zebra%'),
 		  'a sparse search, page after page');

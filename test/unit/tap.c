@@ -57,5 +57,6 @@ int main(void)
     test_wsproto();
     test_resphdr();
     test_ratelimit();
+    test_errstyle();
     return tap_done();
 }

@@ -25,5 +25,6 @@ void test_admit(void);
 void test_wsproto(void);
 void test_resphdr(void);
 void test_ratelimit(void);
+void test_errstyle(void);
 
 #endif

@@ -10,35 +10,35 @@
 #include <string.h>
 
 static const struct route_row rows[] = {
-    {"GET", "/api/v1/auth/me", "flov7_api.auth_me", "200", "me", "auth", "t", NULL},
-    {"POST", "/api/v1/auth/login", "flov7_api.auth_login", "200", "", "auth", "t", NULL},
+    {"GET", "/api/v1/auth/me", "flov7_api.auth_me", "200", "me", "auth", "t", NULL, "original"},
+    {"POST", "/api/v1/auth/login", "flov7_api.auth_login", "200", "", "auth", "t", NULL, NULL},
     {"DELETE", "/api/v1/auth/api-keys/{key_id}", "flov7_api.api_key_revoke", "204", "", "auth", "f",
-     NULL},
+     NULL, NULL},
     {"GET", "/api/v1/users/integrations", "flov7_api.integration_list", "200", "", "users", "f",
-     NULL},
+     NULL, NULL},
     {"POST", "/api/v1/users/integrations", "flov7_api.integration_create", "201", "", "users", "f",
-     NULL},
+     NULL, NULL},
     {"GET", "/api/v1/users/integrations/{id}", "flov7_api.integration_get", "200", "", "users", "t",
-     NULL},
+     NULL, NULL},
     {"PUT", "/api/v1/users/integrations/{id}", "flov7_api.integration_update", "200", "", "u", "f",
-     NULL},
+     NULL, NULL},
     {"DELETE", "/api/v1/users/integrations/{id}", "flov7_api.integration_delete", "204", "", "u",
-     "f", NULL},
+     "f", NULL, NULL},
     {"PUT", "/api/v1/users/notifications/{id}/read", "flov7_api.notification_read", "200", "", "u",
-     "f", NULL},
+     "f", NULL, NULL},
     {"PUT", "/api/v1/users/notifications/read-all", "flov7_api.notification_read_all", "200", "",
-     "", "f", NULL},
-    {"GET", "/w/templates", "t.templates", "200", "", "", "f", NULL},
-    {"GET", "/w/{id}", "t.workflow_get", "200", "", "", "f", NULL},
-    {"GET", "/a/{x}/c", "t.axc", "200", "", "", NULL, NULL},
-    {"GET", "/a/b/{y}", "t.aby", "200", "", "", "f", NULL},
-    {"PATCH", "/trailing/", "t.trailing", "200", "", "", "t", NULL},
+     "", "f", NULL, NULL},
+    {"GET", "/w/templates", "t.templates", "200", "", "", "f", NULL, NULL},
+    {"GET", "/w/{id}", "t.workflow_get", "200", "", "", "f", NULL, NULL},
+    {"GET", "/a/{x}/c", "t.axc", "200", "", "", NULL, NULL, NULL},
+    {"GET", "/a/b/{y}", "t.aby", "200", "", "", "f", NULL, NULL},
+    {"PATCH", "/trailing/", "t.trailing", "200", "", "", "t", NULL, NULL},
     /* rows the builder must skip (5) */
-    {"TRACE", "/bad/method", "t.x", "200", "", "", "f", NULL},
-    {"GET", "no-leading-slash", "t.x", "200", "", "", "f", NULL},
-    {"GET", "/bad/function", "t.x; DROP TABLE x", "200", "", "", "f", NULL},
-    {"GET", "/bad/status", "t.x", "99", "", "", "f", NULL},
-    {"GET", "/api/v1/auth/me", "flov7_api.duplicate", "200", "", "", "f", NULL},
+    {"TRACE", "/bad/method", "t.x", "200", "", "", "f", NULL, NULL},
+    {"GET", "no-leading-slash", "t.x", "200", "", "", "f", NULL, NULL},
+    {"GET", "/bad/function", "t.x; DROP TABLE x", "200", "", "", "f", NULL, NULL},
+    {"GET", "/bad/status", "t.x", "99", "", "", "f", NULL, NULL},
+    {"GET", "/api/v1/auth/me", "flov7_api.duplicate", "200", "", "", "f", NULL, NULL},
 };
 
 struct rcase {
@@ -160,8 +160,15 @@ void test_router(void)
            http_method_name(ro[i].method == M_HEAD ? M_GET : ro[i].method), ro[i].path,
            ro[i].read_only);
     }
-    /* the pattern used as the metrics label */
+    /* the error style: "original" where the row says so, flov7's otherwise (also NULL) */
     struct route_match m;
+    ok(router_match(t, M_GET, "/api/v1/auth/me", 15, &m, &buf) == RM_OK &&
+           m.route->errors == ERRORS_ORIGINAL,
+       "router: error_style original");
+    ok(router_match(t, M_POST, "/api/v1/auth/login", 18, &m, &buf) == RM_OK &&
+           m.route->errors == ERRORS_FLOV7,
+       "router: error_style NULL is flov7's");
+    /* the pattern used as the metrics label */
     router_match(t, M_GET, "/api/v1/users/integrations/xyz", 30, &m, &buf);
     ok(m.pattern && strcmp(m.pattern, "/api/v1/users/integrations/{id}") == 0,
        "router: match reports the route pattern");
