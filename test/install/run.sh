@@ -2,7 +2,7 @@
 # test/install/run.sh: README "Install into your own PostgreSQL", followed on a fresh cluster.
 # Every shell block of README.md preceded by the line `<!-- install-test -->` runs, in order, in
 # one bash (so AUTH_PW and JWT_SECRET carry from block to block), with this test's paths and
-# ports in place of Debian's (sed below), and with `systemctl` and `sudo -u postgres` played by
+# ports in place of Debian's (sed below), and with `systemctl` and `runuser -u postgres` played by
 # shell functions: a restart of PostgreSQL is pg_ctl restart, `enable --now flov7-frontd` starts
 # the ExecStart of the unit the blocks installed, with its EnvironmentFile, as a user of its own
 # (nobody, for DynamicUser; no new privileges, for NoNewPrivileges). Then frontd must answer /ready, log the administrator in and store
@@ -75,17 +75,17 @@ PGBIN='$PGBIN' PGDIR='$PGDIR' PGPORT='$PGPORT' WORK='$WORK' ROOT='$ROOT' HTTPPOR
 PRE
 cat >>"$WORK/steps.sh" <<'PRE'
 # psql as the cluster's superuser on its socket (Debian's peer authentication, played by trust)
-psql() { runuser -u postgres -- "$PGBIN/psql" -h "$PGDIR" -p "$PGPORT" "$@"; }
-# `sudo -u postgres CMD`: CMD here is psql, which already runs as postgres
-sudo() {
-	if [[ ${1:-} == -u ]]; then shift 2; fi
+psql() { command runuser -u postgres -- "$PGBIN/psql" -h "$PGDIR" -p "$PGPORT" "$@"; }
+# `runuser -u postgres -- CMD`: CMD here is psql, which the function above runs as postgres
+runuser() {
+	if [[ ${1:-} == -u && ${3:-} == -- ]]; then shift 3; fi
 	"$@"
 }
 # systemctl, for the units the README names
 systemctl() {
 	case "$*" in
 	"restart postgresql@15-main")
-		runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/postgres.log" -w -t 60 restart >/dev/null ;;
+		command runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/postgres.log" -w -t 60 restart >/dev/null ;;
 	"daemon-reload") ;;
 	"enable --now flov7-frontd") start_unit "$WORK/systemd/flov7-frontd.service" ;;
 	*) echo "install: the test does not play: systemctl $*" >&2; return 1 ;;
