@@ -62,13 +62,16 @@ ENV
 	. "$ENVFILE"
 	flov7_setup_db "$dir" "$PGPORT" "$DB" "$FLOV7_AUTH_PASSWORD" "$FLOV7_JWT_SECRET" >/dev/null
 	pg_psql "$dir" "$PGPORT" "$DB" -c "ALTER EXTENSION flov7 UPDATE" >/dev/null 2>&1 || true
-	# credentials sealed before 0.1.3 with the key of flov7.settings move to the key file
+	# credentials sealed before 0.1.3 with the key of flov7.settings move to the key file (a
+	# database still on an earlier build of 0.1.3 has no rotation: it keeps its key until recreated)
 	pg_psql "$dir" "$PGPORT" "$DB" >/dev/null <<'SQL'
 DO $$
 BEGIN
-	WHILE flov7.rotate_credentials_key(1000) > 0 LOOP
-	END LOOP;
-	PERFORM flov7.drop_legacy_credentials_key();
+	IF to_regprocedure('flov7.rotate_credentials_key(integer)') IS NOT NULL THEN
+		WHILE flov7.rotate_credentials_key(1000) > 0 LOOP
+		END LOOP;
+		PERFORM flov7.drop_legacy_credentials_key();
+	END IF;
 END
 $$;
 SQL
