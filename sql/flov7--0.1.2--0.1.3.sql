@@ -1531,7 +1531,8 @@ CREATE INDEX user_integrations_key_idx ON flov7.user_integrations (flov7.credent
 
 -- Re-seal up to batch integrations still sealed with another key than the current one (an
 -- older line of the key file, or the legacy key); return how many remain.  Rows locked by a
--- concurrent change are skipped, so call it until it returns 0.
+-- concurrent change are skipped, so call it until it returns 0.  "Another key" is the two ranges
+-- around the current id, which the key-id index serves (it cannot serve <>).
 CREATE FUNCTION flov7.rotate_credentials_key(batch int DEFAULT 1000) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
 DECLARE
