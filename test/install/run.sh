@@ -131,9 +131,14 @@ sealed=$(as_pg "$PGBIN/psql" -X -Atq -h "$PGDIR" -p "$PGPORT" -d mydb -c \
 	"SELECT flov7.credentials_key_id(credentials_encrypted) = flov7.credentials_current_key_id()
 	   AND flov7.credentials_decrypt(credentials_encrypted) ->> 'token' = 'ghp_install' FROM flov7.user_integrations")
 [[ $sealed == t ]] || fail "the credentials are not sealed with the key file's key"
-workers=$(as_pg "$PGBIN/psql" -X -Atq -h "$PGDIR" -p "$PGPORT" -d mydb -c \
-	"SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'flov7%'")
-[[ $workers -ge 2 ]] || fail "expected the 2 background workers of flov7.worker_count, found $workers"
+# the workers started before `mydb` existed retry every 10 s (README "Run workflows")
+for _ in $(seq 300); do
+	workers=$(as_pg "$PGBIN/psql" -X -Atq -h "$PGDIR" -p "$PGPORT" -d mydb -c \
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'flov7%' AND datname = 'mydb'")
+	[[ $workers -ge 2 ]] && break
+	sleep 0.1
+done
+[[ $workers -ge 2 ]] || fail "expected the 2 background workers of flov7.worker_count in mydb, found $workers"
 echo "install: frontd (as nobody, from the unit) ready; login, credentials sealed with the key file, $workers workers"
 
 if command -v systemd-analyze >/dev/null 2>&1; then
