@@ -23,6 +23,12 @@ PG_CFLAGS  = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-init
 SHLIB_LINK = -lcrypto
 EXTRA_CLEAN = $(DATA_built)
 
+# As a user other than root (a developer's machine), the install steps of run, test and bench go
+# through sudo, with this pg_config (sudo drops the environment); the build, the cluster and
+# frontd stay the user's.
+FLOV7_SUDO := $(shell [ "$$(id -u)" -ne 0 ] && echo sudo)
+FLOV7_INSTALL = $(FLOV7_SUDO) $(MAKE) install PG_CONFIG=$(PG_CONFIG)
+
 # The install script is assembled from sql/parts/ in name order.
 SQL_PARTS = $(sort $(wildcard sql/parts/*.sql))
 
@@ -54,7 +60,7 @@ deps:
 
 run: deps
 	$(MAKE) all
-	$(MAKE) install
+	$(FLOV7_INSTALL)
 	@bash test/pgcluster.sh run
 
 stop:
@@ -62,7 +68,7 @@ stop:
 
 test: deps
 	$(MAKE) all
-	$(MAKE) install
+	$(FLOV7_INSTALL)
 	@bash test/run.sh
 
 unit:
@@ -71,7 +77,7 @@ unit:
 N ?= 20
 fault-loop: deps
 	$(MAKE) all
-	$(MAKE) install
+	$(FLOV7_INSTALL)
 	$(MAKE) -C frontd asan
 	@bash test/fault/loop.sh $(N)
 
@@ -81,22 +87,22 @@ fuzz: deps
 
 bench: deps
 	$(MAKE) all
-	$(MAKE) install
+	$(FLOV7_INSTALL)
 	@bash bench/run.sh
 
 bench-engine: deps
 	$(MAKE) all
-	$(MAKE) install
+	$(FLOV7_INSTALL)
 	@bash bench/engine.sh
 
 bench-realtime: deps
 	$(MAKE) all
-	$(MAKE) install
+	$(FLOV7_INSTALL)
 	@bash bench/realtime.sh
 
 bench-lists: deps
 	$(MAKE) all
-	$(MAKE) install
+	$(FLOV7_INSTALL)
 	@bash bench/lists.sh
 
 clean: clean-frontd

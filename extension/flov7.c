@@ -28,6 +28,7 @@ void
 _PG_init(void)
 {
 	flov7_authz_init();
+	flov7_credkeys_init();
 	flov7_validate_init();
 	flov7_engine_init();
 	flov7_worker_init();

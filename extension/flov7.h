@@ -16,6 +16,16 @@
 /* crypto.c */
 extern void flov7_sha256_hex(const char *data, size_t len, char *out);
 
+/* credkeys.c: the keys that seal integration credentials, read from outside the database */
+#define FLOV7_CREDKEY_ID_LEN 16
+typedef struct Flov7CredKey
+{
+	char		id[FLOV7_CREDKEY_ID_LEN + 1];	/* hex fingerprint, recorded in each sealed value */
+	unsigned char aes[32];		/* AES-256 key derived from the key text */
+} Flov7CredKey;
+extern void flov7_credkeys_init(void);
+extern int	flov7_credkeys(const Flov7CredKey **keys);
+
 /* plans.c: a statement's plan, prepared once per backend and kept */
 struct _SPI_plan;
 extern struct _SPI_plan *flov7_plan_prepare(struct _SPI_plan **slot, const char *sql,

@@ -2886,3 +2886,141 @@ GRANT EXECUTE ON FUNCTION
 	flov7_original.admin_user_list(jsonb), flov7_original.admin_user_set_role(jsonb),
 	flov7_original.admin_user_set_status(jsonb)
 	TO flov7_admin;
+-- ======== issue 8, the credentials key lives outside the database (sql/parts/05_c_functions.sql) ========
+-- Sealing integration credentials with keys kept outside the database (extension/credentials.c,
+-- extension/credkeys.c).  Owner only: flov7.credentials_encrypt and flov7.credentials_decrypt
+-- (25_secrets.sql) are the doors; no function ever returns a key.
+CREATE FUNCTION flov7.credentials_seal(plaintext text) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'flov7_credentials_seal' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION flov7.credentials_seal(text) IS
+	'seal a plaintext with the current key of flov7.credentials_key_file (or _command): AES-256-GCM';
+CREATE FUNCTION flov7.credentials_open(data bytea) RETURNS text
+	AS 'MODULE_PATHNAME', 'flov7_credentials_open' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION flov7.credentials_open(bytea) IS
+	'open a value sealed by credentials_seal, with whichever configured key sealed it';
+CREATE FUNCTION flov7.credentials_key_id(data bytea) RETURNS text
+	AS 'MODULE_PATHNAME', 'flov7_credentials_key_id' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION flov7.credentials_key_id(bytea) IS
+	'the id of the key that sealed a value; empty for a value sealed before 0.1.3 (the legacy key)';
+CREATE FUNCTION flov7.credentials_current_key_id() RETURNS text
+	AS 'MODULE_PATHNAME', 'flov7_credentials_current_key_id' LANGUAGE C STABLE;
+COMMENT ON FUNCTION flov7.credentials_current_key_id() IS
+	'the id of the key that seals now (the first line of the key file or command)';
+REVOKE ALL ON FUNCTION flov7.credentials_seal(text), flov7.credentials_open(bytea), flov7.credentials_key_id(bytea),
+	flov7.credentials_current_key_id() FROM PUBLIC;
+
+-- ======== issue 8, the credentials key lives outside the database (sql/parts/10_schema.sql) ========
+COMMENT ON TABLE flov7.settings IS
+	'secrets (jwt_secret; credentials_key only on installs made before 0.1.3, until dropped) and tunables; owner only';
+COMMENT ON TABLE flov7.user_integrations IS
+	'external services of a user; credentials sealed with a key kept outside the database (flov7.credentials_key_file)';
+
+-- ======== issue 8, the credentials key lives outside the database (sql/parts/25_secrets.sql) ========
+-- The legacy key stays in flov7.settings: credentials_decrypt opens what it sealed until
+-- flov7.rotate_credentials_key() has re-sealed it and flov7.drop_legacy_credentials_key() deletes it.
+-- Seal integration credentials with the current key of flov7.credentials_key_file (or
+-- flov7.credentials_key_command): the key lives outside the database (extension/credkeys.c).
+CREATE OR REPLACE FUNCTION flov7.credentials_encrypt(credentials jsonb) RETURNS bytea
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER AS $$
+BEGIN
+	IF credentials IS NULL OR jsonb_typeof(credentials) <> 'object' THEN
+		RAISE EXCEPTION 'credentials must be a JSON object' USING ERRCODE = '22023';
+	END IF;
+	RETURN flov7.credentials_seal(credentials::text);
+END
+$$;
+
+-- Open integration credentials (engine and DBA use only; never granted to API roles).  A value
+-- sealed before 0.1.3 has no key id: pgcrypto opens it with the legacy key of flov7.settings,
+-- until flov7.rotate_credentials_key() has moved it to the current key.
+CREATE OR REPLACE FUNCTION flov7.credentials_decrypt(data bytea) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER AS $$
+DECLARE
+	legacy text;
+BEGIN
+	IF flov7.credentials_key_id(data) <> '' THEN
+		RETURN flov7.credentials_open(data)::jsonb;
+	END IF;
+	SELECT s.value INTO legacy FROM flov7.settings s WHERE s.key = 'credentials_key';
+	IF legacy IS NULL THEN
+		RAISE EXCEPTION 'credentials sealed with the legacy key, which is no longer in flov7.settings'
+			USING ERRCODE = '55000',
+			HINT = 'Restore the credentials_key row of flov7.settings from a backup, then run flov7.rotate_credentials_key().';
+	END IF;
+	RETURN pgp_sym_decrypt(data, legacy, 'cipher-algo=aes256')::jsonb;
+END
+$$;
+
+-- Finding what a rotation has left: the key id of each value.
+CREATE INDEX user_integrations_key_idx ON flov7.user_integrations (flov7.credentials_key_id(credentials_encrypted));
+
+-- Re-seal up to batch integrations still sealed with another key than the current one (an
+-- older line of the key file, or the legacy key); return how many remain.  Rows locked by a
+-- concurrent change are skipped, so call it until it returns 0.  "Another key" is the two ranges
+-- around the current id, which the key-id index serves (it cannot serve <>).
+CREATE FUNCTION flov7.rotate_credentials_key(batch int DEFAULT 1000) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	current_id text := flov7.credentials_current_key_id();
+	remaining bigint;
+BEGIN
+	IF batch IS NULL OR batch < 1 OR batch > 100000 THEN
+		RAISE EXCEPTION 'batch must be between 1 and 100000' USING ERRCODE = '22023';
+	END IF;
+	-- The batch is chosen once (a CTE): a subquery rescanned by a join would lock new rows each time.
+	WITH picked AS MATERIALIZED (
+		SELECT o.id FROM flov7.user_integrations o
+		 WHERE flov7.credentials_key_id(o.credentials_encrypted) < current_id
+			OR flov7.credentials_key_id(o.credentials_encrypted) > current_id
+		 LIMIT batch FOR UPDATE SKIP LOCKED)
+	UPDATE flov7.user_integrations i
+	   SET credentials_encrypted = flov7.credentials_seal(flov7.credentials_decrypt(i.credentials_encrypted)::text)
+	  FROM picked
+	 WHERE i.id = picked.id;
+	SELECT count(*) INTO remaining FROM flov7.user_integrations o
+	 WHERE flov7.credentials_key_id(o.credentials_encrypted) < current_id
+		OR flov7.credentials_key_id(o.credentials_encrypted) > current_id;
+	RETURN remaining;
+END
+$$;
+
+-- Delete the legacy key of installs made before 0.1.3 from flov7.settings, once no credentials
+-- are sealed with it; true if there was one.
+CREATE FUNCTION flov7.drop_legacy_credentials_key() RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	left_over bigint;
+BEGIN
+	SELECT count(*) INTO left_over FROM flov7.user_integrations i
+	 WHERE flov7.credentials_key_id(i.credentials_encrypted) = '';
+	IF left_over > 0 THEN
+		RAISE EXCEPTION '% integrations are still sealed with the legacy key', left_over USING ERRCODE = '55000',
+			HINT = 'Run SELECT flov7.rotate_credentials_key(1000) until it returns 0.';
+	END IF;
+	DELETE FROM flov7.settings WHERE key = 'credentials_key';
+	RETURN FOUND;
+END
+$$;
+
+DO $pin$
+DECLARE
+	crypto_schema name;
+	fn text;
+BEGIN
+	SELECT n.nspname INTO STRICT crypto_schema
+	  FROM pg_catalog.pg_extension e
+	  JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+	 WHERE e.extname = 'pgcrypto';
+	FOREACH fn IN ARRAY ARRAY['flov7.credentials_encrypt(jsonb)', 'flov7.credentials_decrypt(bytea)']
+	LOOP
+		EXECUTE pg_catalog.format('ALTER FUNCTION %s SET search_path = pg_catalog, flov7, %I, pg_temp',
+								  fn, crypto_schema);
+	END LOOP;
+END
+$pin$;
+REVOKE ALL ON FUNCTION flov7.rotate_credentials_key(int), flov7.drop_legacy_credentials_key() FROM PUBLIC;
+
+-- ======== issue 8, the credentials key lives outside the database (sql/parts/80_grants.sql) ========
+-- The key id of sealed credentials is an index expression (25_secrets.sql), computed with the
+-- rights of whoever writes an integration.
+GRANT EXECUTE ON FUNCTION flov7.credentials_key_id(bytea) TO flov7_user, flov7_admin;

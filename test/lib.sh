@@ -21,9 +21,22 @@ pg_reachable() {
 	as_pg test -x "$1" 2>/dev/null
 }
 
+# pg_credentials_key DIR: a credentials key in DIR/credentials.key (mode 0600, the cluster owner's)
+# and flov7.credentials_key_file naming it in DIR/data/postgresql.conf, unless it is there already.
+pg_credentials_key() {
+	local dir=$1
+	if ! as_pg test -s "$dir/credentials.key"; then
+		(umask 077 && random_token 32 | as_pg tee "$dir/credentials.key" >/dev/null)
+	fi
+	if ! as_pg grep -q '^flov7.credentials_key_file' "$dir/data/postgresql.conf"; then
+		echo "flov7.credentials_key_file = '$dir/credentials.key'" | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
+	fi
+}
+
 # pg_init DIR PORT [DB]: a new cluster in DIR/data with its socket in DIR, superuser `postgres` by
 # trust on the socket only, every other role by SCRAM password; flov7 preloaded for its background
-# workers, which run the executions of database DB (flov7.database_name; default postgres).
+# workers, which run the executions of database DB (flov7.database_name; default postgres); the
+# credentials key in DIR/credentials.key.
 pg_init() {
 	local dir=$1 port=$2 db=${3:-postgres}
 	pg_owned_dir "$dir"
@@ -51,6 +64,7 @@ flov7.worker_count = 2
 log_min_messages = warning
 log_min_error_statement = panic
 CONF
+	pg_credentials_key "$dir"
 }
 
 # pg_start DIR PORT: start the cluster in DIR and wait until it accepts connections.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run` / `make stop`: the private development stack under .run/ — a PostgreSQL 15 cluster on
 # its own port and socket, the database `flov7` with the extension, and frontd on 127.0.0.1:8000.
-# Running it again reuses the cluster, its secrets and its data.
+# Running it again reuses the cluster, its secrets and its data.  The credentials key is the file
+# credentials.key next to the cluster's data directory (mode 0600, named by flov7.credentials_key_file).
 #   FLOV7_PG_PORT (54329), FLOV7_LISTEN (127.0.0.1:8000), FLOV7_ADMIN_EMAIL / FLOV7_ADMIN_PASSWORD
 #   (creates or promotes that admin), FLOV7_CORS_ORIGINS, FLOV7_POOL_SIZE: passed through.
 set -euo pipefail
@@ -45,7 +46,10 @@ run() {
 		pg_init "$dir" "$PGPORT" "$DB"
 		fresh=1
 	fi
+	# the credentials key file (DIR/credentials.key, mode 0600), also for clusters made before it
+	pg_credentials_key "$dir"
 	pg_start "$dir" "$PGPORT"
+	pg_psql "$dir" "$PGPORT" postgres -c "SELECT pg_reload_conf()" >/dev/null
 	if [[ ! -f "$ENVFILE" ]]; then
 		umask 077
 		cat >"$ENVFILE" <<ENV
@@ -58,6 +62,19 @@ ENV
 	. "$ENVFILE"
 	flov7_setup_db "$dir" "$PGPORT" "$DB" "$FLOV7_AUTH_PASSWORD" "$FLOV7_JWT_SECRET" >/dev/null
 	pg_psql "$dir" "$PGPORT" "$DB" -c "ALTER EXTENSION flov7 UPDATE" >/dev/null 2>&1 || true
+	# credentials sealed before 0.1.3 with the key of flov7.settings move to the key file (a
+	# database still on an earlier build of 0.1.3 has no rotation: it keeps its key until recreated)
+	pg_psql "$dir" "$PGPORT" "$DB" >/dev/null <<'SQL'
+DO $$
+BEGIN
+	IF to_regprocedure('flov7.rotate_credentials_key(integer)') IS NOT NULL THEN
+		WHILE flov7.rotate_credentials_key(1000) > 0 LOOP
+		END LOOP;
+		PERFORM flov7.drop_legacy_credentials_key();
+	END IF;
+END
+$$;
+SQL
 	if [[ -n "${FLOV7_ADMIN_EMAIL:-}" && -n "${FLOV7_ADMIN_PASSWORD:-}" ]]; then
 		# psql interpolates :'var' only in its input, not in -c
 		pg_psql "$dir" "$PGPORT" "$DB" -v email="$FLOV7_ADMIN_EMAIL" -v pw="$FLOV7_ADMIN_PASSWORD" \

@@ -2,7 +2,8 @@
 # `make test`: every suite against a throwaway cluster and frontd; exits non-zero on any failure.
 #   1. META.json against flov7.control; frontd's formatting; C unit tests of frontd's pure logic;
 #      every fuzz target (test/fuzz) for FLOV7_FUZZ_SECONDS (10) each
-#   2. pgTAP suites (pg_prove) against the extension; the update chain from the oldest release
+#   2. pgTAP suites (pg_prove) against the extension; the update chain from the oldest release;
+#      the README's install steps on a fresh cluster (test/install), make run as a user with sudo
 #   3. black-box HTTP tests against frontd, three times: plain, under ASan+UBSan, under valgrind
 #   4. fault tests (test/fault: refusals, PostgreSQL restarts and outages, killed backends, signals,
 #      limits), plain and ASan+UBSan
@@ -117,6 +118,10 @@ PGHOST=$PGDIR PGPORT=$PGPORT PGUSER=postgres PGDATABASE=$DB \
 
 step "upgrade chain (oldest release with data -> current, compared with a fresh install)"
 bash test/upgrade/run.sh "$PGDIR" "$PGPORT" || fail upgrade
+
+step "install: README \"Install into your own PostgreSQL\" on a fresh cluster; make run as a user with sudo"
+bash test/install/run.sh || fail install
+bash test/install/nonroot.sh || fail "make run as a user with sudo"
 
 step "frontd database setup"
 flov7_setup_db "$PGDIR" "$PGPORT" "$DB" "$AUTH_PW" "$SECRET" >/dev/null &&

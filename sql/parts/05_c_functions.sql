@@ -63,3 +63,23 @@ CREATE FUNCTION flov7.authz_cache_stats(OUT enabled boolean, OUT generation bigi
 	AS 'MODULE_PATHNAME', 'flov7_authz_cache_stats' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION flov7.authz_cache_stats() IS
 	'the authorizer''s cross-transaction cache: on in this session (preloaded, flov7.authz_cache_size > 0, not in recovery), the shared generation, this backend''s entries, hits and misses, and all backends'' hits and misses';
+
+-- Sealing integration credentials with keys kept outside the database (extension/credentials.c,
+-- extension/credkeys.c).  Owner only: flov7.credentials_encrypt and flov7.credentials_decrypt
+-- (25_secrets.sql) are the doors; no function ever returns a key.
+CREATE FUNCTION flov7.credentials_seal(plaintext text) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'flov7_credentials_seal' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION flov7.credentials_seal(text) IS
+	'seal a plaintext with the current key of flov7.credentials_key_file (or _command): AES-256-GCM';
+CREATE FUNCTION flov7.credentials_open(data bytea) RETURNS text
+	AS 'MODULE_PATHNAME', 'flov7_credentials_open' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION flov7.credentials_open(bytea) IS
+	'open a value sealed by credentials_seal, with whichever configured key sealed it';
+CREATE FUNCTION flov7.credentials_key_id(data bytea) RETURNS text
+	AS 'MODULE_PATHNAME', 'flov7_credentials_key_id' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION flov7.credentials_key_id(bytea) IS
+	'the id of the key that sealed a value; empty for a value sealed before 0.1.3 (the legacy key)';
+CREATE FUNCTION flov7.credentials_current_key_id() RETURNS text
+	AS 'MODULE_PATHNAME', 'flov7_credentials_current_key_id' LANGUAGE C STABLE;
+COMMENT ON FUNCTION flov7.credentials_current_key_id() IS
+	'the id of the key that seals now (the first line of the key file or command)';

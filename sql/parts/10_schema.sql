@@ -18,7 +18,8 @@ CREATE TABLE flov7.settings (
 		CHECK (key NOT IN ('login_max_failures', 'login_failure_window', 'login_lock_seconds',
 						   'login_lock_max_seconds', 'login_lock_reset') OR value ~ '^[1-9][0-9]{0,8}$')
 );
-COMMENT ON TABLE flov7.settings IS 'secrets (jwt_secret, credentials_key) and tunables; owner only';
+COMMENT ON TABLE flov7.settings IS
+	'secrets (jwt_secret; credentials_key only on installs made before 0.1.3, until dropped) and tunables; owner only';
 
 CREATE TABLE flov7.plan_quotas (
 	plan					text PRIMARY KEY CHECK (plan IN ('free', 'pro', 'enterprise')),
@@ -157,7 +158,8 @@ CREATE TABLE flov7.user_integrations (
 	updated_at				timestamptz NOT NULL DEFAULT now(),
 	UNIQUE (user_id, service_name)
 );
-COMMENT ON TABLE flov7.user_integrations IS 'external services of a user; credentials encrypted with pgp_sym_encrypt';
+COMMENT ON TABLE flov7.user_integrations IS
+	'external services of a user; credentials sealed with a key kept outside the database (flov7.credentials_key_file)';
 
 CREATE TABLE flov7.workflow_templates (
 	id						uuid PRIMARY KEY DEFAULT gen_random_uuid(),

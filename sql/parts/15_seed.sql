@@ -29,7 +29,6 @@ INSERT INTO flov7.plan_quotas (plan, max_workflows, max_executions_per_day, max_
 
 INSERT INTO flov7.settings (key, value) VALUES
 	('jwt_secret', flov7.random_token('', 48)),
-	('credentials_key', flov7.random_token('', 32)),
 	('access_token_ttl', '3600'),
 	('refresh_token_ttl', '2592000'),
 	('bcrypt_cost', '10'),

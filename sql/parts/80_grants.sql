@@ -53,6 +53,10 @@ GRANT EXECUTE ON FUNCTION
 	flov7.request_ip(), flov7.request_header(text), flov7.caller_api_key()
 	TO flov7_user, flov7_admin;
 
+-- The key id of sealed credentials is an index expression (25_secrets.sql), computed with the
+-- rights of whoever writes an integration.
+GRANT EXECUTE ON FUNCTION flov7.credentials_key_id(bytea) TO flov7_user, flov7_admin;
+
 -- Tables: only what the invoker-rights functions touch; rows are filtered by RLS.
 GRANT SELECT ON flov7.permissions, flov7.role_permissions, flov7.plan_quotas,
 	flov7.primitives, flov7.workflow_templates

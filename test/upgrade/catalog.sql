@@ -76,6 +76,8 @@ SELECT line FROM (
 	SELECT 'template ' || t.name || ' ' || md5((to_jsonb(t) - ARRAY['id', 'created_at', 'updated_at'])::text)
 	  FROM flov7.workflow_templates t WHERE t.builtin
 	UNION ALL
-	SELECT 'setting ' || s.key FROM flov7.settings s
+	-- credentials_key: the legacy key of installs made before 0.1.3, kept by the update until
+	-- flov7.drop_legacy_credentials_key() (a fresh install never has one)
+	SELECT 'setting ' || s.key FROM flov7.settings s WHERE s.key <> 'credentials_key'
 ) l
 ORDER BY line COLLATE "C";
