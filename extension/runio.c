@@ -95,7 +95,7 @@ run_claim(Batch *b, int max_execs, pg_uuid_t *after)
 	uint64		r;
 	int			rc;
 
-	rc = flov7_plan_execute(&plan_claim,
+	rc = flov7_plan_execute_indexed(&plan_claim,
 							"SELECT e.user_id, e.id, e.workflow_id, e.status, e.workflow_version, e.definition,"
 							"       e.input_data, e.started_at, e.created_at, e.steps_completed, e.steps_failed,"
 							"       (SELECT CASE u.role WHEN 'admin' THEN 'flov7_admin' ELSE 'flov7_user' END"
@@ -518,7 +518,8 @@ write_ends(Batch *b)
 							"       output_data = CASE WHEN u.status = 'completed' THEN u.output ELSE e.output_data END,"
 							"       completed_at = CASE WHEN u.status = 'completed' THEN clock_timestamp() ELSE e.completed_at END,"
 							"       cost_usd = CASE WHEN u.status = 'completed'"
-							"                       THEN flov7.execution_cost(e.user_id, e.id, e.definition) ELSE e.cost_usd END,"
+							"                       THEN (SELECT c.cost FROM flov7.execution_costs(e.user_id, e.id, e.definition) c)"
+							"                  ELSE e.cost_usd END,"
 							"       started_at = CASE WHEN u.status = 'completed' THEN coalesce(e.started_at, e.created_at)"
 							"                         ELSE e.started_at END,"
 							"       execution_time_seconds = CASE WHEN u.status = 'completed'"

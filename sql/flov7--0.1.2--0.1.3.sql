@@ -3024,3 +3024,30 @@ REVOKE ALL ON FUNCTION flov7.rotate_credentials_key(int), flov7.drop_legacy_cred
 -- The key id of sealed credentials is an index expression (25_secrets.sql), computed with the
 -- rights of whoever writes an integration.
 GRANT EXECUTE ON FUNCTION flov7.credentials_key_id(bytea) TO flov7_user, flov7_admin;
+
+-- ======== issue 6, an execution's cost read in the runner's statement (sql/parts/66_engine.sql) ========
+-- execution_cost's cached generic plan read the whole step data table when it had been planned while
+-- the table was small; execution_costs is inlined into the statement that needs it instead.
+-- The cost of an execution so far: primitives.cost_usd of every step attempt that ran.
+-- LANGUAGE sql, one SELECT, no SET clause: the planner inlines it into the statement that calls it
+-- in FROM (the runner's end-of-execution UPDATE, planned for its batch), so its step data is read
+-- through the primary key whatever the table's size was when a plan was first cached.
+CREATE FUNCTION flov7.execution_costs(p_uid uuid, p_exec uuid, p_definition jsonb) RETURNS TABLE (cost numeric)
+LANGUAGE sql STABLE AS $$
+	SELECT coalesce(sum(p.cost_usd), 0)
+	  FROM flov7.execution_step_data d
+	  JOIN pg_catalog.jsonb_array_elements(p_definition -> 'nodes') n ON n ->> 'id' = d.node_id
+	  JOIN flov7.primitives p ON p.type = n ->> 'type'
+		   AND p.subtype = n -> 'data' -> 'config' ->> CASE n ->> 'type' WHEN 'data' THEN 'operation_type'
+																		   ELSE (n ->> 'type') || '_type' END
+	 WHERE d.user_id = p_uid AND d.execution_id = p_exec
+$$;
+
+-- The same, as a value (SQL-side settling).
+CREATE OR REPLACE FUNCTION flov7.execution_cost(p_uid uuid, p_exec uuid, p_definition jsonb) RETURNS numeric
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, flov7, pg_temp AS $$
+BEGIN
+	RETURN (SELECT c.cost FROM flov7.execution_costs(p_uid, p_exec, p_definition) c);
+END
+$$;
+REVOKE ALL ON FUNCTION flov7.execution_costs(uuid, uuid, jsonb) FROM PUBLIC;
