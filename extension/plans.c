@@ -10,22 +10,21 @@
  * re-analyzes it from its text when what it uses changes, so a dropped and
  * re-created extension still works.
  *
- * The runner's statements are planned for each execution (a custom plan):
- * the tables they read grow from nothing to many thousand rows within one
- * burst of executions, faster than autovacuum re-analyzes them, and a
- * generic plan made while they were small (a sequential scan of the step
- * data for every step) stays in the cache until it does, making a drain
- * quadratic.  Planning them costs a few tens of microseconds per step.  The
- * claim is the exception (flov7_plan_execute_indexed): a custom plan would
- * probe the due index's ends on every batch (selfuncs.c reads the actual
- * range of a column compared with an inequality, through the entries of
- * the steps just run), and a bitmap scan, which the planner prefers while
- * the table looks small, reads every entry of the index, dead ones
- * included, on every batch (only a plain index scan marks dead entries
- * so that the next scan skips them).  It is planned once with bitmap and
- * sequential scans off: an ordered scan of the due index stopped by the
- * LIMIT, right at any size.  The authorizer's primary-key lookups keep
- * their generic plans.
+ * The plans are only as good as the statistics they were made with, and the
+ * engine's tables go from empty to many thousand rows within one burst of
+ * executions, a minute before autovacuum re-analyzes them at best; a plan
+ * made meanwhile (a sequential scan of the step data for every step, the
+ * whole steps table as the outer side of a join) stays cached until then
+ * and makes the burst quadratic.  The workers re-analyze those tables while
+ * their statistics are that far off (flov7.engine_analyze, 68_worker.sql),
+ * which also drops the cached plans.
+ *
+ * The claim is planned with index scans only (flov7_plan_execute_indexed):
+ * a bitmap scan, which the planner prefers while the due index looks
+ * small, reads every entry of it, dead ones included, on every batch (only
+ * a plain index scan marks dead entries so that the next scan skips them);
+ * an ordered scan of the due index stopped by the LIMIT is right at any
+ * size.
  *
  *-------------------------------------------------------------------------
  */
@@ -72,7 +71,7 @@ int
 flov7_plan_execute(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types,
 				   Datum *values, const char *nulls, bool read_only, long tcount)
 {
-	return SPI_execute_plan(plan_prepare(slot, sql, nargs, types, CURSOR_OPT_CUSTOM_PLAN),
+	return SPI_execute_plan(plan_prepare(slot, sql, nargs, types, 0),
 							values, nulls, read_only, tcount);
 }
 
@@ -90,6 +89,9 @@ flov7_plan_execute_indexed(SPIPlanPtr *slot, const char *sql, int nargs, Oid *ty
 	(void) set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	/* a disabled scan costs 1e10, far over jit_above_cost: compiling took 10-100 ms */
+	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	rc = SPI_execute_plan(plan_prepare(slot, sql, nargs, types, CURSOR_OPT_GENERIC_PLAN),
 						  values, nulls, read_only, tcount);

@@ -59,6 +59,7 @@
  * busy worker commits, claims and publishes once per 60 steps. */
 #define WORKER_BATCH			60
 #define WORKER_PURGE_MS			60000
+#define WORKER_ANALYZE_MS		1000	/* engine_analyze: at most this often */
 
 /* Shared state: one slot per worker, pgprocno + 1 (0: not running). */
 typedef struct WorkerShared
@@ -181,9 +182,12 @@ static void
 worker_publish(void)
 {
 	static TimestampTz last_purge = 0;
+	static TimestampTz last_analyze = 0;
 	static bool can_publish = false;	/* once true, for the life of this worker */
+	static bool can_analyze = false;	/* likewise */
 	TimestampTz now = GetCurrentTimestamp();
 	bool		purge = TimestampDifferenceExceeds(last_purge, now, WORKER_PURGE_MS);
+	bool		analyze = TimestampDifferenceExceeds(last_analyze, now, WORKER_ANALYZE_MS);
 	int			rc;
 	bool		isnull;
 
@@ -211,6 +215,20 @@ worker_publish(void)
 				elog(ERROR, "flov7: events_purge failed");
 			last_purge = now;
 		}
+	}
+	if (analyze && !can_analyze)
+	{
+		/* an install not updated yet has no engine_analyze (see plans.c for why it exists) */
+		rc = SPI_execute("SELECT pg_catalog.to_regprocedure('flov7.engine_analyze()') IS NOT NULL",
+						 true, 1);
+		can_analyze = rc == SPI_OK_SELECT && SPI_processed == 1 &&
+			DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	if (analyze && can_analyze)
+	{
+		if (SPI_execute("SELECT flov7.engine_analyze()", false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "flov7: engine_analyze failed");
+		last_analyze = now;
 	}
 	SPI_finish();
 	PopActiveSnapshot();

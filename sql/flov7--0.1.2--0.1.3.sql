@@ -3051,3 +3051,31 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION flov7.execution_costs(uuid, uuid, jsonb) FROM PUBLIC;
+
+-- ======== issue 6, workers re-analyze the engine's tables while their statistics are far behind (sql/parts/68_worker.sql) ========
+-- Re-analyze the engine's tables whose statistics are far behind: a burst of executions grows
+-- them from empty to many thousand rows a minute before autovacuum looks, and plans made from
+-- near-empty statistics (a sequential scan per step, the whole table as a join's outer side)
+-- stay cached until then (extension/plans.c).  Only small statistics are corrected: from
+-- 100 000 rows on, autovacuum's thresholds are the right ones.  Returns the tables analyzed.
+CREATE FUNCTION flov7.engine_analyze() RETURNS int
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_rel regclass;
+	v_n int := 0;
+BEGIN
+	FOR v_rel IN
+		SELECT c.oid::regclass FROM pg_catalog.pg_class c
+		 WHERE c.oid IN ('flov7.workflow_executions'::regclass, 'flov7.execution_steps'::regclass,
+						 'flov7.execution_step_data'::regclass, 'flov7.events'::regclass)
+		   AND c.reltuples < 100000
+		   AND pg_catalog.pg_stat_get_mod_since_analyze(c.oid) > greatest(1000, 2 * c.reltuples)
+	LOOP
+		EXECUTE pg_catalog.format('ANALYZE %s', v_rel);
+		v_n := v_n + 1;
+	END LOOP;
+	RETURN v_n;
+END
+$$;
+REVOKE ALL ON FUNCTION flov7.engine_analyze() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION flov7.engine_analyze() TO flov7_worker;

@@ -22,6 +22,31 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_tem
 	 WHERE s.state IN ('ready', 'waiting') AND s.ready_at IS NOT NULL
 $$;
 
+-- Re-analyze the engine's tables whose statistics are far behind: a burst of executions grows
+-- them from empty to many thousand rows a minute before autovacuum looks, and plans made from
+-- near-empty statistics (a sequential scan per step, the whole table as a join's outer side)
+-- stay cached until then (extension/plans.c).  Only small statistics are corrected: from
+-- 100 000 rows on, autovacuum's thresholds are the right ones.  Returns the tables analyzed.
+CREATE FUNCTION flov7.engine_analyze() RETURNS int
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, flov7, pg_temp AS $$
+DECLARE
+	v_rel regclass;
+	v_n int := 0;
+BEGIN
+	FOR v_rel IN
+		SELECT c.oid::regclass FROM pg_catalog.pg_class c
+		 WHERE c.oid IN ('flov7.workflow_executions'::regclass, 'flov7.execution_steps'::regclass,
+						 'flov7.execution_step_data'::regclass, 'flov7.events'::regclass)
+		   AND c.reltuples < 100000
+		   AND pg_catalog.pg_stat_get_mod_since_analyze(c.oid) > greatest(1000, 2 * c.reltuples)
+	LOOP
+		EXECUTE pg_catalog.format('ANALYZE %s', v_rel);
+		v_n := v_n + 1;
+	END LOOP;
+	RETURN v_n;
+END
+$$;
+
 -- Wake a background worker when the current transaction commits (a no-op without workers).
 CREATE FUNCTION flov7.wake_workers() RETURNS void
 	AS 'MODULE_PATHNAME', 'flov7_wake_workers' LANGUAGE C VOLATILE;

@@ -24,7 +24,7 @@ GRANT INSERT, UPDATE, DELETE ON flov7.custom_functions TO flov7_admin;
 
 -- The background workers' role: the runner and its timer, nothing else.
 GRANT USAGE ON SCHEMA flov7 TO flov7_worker;
-GRANT EXECUTE ON FUNCTION flov7.run_ready(int), flov7.next_due_ms() TO flov7_worker;
+GRANT EXECUTE ON FUNCTION flov7.run_ready(int), flov7.next_due_ms(), flov7.engine_analyze() TO flov7_worker;
 -- ... and, for the outbound worker to come, claiming and completing outside steps.
 GRANT EXECUTE ON FUNCTION flov7.outbound_claim(text[], int, int),
 	flov7.outbound_complete(uuid, uuid, text, int, bigint, jsonb, text) TO flov7_worker;
