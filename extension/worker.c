@@ -224,15 +224,24 @@ worker_publish(void)
 		can_analyze = rc == SPI_OK_SELECT && SPI_processed == 1 &&
 			DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	}
-	if (analyze && can_analyze)
-	{
-		if (SPI_execute("SELECT flov7.engine_analyze()", false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "flov7: engine_analyze failed");
-		last_analyze = now;
-	}
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+
+	/* in a transaction of its own: not while holding the event clock that publishing locked */
+	if (analyze && can_analyze)
+	{
+		StartTransactionCommand();
+		if ((rc = SPI_connect()) != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+		PushActiveSnapshot(GetTransactionSnapshot());
+		if (SPI_execute("SELECT flov7.engine_analyze()", false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "flov7: engine_analyze failed");
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		last_analyze = now;
+	}
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 

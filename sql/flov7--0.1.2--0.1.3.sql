@@ -3071,7 +3071,8 @@ BEGIN
 		   AND c.reltuples < 100000
 		   AND pg_catalog.pg_stat_get_mod_since_analyze(c.oid) > greatest(1000, 2 * c.reltuples)
 	LOOP
-		EXECUTE pg_catalog.format('ANALYZE %s', v_rel);
+		-- SKIP_LOCKED: another worker analyzing it does it for both
+		EXECUTE pg_catalog.format('ANALYZE (SKIP_LOCKED) %s', v_rel);
 		v_n := v_n + 1;
 	END LOOP;
 	RETURN v_n;
