@@ -145,8 +145,9 @@ static void lc_up(struct pgc *p)
      * committed after the read's snapshot and before the LISTEN took effect was neither read
      * nor heard (1 fault-loop run in 10 under ASan) */
     feed_pending = feed_pos >= 0;
-    sent(OP_ROUTES, PQsendQuery(lc.pg, "BEGIN; LISTEN flov7_routes; LISTEN flov7_events; COMMIT; "
-                                       ROUTES_QUERY));
+    sent(OP_ROUTES,
+         PQsendQuery(lc.pg,
+                     "BEGIN; LISTEN flov7_routes; LISTEN flov7_events; COMMIT; " ROUTES_QUERY));
 }
 
 /* A read of the feed failed: nothing of it applies (op_done).  A missing function, table or
