@@ -47,7 +47,7 @@ extern const char *flov7_runner_name;	/* "worker" or "sql": step_data.worker */
 /* runner.c: claim a batch of executions and run their due steps (-1: none was due) */
 extern int	flov7_runner_run_batch(int max_steps, pg_uuid_t *after, bool *have_after);
 
-/* plans.c: run a statement prepared once per backend and kept, planned per run or once */
+/* plans.c: run a statement prepared once per backend and kept (the claim: planned with index scans only) */
 extern int	flov7_plan_execute(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types,
 							   Datum *values, const char *nulls, bool read_only, long tcount);
 extern int	flov7_plan_execute_indexed(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types,
